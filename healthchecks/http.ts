@@ -76,6 +76,8 @@ export function createHttpChecker(spec: HttpCheckSpec | HttpsCheckSpec, deps: Ht
       })
       .catch((err: unknown) => err as Error)
     if (res instanceof Error) return fromHttpError(res)
+    // Destroying an unread body makes undici emit an abort error; the verdict is already known, so drop it.
+    res.body.on('error', () => {})
     const status = `HTTP ${res.statusCode}`
     if (!accepted(res.statusCode)) {
       res.body.destroy()
