@@ -46,7 +46,9 @@ export const ConnectCheckSchema = Type.Object(
 )
 
 /** An expected HTTP status: a code (301) or an inclusive range ("200-299"). */
-const status = Type.Union([Type.Integer({ minimum: 100, maximum: 599 }), Type.String({ pattern: '^[1-5][0-9]{2}-[1-5][0-9]{2}$' })])
+const status = Type.Union([Type.Integer({ minimum: 100, maximum: 599 }), Type.String({ pattern: '^[1-5][0-9]{2}-[1-5][0-9]{2}$' })], {
+  errorMessage: 'must be a status code (100-599) or a range such as "200-299"',
+})
 
 function httpSchema<K extends 'http' | 'https'>(kind: K) {
   return Type.Object(
@@ -194,6 +196,15 @@ function invalid(field: string, reason: string): Error {
   return new ERR_INVALID_CHECK(field, reason)
 }
 
+// A readable reason for a schema error: our own `errorMessage`, the allowed literals, or TypeBox's text.
+type SchemaHints = { errorMessage?: unknown; anyOf?: { const?: unknown }[] }
+function reasonOf(schema: SchemaHints, fallback: string): string {
+  if (typeof schema.errorMessage === 'string') return schema.errorMessage
+  const literals = schema.anyOf?.map((s) => s.const)
+  if (literals?.length && literals.every((v) => typeof v === 'string')) return `must be one of ${literals.join(', ')}`
+  return fallback === 'Unexpected property' ? 'unknown field' : fallback
+}
+
 function fieldOf(path: string): string {
   return path.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.') || '(spec)'
 }
@@ -225,7 +236,7 @@ function checkSemantics(spec: CheckSpec): void {
     if (spec.answer !== undefined) {
       const want = spec.type === 'A' ? 'ipv4' : 'ipv6'
       if (!ipaddr.isValid(spec.answer) || ipaddr.parse(spec.answer).kind() !== want)
-        throw invalid('answer', `"${spec.answer}" is not an ${want === 'ipv4' ? 'IPv4' : 'IPv6'} address for a ${spec.type} query`)
+        throw invalid('answer', `"${spec.answer}" is not an ${want === 'ipv4' ? 'IPv4' : 'IPv6'} address (type is ${spec.type})`)
     }
   }
   if (spec.kind === 'connect' && spec.udpWait !== undefined && spec.udpWait >= spec.timeout)
@@ -252,7 +263,7 @@ export function parseCheckSpec(input: unknown): Readonly<CheckSpec> {
   const schema = schemas[kind as CheckKind]
   const value = Value.Default(schema, Value.Clone(input))
   const error = Value.Errors(schema, value).First()
-  if (error) throw invalid(fieldOf(error.path), error.message)
+  if (error) throw invalid(fieldOf(error.path), reasonOf(error.schema as SchemaHints, error.message))
   const spec = value as CheckSpec
   checkSemantics(spec)
   return deepFreeze(spec)

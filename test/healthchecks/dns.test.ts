@@ -1,5 +1,5 @@
 // The dns check against a DNS responder (written here) over UDP and TCP on 127.0.0.1 and ::1.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import net from 'node:net'
 import dgram from 'node:dgram'
 import { createDnsChecker } from '../../healthchecks/dns.js'
@@ -46,7 +46,7 @@ function answer(q: Buffer): Buffer | undefined {
   return Buffer.concat([header, q.subarray(12, end), ...rrs])
 }
 
-async function udpServer(t: Tap.Test, host: string): Promise<number> {
+async function udpServer(t: Test, host: string): Promise<number> {
   const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4')
   const lossy = new Set<number>()
   s.on('message', (q, from) => {
@@ -60,7 +60,7 @@ async function udpServer(t: Tap.Test, host: string): Promise<number> {
   return bindUdp(s, host)
 }
 
-async function tcpServer(t: Tap.Test, host: string): Promise<number> {
+async function tcpServer(t: Test, host: string): Promise<number> {
   const sockets = new Set<net.Socket>()
   const server = net.createServer((s) => {
     sockets.add(s)

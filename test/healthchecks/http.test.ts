@@ -1,5 +1,5 @@
 // The http and https checks against real HTTP and HTTPS (self-signed) servers on 127.0.0.1 and ::1.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import http from 'node:http'
 import https from 'node:https'
 import type net from 'node:net'
@@ -17,7 +17,7 @@ interface Seen {
   method?: string
   host?: string
   url?: string
-  servername?: string | false
+  servername?: string | false | null
 }
 
 // One handler for both servers: the path picks the behaviour.
@@ -42,7 +42,7 @@ function handler(seen: Seen) {
   }
 }
 
-async function serve(t: Tap.Test, server: http.Server | https.Server, host: string): Promise<number> {
+async function serve(t: Test, server: http.Server | https.Server, host: string): Promise<number> {
   const sockets = new Set<net.Socket>()
   server.on('connection', (s: net.Socket) => sockets.add(s))
   server.on('secureConnection', (s: net.Socket) => sockets.add(s))

@@ -1,5 +1,5 @@
 // The sip check against a SIP user agent (written here) over UDP and TCP on 127.0.0.1 and ::1.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import net from 'node:net'
 import dgram from 'node:dgram'
 import { createSipChecker } from '../../healthchecks/sip.js'
@@ -40,7 +40,7 @@ function answers(mode: Mode, req: string, copy: number): string[] {
   }
 }
 
-async function udpUa(t: Tap.Test, host: string, mode: Mode) {
+async function udpUa(t: Test, host: string, mode: Mode) {
   const requests: string[] = []
   const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4')
   socket.on('message', (m, from) => {
@@ -54,7 +54,7 @@ async function udpUa(t: Tap.Test, host: string, mode: Mode) {
   return { port, requests }
 }
 
-async function tcpUa(t: Tap.Test, host: string, mode: Mode) {
+async function tcpUa(t: Test, host: string, mode: Mode) {
   const requests: string[] = []
   const sockets = new Set<net.Socket>()
   const server = net.createServer((s) => {
