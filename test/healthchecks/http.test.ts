@@ -136,10 +136,10 @@ for (const host of FAMILIES) {
   t.test(`https on ${host}`, async (t) => {
     const seen: Seen = {}
     const port = await serve(t, https.createServer(tlsOptions, handler(seen)), host)
-    const run = async (extra: object) => {
+    const run = async (extra: object, ms = 2000) => {
       const checker = createHttpChecker(parseCheckSpec({ kind: 'https', ...extra }) as HttpCheckSpec)
       try {
-        return await probe(checker, target(host, port))
+        return await probe(checker, target(host, port), ms)
       } finally {
         await checker.close?.()
       }
@@ -162,6 +162,14 @@ for (const host of FAMILIES) {
     })
     t.test('a 500 over TLS is down', async (t) => {
       t.equal((await run({ path: '/fail' })).code, 'bad-status')
+    })
+    t.test('a server that never answers over TLS is a timeout', async (t) => {
+      t.equal((await run({ path: '/slow' }, 300)).code, 'timeout')
+    })
+    t.test('a plain-HTTP client against the TLS port is down, not up', async (t) => {
+      const checker = createHttpChecker(spec({ path: '/ok' }))
+      t.teardown(() => checker.close?.())
+      t.equal((await probe(checker, target(host, port))).ok, false)
     })
   })
 }
