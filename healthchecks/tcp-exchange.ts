@@ -39,8 +39,9 @@ export function tcpExchange(x: TcpExchange, signal: AbortSignal): Promise<Outcom
     const unhook = onAbort(signal, () => finish(down('timeout', 'aborted')))
     socket.on('error', (err) => finish(fromError(err)))
     socket.on('connect', () => {
-      if (x.request) socket.write(x.request({ address: socket.localAddress ?? '', port: socket.localPort ?? 0 }))
-      if (!x.onData) finish(up('connected'))
+      const connected = (): void => finish(up('connected'))
+      if (x.request) socket.write(x.request({ address: socket.localAddress ?? '', port: socket.localPort ?? 0 }), x.onData ? undefined : connected)
+      else if (!x.onData) connected()
     })
     socket.on('data', (chunk: Buffer) => {
       if (!x.onData) return

@@ -47,6 +47,7 @@ t.test('bad input is LVS_ERR_INVALID_CHECK naming the field', async (t) => {
   fails(t, { kind: 'connect', fall: 1.5 }, 'fall')
   fails(t, { kind: 'connect', port: 70000 }, 'port')
   fails(t, { kind: 'connect', address: 'real1.example.test' }, 'address', /not an IP address/)
+  fails(t, { kind: 'connect', address: '127.1' }, 'address', /not an IP address/)
   fails(t, { kind: 'connect', receive: '(unclosed' }, 'receive', /not a valid regular expression/)
   fails(t, { kind: 'connect', udpWait: 5 }, 'udpWait', /shorter than the timeout/)
   fails(t, { kind: 'http', receive: '[a-' }, 'receive', /regular expression/)
