@@ -59,9 +59,9 @@ function firstLine(out: { stdout: string; stderr: string }): string {
 export class CommandRunner {
   readonly #spawn: Spawn
   readonly #graceMs: number
-  readonly #live = new Set<Promise<void>>()
+  /** Each live command's kill function and the promise of its outcome. */
+  readonly #live = new Map<() => void, Promise<Outcome>>()
   #closing?: Promise<void>
-  readonly #killers = new Set<() => void>()
 
   /** `graceMs` is the wait between SIGTERM and SIGKILL. */
   constructor(spawn: Spawn = nodeSpawn, graceMs = 1000) {
@@ -72,34 +72,29 @@ export class CommandRunner {
   /** Runs argv; up on exit 0. On abort the process gets SIGTERM, then SIGKILL after the grace period. */
   run(argv: readonly string[], signal: AbortSignal): Promise<Outcome> {
     const [command = '', ...args] = argv
-    return new Promise<Outcome>((resolve) => {
+    let child: SpawnedProcess
+    try {
+      child = this.#spawn(command, args)
+    } catch (err) {
+      return Promise.resolve(down('spawn-failed', `${command}: ${(err as Error).message}`))
+    }
+    let exited = false
+    let killTimer: NodeJS.Timeout | undefined
+    const kill = (): void => {
+      if (exited || killTimer) return
+      child.kill('SIGTERM')
+      killTimer = setTimeout(() => exited || child.kill('SIGKILL'), this.#graceMs)
+    }
+    const outcome = new Promise<Outcome>((resolve) => {
       const out = { stdout: '', stderr: '' }
-      let exited = false
-      let killTimer: NodeJS.Timeout | undefined
-      let child: SpawnedProcess
-      let markGone = (): void => {}
-      const gone = new Promise<void>((r) => (markGone = r))
-      const kill = (): void => {
-        if (exited || killTimer) return
-        child.kill('SIGTERM')
-        killTimer = setTimeout(() => exited || child.kill('SIGKILL'), this.#graceMs)
-      }
       const finish = (o: Outcome): void => {
+        if (exited) return
         exited = true
         clearTimeout(killTimer)
         unhook()
-        this.#killers.delete(kill)
-        markGone()
+        this.#live.delete(kill)
         resolve(o)
       }
-      try {
-        child = this.#spawn(command, args)
-      } catch (err) {
-        return resolve(down('spawn-failed', `${command}: ${(err as Error).message}`))
-      }
-      this.#live.add(gone)
-      void gone.then(() => this.#live.delete(gone))
-      this.#killers.add(kill)
       const unhook = onAbort(signal, kill)
       child.onOutput((stream, chunk) => {
         if (out[stream].length < MAX_OUTPUT) out[stream] += chunk.toString('utf8', 0, MAX_OUTPUT)
@@ -113,13 +108,15 @@ export class CommandRunner {
         else finish(down('exit-code', `exit ${code}${tail}`))
       })
     })
+    if (!exited) this.#live.set(kill, outcome)
+    return outcome
   }
 
   /** Ends every live command (SIGTERM, then SIGKILL after the grace period) and waits for them. */
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
-      for (const kill of this.#killers) kill()
-      await Promise.all([...this.#live])
+      for (const kill of this.#live.keys()) kill()
+      await Promise.all(this.#live.values())
     })())
   }
 }
