@@ -261,7 +261,14 @@ export function parseCheckSpec(input: unknown): Readonly<CheckSpec> {
   if (typeof kind !== 'string' || !Object.hasOwn(schemas, kind))
     throw invalid('kind', `must be one of ${CHECK_KINDS.join(', ')} (got ${JSON.stringify(kind)})`)
   const schema = schemas[kind as CheckKind]
-  const value = Value.Default(schema, Value.Clone(input))
+  // structuredClone keeps an own "__proto__" key as data (Value.Clone would set the prototype), so it is rejected.
+  let copy: unknown
+  try {
+    copy = structuredClone(input)
+  } catch {
+    throw invalid('(spec)', 'must be plain data (JSON or YAML values)')
+  }
+  const value = Value.Default(schema, copy)
   const error = Value.Errors(schema, value).First()
   if (error) throw invalid(fieldOf(error.path), reasonOf(error.schema as SchemaHints, error.message))
   const spec = value as CheckSpec

@@ -69,6 +69,8 @@ t.test('bad input is LVS_ERR_INVALID_CHECK naming the field', async (t) => {
   fails(t, { kind: 'external', command: [''] }, 'command[0]')
   fails(t, { kind: 'pbs', command: ['qstat', 42] }, 'command[1]')
   fails(t, { kind: 'ping', count: 0 }, 'count')
+  fails(t, JSON.parse('{"kind":"connect","__proto__":{"timeout":99}}'), '__proto__', /unknown field/)
+  fails(t, { kind: 'connect', receive: () => 'x' }, '\\(spec\\)', /plain data/)
 })
 
 t.test('DNS names: the root, a trailing dot and underscores are accepted', async (t) => {
