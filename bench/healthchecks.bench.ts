@@ -2,7 +2,8 @@
 // interval with the connect check; reports probes/s against N/s, CPU as a fraction of one core, and the time from
 // a server's death to its down event against interval x fall + timeout. Stops by itself.
 //
-//   npm run bench:healthchecks -- --n 1000,10000 --seconds 15
+//   npm run bench:healthchecks -- --n 1000,10000 --seconds 15 [--interval 1000 --timeout 1000 --fall 2
+//                                  --concurrency 1000 --port-base 20000]
 import { fork, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -14,15 +15,18 @@ import { systemClock } from '../src/clock.js'
 // --- child: the real servers -------------------------------------------------------------------------------------
 // Listeners live in their own process: each process may hold 20,000 descriptors, and the checker needs its own.
 
-async function runListeners(n: number): Promise<void> {
+// Explicit ports below the ephemeral range: binding 10,000 sockets to port 0 makes the kernel search for a free
+// port each time (quadratic, ~20 s of CPU), and staying below 32768 keeps clear of the probes' source ports.
+async function runListeners(n: number, portBase: number): Promise<void> {
   const servers: net.Server[] = []
-  for (let i = 0; i < n; i++) {
+  for (let port = portBase; servers.length < n; port++) {
+    if (port > 65535) throw new Error(`only ${servers.length} free ports from ${portBase}`)
     const server = net.createServer((socket) => socket.destroy())
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve())
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false)) // in use by someone else: skip it
+      server.listen(port, '127.0.0.1', () => resolve(true))
     })
-    servers.push(server)
+    if (ok) servers.push(server)
   }
   const cpuStart = process.cpuUsage()
   process.send!({ ports: servers.map((s) => (s.address() as net.AddressInfo).port) })
@@ -47,6 +51,7 @@ interface Options {
   timeout: number
   fall: number
   concurrency: number
+  portBase: number
 }
 
 /** A bare TCP connect probe, used only when healthchecks/connect.ts is not in this build. */
@@ -102,7 +107,7 @@ function request<T>(child: ChildProcess, msg: object, key: string): Promise<T> {
 }
 
 async function runOne(o: Options) {
-  const child = fork(fileURLToPath(import.meta.url), ['--listeners', String(o.n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(fileURLToPath(import.meta.url), ['--listeners', String(o.n), '--port-base', String(o.portBase)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   try {
     const { ports } = await new Promise<{ ports: number[] }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as { ports: number[] }))
@@ -185,9 +190,10 @@ async function main(): Promise<void> {
       timeout: { type: 'string', default: '1000' },
       fall: { type: 'string', default: '2' },
       concurrency: { type: 'string', default: '1000' },
+      'port-base': { type: 'string', default: '20000' },
     },
   })
-  if (values.listeners) return runListeners(Number(values.listeners))
+  if (values.listeners) return runListeners(Number(values.listeners), Number(values['port-base']))
   const rows = []
   for (const n of values.n.split(',').map(Number)) {
     rows.push(
@@ -198,6 +204,7 @@ async function main(): Promise<void> {
         timeout: Number(values.timeout),
         fall: Number(values.fall),
         concurrency: Number(values.concurrency),
+        portBase: Number(values['port-base']),
       }),
     )
   }
