@@ -1,17 +1,18 @@
 // Policy routing for the DR guard: marked probes to a VIP leave through one real server (ip rule + ip route).
 //
 // Per real server address ("via") the router allocates one firewall mark M and one routing table T, installs
-// `ip rule add pref P fwmark M lookup T`, and per VIP `ip route replace VIP/32 via RIP table T`. A probe socket
+// `ip rule add pref P fwmark M lookup T`, and per VIP `ip route replace VIP/32 via RIP src S table T`. A probe socket
 // carrying SO_MARK=M then sends packets addressed to the VIP to the real server's MAC, as IPVS-DR would.
 // On a director that holds the VIP itself (the active one), the kernel's `local` rule (pref 0) would deliver the
-// probe to the director, so with `vipIsLocal` the router moves that rule after its own and sets accept_local
-// (the reply's source is the VIP, a local address, which the kernel otherwise drops as a martian).
+// probe to the director, so the router moves that rule after its own and sets accept_local (the reply's source is
+// the VIP, a local address, which the kernel otherwise drops as a martian). It does so by default, since the VIPs
+// move to whichever director is active; both changes are harmless while the VIP is elsewhere.
 import { execFile } from 'node:child_process'
 import { ERR_IP_COMMAND_FAILED } from '../src/errors.js'
 import { familyOf, type Family } from './icmp.js'
 
-/** Runs `ip` (or `sysctl`) with an argv array, never a shell; rejects with LVS_ERR_IP_COMMAND_FAILED. */
-export type RunCommand = (file: 'ip' | 'sysctl', args: string[]) => Promise<void>
+/** Runs `ip` (or `sysctl`) with an argv array, never a shell; resolves stdout, rejects with LVS_ERR_IP_COMMAND_FAILED. */
+export type RunCommand = (file: 'ip' | 'sysctl', args: string[]) => Promise<string>
 
 /** A VIP probed through a real server. */
 export interface GuardRoute {
@@ -39,7 +40,7 @@ export interface IpGuardRouterOptions {
   tableBase?: number
   /** Priority of the fwmark rules. @default 90 */
   rulePref?: number
-  /** The director holds the VIPs (move the local rule to `localPref`, set accept_local). @default false */
+  /** The director may hold the VIPs (move the local rule to `localPref`, set accept_local). @default true */
   vipIsLocal?: boolean
   /** Where the `local` lookup rule moves to when `vipIsLocal`. @default 100 */
   localPref?: number
@@ -47,14 +48,16 @@ export interface IpGuardRouterOptions {
 
 const defaultRun: RunCommand = (file, args) =>
   new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 5000 }, (err, _stdout, stderr) => {
+    execFile(file, args, { timeout: 5000 }, (err, stdout, stderr) => {
       if (err) reject(new ERR_IP_COMMAND_FAILED(args.join(' '), String(stderr).trim() || err.message))
-      else resolve()
+      else resolve(String(stdout))
     })
   })
 
 interface Via {
   family: Family
+  /** The director's own address toward the real server, the probes' source. */
+  src: string
   index: number
   mark: number
   table: number
@@ -85,7 +88,7 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): GuardRo
   const rule = (v: Via) => [fam(v.family), 'rule', 'add', 'pref', pref, 'fwmark', String(v.mark), 'lookup', String(v.table)]
 
   async function prepare(family: Family): Promise<void> {
-    if (prepared.has(family) || !options.vipIsLocal) return
+    if (prepared.has(family) || options.vipIsLocal === false) return
     // Add the local rule at its new place before deleting pref 0, so local delivery never lapses.
     await run('ip', [fam(family), 'rule', 'del', 'pref', localPref, 'lookup', 'local']).catch(() => {})
     await run('ip', [fam(family), 'rule', 'add', 'pref', localPref, 'lookup', 'local'])
@@ -109,10 +112,14 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): GuardRo
         await prepare(family)
         let v = vias.get(via)
         if (!v) {
+          // The source must be pinned: IPv6 source selection would pick the VIP itself when the director holds it
+          // (longest match with the destination), and the real server's reply would then never leave it.
+          const src = /\bsrc (\S+)/.exec(await run('ip', [fam(family), 'route', 'get', via]))?.[1]
+          if (!src) throw new ERR_IP_COMMAND_FAILED(`route get ${via}`, 'no source address toward the real server')
           let index = 0
           while (used.has(index)) index++
           used.add(index)
-          v = { family, index, mark: markBase + index, table: tableBase + index, vips: new Map() }
+          v = { family, src, index, mark: markBase + index, table: tableBase + index, vips: new Map() }
           vias.set(via, v)
           try {
             // Delete first: a rule left by a crashed run would otherwise be duplicated (ip rule add never fails on that).
@@ -125,7 +132,9 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): GuardRo
           }
         }
         const refs = v.vips.get(vip) ?? 0
-        if (refs === 0) await run('ip', [fam(family), 'route', 'replace', host(vip, family), 'via', via, 'table', String(v.table)])
+        if (refs === 0) {
+          await run('ip', [fam(family), 'route', 'replace', host(vip, family), 'via', via, 'src', v.src, 'table', String(v.table)])
+        }
         v.vips.set(vip, refs + 1)
         return v.mark
       })

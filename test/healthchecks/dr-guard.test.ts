@@ -70,23 +70,38 @@ t.test('a real server holding the VIP passes the guard; one without it times out
 })
 
 t.test('the guard works on IPv6 too', async (t) => {
-  const { dir, addresses } = await lab(t, [{ name: 'good6', holdsVip: true }, { name: 'bad6', holdsVip: false }], false)
+  const { dir, addresses } = await lab(t, [{ name: 'good6', holdsVip: true }, { name: 'bad6', holdsVip: false }], true)
   const out = await runFixture<ChildOutput>(
     fixture,
-    { vip: VIP6, reals: [addresses.good6!.v6, addresses.bad6!.v6], timeoutMs: 2500, vipIsLocal: false },
+    { vip: VIP6, reals: [addresses.good6!.v6, addresses.bad6!.v6], timeoutMs: 2500, vipIsLocal: true },
     { ns: dir },
   )
   t.match(out.results[0], { ok: true }, 'holds the VIP')
   t.match(out.results[1], { ok: false, code: /^(timeout|unreachable)$/, message: /does not answer for 2001:db8:100::100/ }, 'lacks the VIP (Linux answers with ICMPv6 unreachable)')
   t.notMatch(out.rulesAfter, /fwmark/, 'rules removed')
+  t.match(out.rulesAfter, /^0:\s+from all lookup local/m, 'the local rule is back at pref 0')
+})
+
+t.test('on a director that never holds the VIP the local rule can stay where it is', async (t) => {
+  const { dir, addresses } = await lab(t, [{ name: 'good', holdsVip: true }, { name: 'bad', holdsVip: false }], false)
+  const out = await runFixture<ChildOutput>(
+    fixture,
+    { vip: VIP, reals: [addresses.good!.v4, addresses.bad!.v4], timeoutMs: 1500, vipIsLocal: false },
+    { ns: dir },
+  )
+  t.match(out.results[0], { ok: true })
+  t.match(out.results[1], { ok: false, code: 'timeout' })
+  t.match(out.rulesDuring, /^0:\s+from all lookup local/m, 'local rule untouched')
 })
 
 t.test('the router builds argv arrays, reference-counts routes, and cleans up', async (t) => {
   const calls: string[] = []
   const router = createIpGuardRouter({
+    vipIsLocal: false,
     run: async (file, args) => {
       calls.push([file, ...args].join(' '))
-      if (args.includes('del') && args.includes('rule') && args.includes('fwmark') && !calls.some((c) => c.includes('rule add pref 90'))) throw new Error('no such rule')
+      if (args.includes('get')) return `${args.at(-1)} dev eth1 src 198.51.100.1 uid 0\n    cache\n`
+      return ''
     },
   })
   const a = { vip: VIP, via: '198.51.100.2' }
@@ -98,10 +113,10 @@ t.test('the router builds argv arrays, reference-counts routes, and cleans up', 
   t.equal(await router.ensure(c), 0x4c560001, 'another real server gets the next mark')
   t.same(calls.filter((x) => / add | replace /.test(x)), [
     'ip -4 rule add pref 90 fwmark 1280704512 lookup 1280704512',
-    'ip -4 route replace 192.0.2.100/32 via 198.51.100.2 table 1280704512',
-    'ip -4 route replace 192.0.2.101/32 via 198.51.100.2 table 1280704512',
+    'ip -4 route replace 192.0.2.100/32 via 198.51.100.2 src 198.51.100.1 table 1280704512',
+    'ip -4 route replace 192.0.2.101/32 via 198.51.100.2 src 198.51.100.1 table 1280704512',
     'ip -4 rule add pref 90 fwmark 1280704513 lookup 1280704513',
-    'ip -4 route replace 192.0.2.100/32 via 198.51.100.6 table 1280704513',
+    'ip -4 route replace 192.0.2.100/32 via 198.51.100.6 src 198.51.100.1 table 1280704513',
   ])
   calls.length = 0
   await router.release(a)
@@ -119,8 +134,34 @@ t.test('the router builds argv arrays, reference-counts routes, and cleans up', 
   await t.rejects(router.ensure({ vip: VIP, via: '2001:db8::2' }), { code: 'LVS_ERR_IP_COMMAND_FAILED' }, 'mixed families are refused')
 })
 
+t.test('by default the router moves the local rule after its own (once per family) and puts it back on close', async (t) => {
+  const calls: string[] = []
+  const router = createIpGuardRouter({
+    run: async (file, args) => {
+      calls.push([file, ...args].join(' '))
+      return args.includes('get') ? 'x dev eth1 src 198.51.100.1\n' : ''
+    },
+  })
+  await router.ensure({ vip: VIP, via: '198.51.100.2' })
+  await router.ensure({ vip: VIP, via: '198.51.100.6' })
+  const prep = calls.filter((c) => /lookup local|sysctl/.test(c))
+  t.same(prep, [
+    'ip -4 rule del pref 100 lookup local',
+    'ip -4 rule add pref 100 lookup local',
+    'ip -4 rule del pref 0 lookup local',
+    'sysctl -qw net.ipv4.conf.all.accept_local=1',
+  ], 'the new place is added before the old one goes, so local delivery never lapses')
+  calls.length = 0
+  await router.close()
+  t.same(calls.filter((c) => /lookup local/.test(c)), ['ip -4 rule add pref 0 lookup local', 'ip -4 rule del pref 100 lookup local'])
+})
+
 t.test('a failed route setup is a setup-failed result, and a target without a VIP a bad-target one', async (t) => {
-  const router = createIpGuardRouter({ run: async () => { throw new Error('RTNETLINK answers: Operation not permitted') } })
+  const router = createIpGuardRouter({
+    run: async () => {
+      throw new Error('RTNETLINK answers: Operation not permitted')
+    },
+  })
   const checker = createDrGuardChecker({}, { router })
   t.teardown(() => checker.close?.())
   const signal = new AbortController().signal
