@@ -1,6 +1,7 @@
 // Health-check benchmark: N loopback TCP real servers (in a child process) checked by the scheduler at a 1 s
 // interval with the connect check; reports probes/s against N/s, CPU as a fraction of one core, and the time from
-// a server's death to its down event against interval x fall + timeout. Stops by itself.
+// a server's death to its down event against interval x fall + timeout; then, for the same N, the scheduler's own
+// CPU per probe with a checker that answers at once. Stops by itself.
 //
 //   npm run bench:healthchecks -- --n 1000,10000 --seconds 15 [--interval 1000 --timeout 1000 --fall 2
 //                                  --concurrency 1000 --port-base 20000]
@@ -86,6 +87,27 @@ async function connectFactory(o: Options): Promise<{ name: string; create: () =>
   } catch {
     return { name: 'bench-local connect', create: localConnectChecker }
   }
+}
+
+/** The scheduler's own cost: the same N checks with a checker that answers at once, for `seconds`. */
+async function schedulerOverhead(o: Options, seconds: number): Promise<{ probesPerSec: number; usPerProbe: number }> {
+  const scheduler = createScheduler({ clock: systemClock, maxConcurrent: o.concurrency })
+  const noop: Checker = { kind: 'noop', check: async () => ({ ok: true, message: 'ok', durationMs: 0 }) }
+  for (let i = 0; i < o.n; i++) {
+    scheduler.add(String(i), { checker: noop, target: { address: '127.0.0.1', port: 1, protocol: 'tcp' }, interval: o.interval, timeout: o.timeout, rise: 1, fall: o.fall })
+  }
+  const keepAlive = setInterval(() => {}, 1000) // the scheduler's timers are unref'd
+  await new Promise((r) => setTimeout(r, o.interval))
+  const c0 = process.cpuUsage()
+  const p0 = scheduler.stats().completed
+  const w0 = performance.now()
+  await new Promise((r) => setTimeout(r, seconds * 1000))
+  const cpu = process.cpuUsage(c0)
+  const probes = scheduler.stats().completed - p0
+  const windowMs = performance.now() - w0
+  clearInterval(keepAlive)
+  await scheduler.close()
+  return { probesPerSec: Math.round((probes / windowMs) * 1000), usPerProbe: +((cpu.user + cpu.system) / probes).toFixed(1) }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -196,23 +218,28 @@ async function main(): Promise<void> {
   if (values.listeners) return runListeners(Number(values.listeners), Number(values['port-base']))
   const rows = []
   for (const n of values.n.split(',').map(Number)) {
-    rows.push(
-      await runOne({
-        n,
-        seconds: Number(values.seconds),
-        interval: Number(values.interval),
-        timeout: Number(values.timeout),
-        fall: Number(values.fall),
-        concurrency: Number(values.concurrency),
-        portBase: Number(values['port-base']),
-      }),
-    )
+    const o: Options = {
+      n,
+      seconds: Number(values.seconds),
+      interval: Number(values.interval),
+      timeout: Number(values.timeout),
+      fall: Number(values.fall),
+      concurrency: Number(values.concurrency),
+      portBase: Number(values['port-base']),
+    }
+    const run = await runOne(o)
+    const overhead = await schedulerOverhead(o, 3)
+    rows.push({ ...run, schedulerUsPerProbe: overhead.usPerProbe, schedulerOnlyPerSec: overhead.probesPerSec })
   }
-  console.log('| N | probes/s (target) | achieved | checker CPU (cores) | listener CPU | death → down p50 / p95 / max (ms) | bound (ms) | detected | false downs |')
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  const cores = (await import('node:os')).availableParallelism()
+  const load = (await import('node:os')).loadavg()[0]!.toFixed(2)
+  console.log(`health-check bench, ${cores} cores, load average ${load} at the end (other work on the host slows it down)`)
+  console.log('| N | probes/s (target) | achieved | checker CPU (cores) | CPU per probe (µs) | of which scheduler (µs) | listener CPU | death → down p50 / p95 / max (ms) | bound (ms) | detected | false downs |')
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   for (const r of rows) {
     console.log(
-      `| ${r.n} | ${r.probesPerSec} (${r.targetPerSec}) | ${(r.achieved * 100).toFixed(1)}% | ${r.cpuCores} | ${r.listenerCpuCores} | ` +
+      `| ${r.n} | ${r.probesPerSec} (${r.targetPerSec}) | ${(r.achieved * 100).toFixed(1)}% | ${r.cpuCores} | ` +
+        `${Math.round((r.cpuCores * 1e6) / r.probesPerSec)} | ${r.schedulerUsPerProbe} | ${r.listenerCpuCores} | ` +
         `${r.detectP50Ms} / ${r.detectP95Ms} / ${r.detectMaxMs} | ${r.boundMs} | ${r.detected}/${r.killed} | ${r.falseDowns} |`,
     )
   }
