@@ -3,6 +3,7 @@
 import type { Checker, CheckResult, CheckTarget } from './checker.js'
 import { createEchoProber, type EchoDeps } from './ping.js'
 import type { GuardRoute, GuardRouter } from './guard-router.js'
+import { familyOf } from './icmp.js'
 
 /** The fields of a dr-guard spec this module reads. */
 export interface DrGuardSpec {
@@ -41,7 +42,10 @@ export function createDrGuardChecker(spec: DrGuardSpec, deps: DrGuardDeps): Chec
     async check(target: CheckTarget, signal: AbortSignal): Promise<CheckResult> {
       const vip = target.virtualAddress
       const via = target.realAddress ?? target.address
-      if (!vip) return { ok: false, code: 'bad-target', message: 'the DR guard needs the virtual address', durationMs: 0 }
+      // A fwmark service has no single VIP to probe (its "address" is the mark).
+      if (!vip || familyOf(vip) === undefined) {
+        return { ok: false, code: 'bad-target', message: `the DR guard needs the virtual IP address, got ${vip ?? 'none'}`, durationMs: 0 }
+      }
       let mark: number
       try {
         mark = await markFor({ vip, via })

@@ -171,4 +171,9 @@ t.test('a failed route setup is a setup-failed result, and a target without a VI
     message: /Operation not permitted/,
   })
   t.match(await checker.check({ address: '198.51.100.2', port: 80, protocol: 'tcp' }, signal), { ok: false, code: 'bad-target' })
+  t.match(await checker.check({ address: '198.51.100.2', port: 0, protocol: 'tcp', virtualAddress: '42' }, signal), {
+    ok: false,
+    code: 'bad-target',
+    message: /virtual IP address, got 42/,
+  }, 'a fwmark service (no VIP) is refused clearly')
 })
