@@ -185,7 +185,7 @@ async function runOne(o: Options) {
       probesPerSec: Math.round((probes / windowMs) * 1000),
       targetPerSec: Math.round((o.n * 1000) / o.interval),
       achieved: +((probes / windowMs) * 1000 / ((o.n * 1000) / o.interval)).toFixed(3),
-      skipped: s1.skipped - s0.skipped,
+      late: s1.late - s0.late,
       timeouts: s1.timeouts - s0.timeouts,
       cpuCores: +((cpu.user + cpu.system) / 1000 / windowMs).toFixed(3),
       listenerCpuCores: +(cpuMicros / 1000 / (performance.now() - t0)).toFixed(3),

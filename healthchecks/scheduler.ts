@@ -1,9 +1,11 @@
 // Runs many health checks on their cadence with a bound on concurrent probes, and reports up/down transitions.
 //
 // Decisions (see docs in the report / README):
-// - Cadence is fixed: probe n of a check starts at first + n * interval. A check never runs twice at once: a slot
-//   that comes while the previous probe is still running (slow checker, queued behind the concurrency bound) is
-//   skipped and counted in `stats().skipped`.
+// - Cadence is fixed: probe n of a check starts at first + n * interval. A check never runs twice at once (it is
+//   re-armed only when its probe ends, so it is never queued twice either, and the queue never holds more than one
+//   entry per check). When a probe ends after its next slot (slow probe, long wait behind the concurrency bound),
+//   the next one is queued at once and the cadence restarts from there (`stats().late`); a slot that comes while a
+//   probe that ignored its abort is still running is skipped (`stats().skipped`).
 // - The first run of each probe is jittered uniformly over one interval, so 10,000 checks added at start-up do
 //   not fire in the same millisecond.
 // - Probes are shared by key: subscribers with the same `key` (see checkKey) share one checker, target and cadence,
@@ -86,7 +88,10 @@ export interface SchedulerStats {
   started: number
   completed: number
   timeouts: number
+  /** Slots not run because the previous probe of the check was still running (it ignored its abort). */
   skipped: number
+  /** Probes started after their slot because the previous one (or its wait in the queue) ran past it. */
+  late: number
   inFlight: number
   queued: number
 }
@@ -143,7 +148,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const probes = new Map<string, Probe>()
   const queue: Probe[] = []
   const closing: Promise<void>[] = []
-  const counts = { started: 0, completed: 0, timeouts: 0, skipped: 0 }
+  const counts = { started: 0, completed: 0, timeouts: 0, skipped: 0, late: 0 }
   let inFlight = 0
   let closed: Promise<void> | undefined
 
@@ -191,12 +196,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (result.code === 'timeout') counts.timeouts++
       if (!probe.stopped) {
         deliver(probe, result)
-        // Next slot on the fixed cadence that is not already in the past.
+        // Next slot on the fixed cadence; if that slot has already passed (a slow probe, or a long wait in the
+        // queue), run again at once and keep the cadence from now, rather than lose a whole interval.
         let next = probe.dueAt + probe.interval
         const now = clock.now()
-        while (next < now) {
-          next += probe.interval
-          counts.skipped++
+        if (next < now) {
+          counts.late++
+          next = now
         }
         arm(probe, next)
       }

@@ -154,6 +154,16 @@ t.test('probes run on a fixed cadence from the jittered first run', async (t) =>
   t.same(fake.startedAt, [250, 1250, 2250, 3250])
 })
 
+t.test('a probe slower than its interval runs again as soon as it ends, never twice at once', async (t) => {
+  const { clock, scheduler } = setup(t)
+  const fake = createFakeChecker(clock, 'ok', 1500)
+  scheduler.add('rs1', options(fake, { timeout: 2000 }))
+  await clock.advance(4600)
+  t.same(fake.startedAt, [0, 1500, 3000, 4500], 'back to back, not every other slot')
+  t.equal(fake.maxInFlight, 1)
+  t.equal(scheduler.stats().late, 3)
+})
+
 t.test('first runs are spread over one interval by the injected random source', async (t) => {
   const values = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
   let i = 0
