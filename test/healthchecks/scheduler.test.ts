@@ -308,6 +308,7 @@ function listen(port = 0): Promise<net.Server> {
 
 t.test('end to end with the real clock: a real listener killed goes down, restarted comes back up', async (t) => {
   // The scheduler's timers are unref'd (a daemon has other handles); hold the loop open for the test.
+  // The timeout is generous so a loaded test machine cannot turn a live server into a timeout.
   const keepAlive = setInterval(() => {}, 1000)
   let server = await listen()
   const port = (server.address() as net.AddressInfo).port
@@ -330,7 +331,7 @@ t.test('end to end with the real clock: a real listener killed goes down, restar
       scheduler.on('change', l)
     })
   const up = waitFor('up')
-  scheduler.add('rs', { checker: tcpConnectChecker(), target: { address: '127.0.0.1', port, protocol: 'tcp' }, interval: 100, timeout: 80, rise: 2, fall: 2 })
+  scheduler.add('rs', { checker: tcpConnectChecker(), target: { address: '127.0.0.1', port, protocol: 'tcp' }, interval: 100, timeout: 1000, rise: 2, fall: 2 })
   await up
   const down = waitFor('down')
   await new Promise<void>((resolve) => server.close(() => resolve()))
