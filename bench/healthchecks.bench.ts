@@ -10,7 +10,9 @@ import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createScheduler } from '../healthchecks/scheduler.js'
-import type { Checker, CheckResult } from '../healthchecks/checker.js'
+import type { Checker } from '../healthchecks/checker.js'
+import { createConnectChecker } from '../healthchecks/connect.js'
+import { parseCheckSpec } from '../healthchecks/spec.js'
 import { systemClock } from '../src/clock.js'
 
 // --- child: the real servers -------------------------------------------------------------------------------------
@@ -55,38 +57,11 @@ interface Options {
   portBase: number
 }
 
-/** A bare TCP connect probe, used only when healthchecks/connect.ts is not in this build. */
-function localConnectChecker(): Checker {
-  return {
-    kind: 'bench-connect',
-    check: (target, signal) =>
-      new Promise<CheckResult>((resolve) => {
-        const start = performance.now()
-        const socket = net.connect({ host: target.address, port: target.port, signal })
-        const done = (r: Omit<CheckResult, 'durationMs'>) => {
-          socket.destroy()
-          resolve({ ...r, durationMs: performance.now() - start })
-        }
-        socket.once('connect', () => done({ ok: true, message: 'connected' }))
-        socket.once('error', (err: NodeJS.ErrnoException) =>
-          done({ ok: false, code: err.name === 'AbortError' ? 'timeout' : 'refused', message: err.code ?? err.message }),
-        )
-      }),
-  }
-}
-
-/** The project's connect checker when present (healthchecks/connect.ts, written in parallel), else the local one. */
-async function connectFactory(o: Options): Promise<{ name: string; create: () => Checker }> {
-  const specPath = '../healthchecks/spec.js'
-  const connectPath = '../healthchecks/connect.js'
-  try {
-    const { parseCheckSpec } = await import(specPath)
-    const { createConnectChecker } = await import(connectPath)
-    const spec = parseCheckSpec({ kind: 'connect', interval: o.interval / 1000, timeout: o.timeout / 1000, fall: o.fall, rise: 1 })
-    return { name: 'connect.ts', create: () => createConnectChecker(spec) as Checker }
-  } catch {
-    return { name: 'bench-local connect', create: localConnectChecker }
-  }
+/** The project's connect checker, built from the same spec a table would carry. */
+function connectFactory(o: Options): { name: string; create: () => Checker } {
+  const spec = parseCheckSpec({ kind: 'connect', interval: o.interval / 1000, timeout: o.timeout / 1000, fall: o.fall, rise: 1 })
+  if (spec.kind !== 'connect') throw new Error('unreachable')
+  return { name: 'connect', create: () => createConnectChecker(spec) }
 }
 
 /** The scheduler's own cost: the same N checks with a checker that answers at once, for `seconds`. */
@@ -135,7 +110,7 @@ async function runOne(o: Options) {
       child.once('message', (m) => resolve(m as { ports: number[] }))
       child.once('exit', (code) => reject(new Error(`listener process exited with ${code}`)))
     })
-    const factory = await connectFactory(o)
+    const factory = connectFactory(o)
     const scheduler = createScheduler({ clock: systemClock, maxConcurrent: o.concurrency })
     const downAt = new Map<number, number>()
     scheduler.on('change', (e) => {
