@@ -1,0 +1,215 @@
+// What a scenario can do inside the guest: run programs in a namespace, start real-server echo servers,
+// send HTTP requests from a namespace, and reset the lab between scenarios.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { byRole, host, initialVipHolder, vip } from '../topology.js'
+import { ScenarioFailure } from './assert.js'
+
+/** What a finished program left behind (code null: killed by the timeout or could not start). */
+export interface ExecResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Options of one program run. */
+export interface ExecOptions {
+  /** Kill the program after this long. @default 60000 */
+  timeoutMs?: number
+  /** Written to the program's stdin. */
+  input?: string
+}
+
+/** A background program a scenario started; the lab stops it at reset if the scenario did not. */
+export interface LabProcess {
+  readonly child: ChildProcess
+  /** stdout and stderr so far. */
+  output(): string
+  /** Stops the program (SIGTERM, then SIGKILL after 2 s) and waits for it to exit. */
+  stop(): Promise<void>
+}
+
+/** An HTTP echo server in a namespace: answers every request with the namespace's name. */
+export interface EchoServer {
+  readonly ns: string
+  readonly port: number
+  stop(): Promise<void>
+}
+
+/** One HTTP request's outcome: `body` is the echo server's name for a reply from it. */
+export interface HttpReply {
+  ok: boolean
+  status?: number
+  body?: string
+  error?: string
+}
+
+const echoServerJs = fileURLToPath(new URL('./echo-server.js', import.meta.url))
+const httpGetJs = fileURLToPath(new URL('./http-get.js', import.meta.url))
+
+// argv to run `argv` inside namespace `ns` (null: the guest's root namespace).
+function inNs(ns: string | null, argv: readonly string[]): string[] {
+  if (ns === null) return [...argv]
+  host(ns) // an unknown namespace is a scenario bug: say so rather than let ip fail obscurely
+  return ['ip', 'netns', 'exec', ns, ...argv]
+}
+
+/** The lab as scenarios see it. One instance serves every scenario of a guest run. */
+export class Lab {
+  readonly #processes = new Set<LabProcess>()
+  readonly #echo = new Map<string, { proc: LabProcess; server: EchoServer }>()
+
+  /** Runs `argv` in namespace `ns` (null: root namespace) to completion; never throws on a non-zero exit. */
+  exec(ns: string | null, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const [cmd, ...args] = inNs(ns, argv)
+    return new Promise((resolve) => {
+      const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+      child.on('error', (e) => {
+        clearTimeout(timer)
+        resolve({ code: null, stdout, stderr: stderr + e.message })
+      })
+      child.on('close', (code) => {
+        clearTimeout(timer)
+        resolve({ code, stdout, stderr })
+      })
+      child.stdin.on('error', () => {})
+      child.stdin.end(opts.input ?? '')
+    })
+  }
+
+  /** Runs `argv` in `ns` and returns its stdout; fails the scenario (with stderr) on a non-zero exit. */
+  async run(ns: string | null, argv: readonly string[], opts: ExecOptions = {}): Promise<string> {
+    const r = await this.exec(ns, argv, opts)
+    if (r.code !== 0) throw new ScenarioFailure(`${ns ?? 'root'}: ${argv.join(' ')} exited ${r.code}`, { stdout: r.stdout, stderr: r.stderr })
+    return r.stdout
+  }
+
+  /** Runs `ipvsadm ...args` in `ns` and returns its stdout; fails the scenario on a non-zero exit. */
+  ipvsadm(ns: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
+    return this.run(ns, ['ipvsadm', ...args], opts)
+  }
+
+  /** Starts `argv` in `ns` in the background; the lab stops it at the next reset. */
+  spawn(ns: string | null, argv: readonly string[]): LabProcess {
+    const [cmd, ...args] = inNs(ns, argv)
+    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()))
+    child.on('error', (e) => (out += `\n${e.message}`))
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
+    const proc: LabProcess = {
+      child,
+      output: () => out,
+      stop: async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM')
+          const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+          await exited
+          clearTimeout(timer)
+        }
+        this.#processes.delete(proc)
+      },
+    }
+    this.#processes.add(proc)
+    void exited.then(() => this.#processes.delete(proc))
+    return proc
+  }
+
+  /**
+   * Makes sure an HTTP echo server runs in `ns` on `port` (both IPv4 and IPv6), answering with `ns`.
+   * Servers outlive resets (they hold no state); one stopped by a scenario is started again on demand.
+   */
+  async echoServer(ns: string, opts: { port?: number } = {}): Promise<EchoServer> {
+    const port = opts.port ?? 80
+    const key = `${ns}:${port}`
+    const have = this.#echo.get(key)
+    if (have && have.proc.child.exitCode === null) return have.server
+    const proc = this.spawn(ns, [process.execPath, echoServerJs, '--name', ns, '--port', String(port)])
+    this.#processes.delete(proc) // not stopped by reset
+    await waitForLine(proc, 'listening', 60_000)
+    const server: EchoServer = {
+      ns,
+      port,
+      stop: async () => {
+        this.#echo.delete(key)
+        await proc.stop()
+      },
+    }
+    this.#echo.set(key, { proc, server })
+    return server
+  }
+
+  /** Starts echo servers in several namespaces at once (node start-up is slow here: in parallel). */
+  echoServers(namespaces: readonly string[], opts: { port?: number } = {}): Promise<EchoServer[]> {
+    return Promise.all(namespaces.map((ns) => this.echoServer(ns, opts)))
+  }
+
+  /** Sends `count` HTTP GETs to `url` from `ns`, one new connection each, one after another. */
+  async httpGet(ns: string, url: string, opts: { count?: number; timeoutMs?: number } = {}): Promise<HttpReply[]> {
+    const count = opts.count ?? 1
+    const timeoutMs = opts.timeoutMs ?? 5000
+    const out = await this.run(ns, [process.execPath, httpGetJs, '--count', String(count), '--timeout', String(timeoutMs), url], {
+      timeoutMs: 30_000 + count * timeoutMs,
+    })
+    return JSON.parse(out) as HttpReply[]
+  }
+
+  /** An http:// URL for an address (IPv6 in brackets). */
+  url(address: string, port = 80, path = '/'): string {
+    return `http://${address.includes(':') ? `[${address}]` : address}:${port}${path}`
+  }
+
+  /**
+   * Puts the lab back as it started: stops the scenario's background programs, clears IPVS and stops the
+   * sync daemons in every director, puts the VIP back on dir-a only, and flushes the client's neighbours.
+   */
+  async reset(): Promise<void> {
+    await Promise.all([...this.#processes].map((p) => p.stop()))
+    await Promise.all(
+      byRole('director').map(async (d) => {
+        await this.exec(d.ns, ['ipvsadm', '-C'])
+        await this.exec(d.ns, ['ipvsadm', '--stop-daemon', 'master'])
+        await this.exec(d.ns, ['ipvsadm', '--stop-daemon', 'backup'])
+        await this.exec(d.ns, ['ipvsadm', '--set', '900', '120', '300']) // the kernel's default timeouts
+        const verb = d.ns === initialVipHolder ? 'replace' : 'del'
+        const nodad = verb === 'replace' ? ' nodad' : ''
+        const batch = `addr ${verb} ${vip.ip4}/32 dev eth0\naddr ${verb} ${vip.ip6}/128 dev eth0${nodad}\n`
+        await this.exec(null, ['ip', '-force', '-n', d.ns, '-batch', '-'], { input: batch })
+      }),
+    )
+    await Promise.all(byRole('client').map((c) => this.exec(null, ['ip', '-n', c.ns, 'neigh', 'flush', 'all'])))
+  }
+
+  /** Stops everything the lab started (end of the run). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#processes].map((p) => p.stop()))
+    await Promise.all([...this.#echo.values()].map((e) => e.server.stop()))
+  }
+}
+
+// Waits until a background program prints `line` (its ready signal), or fails with what it printed.
+function waitForLine(proc: LabProcess, line: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new ScenarioFailure(`no "${line}" from ${proc.child.spawnargs.join(' ')} within ${timeoutMs} ms`, proc.output())), timeoutMs)
+    const check = () => {
+      if (proc.output().split('\n').includes(line)) done()
+    }
+    const onExit = () => done(new ScenarioFailure(`${proc.child.spawnargs.join(' ')} exited before "${line}"`, proc.output()))
+    function done(err?: Error) {
+      clearTimeout(timer)
+      proc.child.stdout?.off('data', check)
+      proc.child.off('close', onExit)
+      if (err) reject(err)
+      else resolve()
+    }
+    proc.child.stdout?.on('data', check)
+    proc.child.on('close', onExit)
+    check()
+  })
+}

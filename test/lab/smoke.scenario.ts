@@ -1,0 +1,77 @@
+// The lab itself works: the guest kernel has IPVS per namespace, and LVS-DR carries a client's requests to
+// both real servers through the VIP (IPv4 and IPv6), with replies bypassing the director. Raw ipvsadm only.
+import { assert, byRole, host, vip, type Host, type Lab, type Scenario } from './scenario.js'
+
+const director = 'dir-a'
+const client = 'client'
+const rs1 = host('rs1')
+const rs2 = host('rs2')
+
+/** The service line's counters of `ipvsadm -Ln --stats --exact` for `service` (e.g. "TCP  192.0.2.100:80"). */
+async function serviceStats(lab: Lab, ns: string, service: string): Promise<{ conns: number; inPkts: number; outPkts: number }> {
+  const table = await lab.ipvsadm(ns, ['-Ln', '--stats', '--exact'])
+  const line = table.split('\n').find((l) => l.replace(/\s+/g, ' ').startsWith(`${service} `))
+  assert.ok(line, `ipvsadm -Ln --stats lists ${service}`, table)
+  const [conns, inPkts, outPkts] = line.trim().split(/\s+/).slice(2, 5).map(Number) as [number, number, number]
+  return { conns, inPkts, outPkts }
+}
+
+/** Programs a round-robin DR service on `vipAddr` with rs1 and rs2, the way an operator types it. */
+async function addDrService(lab: Lab, vipAddr: string, rsAddr: (h: Host) => string): Promise<string> {
+  const bracket = (a: string) => (a.includes(':') ? `[${a}]` : a)
+  const svc = `${bracket(vipAddr)}:80`
+  await lab.ipvsadm(director, ['-A', '-t', svc, '-s', 'rr'])
+  for (const rs of [rs1, rs2]) await lab.ipvsadm(director, ['-a', '-t', svc, '-r', `${bracket(rsAddr(rs))}:80`, '-g'])
+  return svc
+}
+
+async function drEndToEnd(lab: Lab, vipAddr: string, rsAddr: (h: Host) => string): Promise<void> {
+  await lab.echoServers([rs1.ns, rs2.ns])
+  const svc = await addDrService(lab, vipAddr, rsAddr)
+  const replies = await lab.httpGet(client, lab.url(vipAddr), { count: 6 })
+  assert.ok(replies.every((r) => r.ok && r.status === 200), 'every request through the VIP is answered', replies)
+  assert.same([...new Set(replies.map((r) => r.body))].sort(), [rs1.ns, rs2.ns], 'round robin reaches both real servers')
+  // The kernel folds its per-CPU counters into the totals ipvsadm shows every 2 s: poll until they land.
+  const stats = await assert.eventually(async () => {
+    const s = await serviceStats(lab, director, `TCP ${svc}`)
+    assert.ok(s.conns >= 6 && s.inPkts > 0, 'the director counted the client connections and packets', s)
+    return s
+  }, 'the director counted the client connections and packets', { tries: 10, intervalMs: 1000 })
+  assert.equal(stats.outPkts, 0, 'replies bypass the director (direct routing): OutPkts stays 0')
+}
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'the guest kernel has IPVS, one table per director namespace',
+    async run(lab) {
+      const table = await lab.ipvsadm(director, ['-Ln'])
+      assert.match(table, /^IP Virtual Server version \d+\.\d+\.\d+/m, 'ipvsadm -Ln shows the IPVS version header')
+      await lab.ipvsadm(director, ['-A', '-t', `${vip.ip4}:80`, '-s', 'rr'])
+      assert.match(await lab.ipvsadm(director, ['-Ln']), new RegExp(`TCP\\s+${vip.ip4}:80 rr`), 'the service appears in dir-a')
+      assert.ok(!(await lab.ipvsadm('dir-b', ['-Ln'])).includes(vip.ip4), 'dir-b has its own, empty table')
+    },
+  },
+  {
+    name: 'LVS-DR over IPv4: a client gets answers from both real servers through the VIP; replies bypass the director',
+    run: (lab) => drEndToEnd(lab, vip.ip4, (rs) => rs.ip4),
+  },
+  {
+    name: 'LVS-DR over IPv6: the same through the IPv6 VIP',
+    run: (lab) => drEndToEnd(lab, vip.ip6, (rs) => rs.ip6),
+  },
+  {
+    name: 'reset leaves every director with an empty table and the VIP on dir-a only',
+    async run(lab) {
+      await lab.ipvsadm('dir-b', ['-A', '-u', `${vip.ip4}:5060`, '-s', 'sh'])
+      await lab.reset()
+      for (const d of byRole('director')) {
+        const table = await lab.ipvsadm(d.ns, ['-Sn'])
+        assert.equal(table.trim(), '', `${d.ns} has no services after reset`)
+      }
+      const addrA = await lab.run(null, ['ip', '-n', 'dir-a', 'addr', 'show', 'dev', 'eth0'])
+      const addrB = await lab.run(null, ['ip', '-n', 'dir-b', 'addr', 'show', 'dev', 'eth0'])
+      assert.ok(addrA.includes(`${vip.ip4}/32`) && addrA.includes(`${vip.ip6}/128`), 'dir-a holds both VIPs', addrA)
+      assert.ok(!addrB.includes(vip.ip4) && !addrB.includes(vip.ip6), 'dir-b holds no VIP', addrB)
+    },
+  },
+]
