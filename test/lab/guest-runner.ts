@@ -27,7 +27,9 @@ function allScenarioFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name)
     if (e.isDirectory()) return allScenarioFiles(p)
-    return e.name.endsWith('.scenario.js') ? [p] : []
+    // tsc never deletes outputs: a compiled scenario whose source is gone is left over, not a test.
+    const source = join(project, relative(join(project, 'dist'), p)).replace(/\.js$/, '.ts')
+    return e.name.endsWith('.scenario.js') && existsSync(source) ? [p] : []
   }).sort()
 }
 
