@@ -1,6 +1,8 @@
 // The lab by hand: `npm run lab -- --script FILE` runs a shell script in the guest (its stdout comes back on
 // stdout, for benchmarks), `npm run lab -- --file X.scenario.ts` runs one file's scenarios, no option runs all.
 import { Command } from 'commander'
+import { cpSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { runGuest, removeJobDir, type GuestJob, type GuestRun } from './host/boot.js'
 import { ensureParts } from './host/parts.js'
 import { compiledScenarioPath } from './host/paths.js'
@@ -11,6 +13,7 @@ interface Options {
   console?: boolean
   timeout: string
   keep?: boolean
+  out?: string
 }
 
 const program = new Command('lab')
@@ -19,6 +22,7 @@ const program = new Command('lab')
   .option('--file <file>', 'run the scenarios of this file (repeatable; default: every *.scenario file)', (v: string, acc: string[]) => [...acc, v], [])
   .option('--console', 'stream the guest serial console to stderr')
   .option('--timeout <seconds>', 'kill the guest after this long', '900')
+  .option('--out <dir>', 'copy the files the script left in $LAB_OUT into this host folder')
   .option('--keep', 'keep the job folder (console log, results) even when the run passed')
   .action(async (opts: Options) => {
     process.exitCode = await main(opts)
@@ -45,6 +49,7 @@ async function main(opts: Options): Promise<number> {
     onStdout: job.mode === 'script' ? (b) => process.stdout.write(b) : undefined,
   })
   const code = job.mode === 'script' ? reportScript(run) : reportScenarios(run)
+  if (opts.out && existsSync(join(run.jobDir, 'out'))) cpSync(join(run.jobDir, 'out'), opts.out, { recursive: true })
   if (code === 0 && !opts.keep) removeJobDir(run)
   else process.stderr.write(`lab: job folder kept: ${run.jobDir}\n`)
   return code

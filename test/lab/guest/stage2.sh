@@ -24,7 +24,9 @@ if ! sh "$J/topology.sh" > "$J/topology.log" 2>&1; then
   exit 0
 fi
 
-export LAB_JOB="$J" LAB_TOPOLOGY_ENV="$J/topology.env"
+# LAB_OUT: files a script leaves here come back to the host (`npm run lab -- --script X --out DIR`).
+export LAB_JOB="$J" LAB_TOPOLOGY_ENV="$J/topology.env" LAB_OUT="$J/out"
+mkdir -p "$LAB_OUT"
 . "$J/topology.env"
 cd "$LAB_PROJECT" || exit 1
 say "stage2: running the $LAB_MODE job"
