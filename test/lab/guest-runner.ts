@@ -22,6 +22,7 @@ const distLab = dirname(fileURLToPath(import.meta.url)) // <project>/dist/test/l
 const project = join(distLab, '..', '..', '..')
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: 'string' } } })
 const out = values.out ?? '/dev/stdout'
+const grep = process.env.LAB_GREP ? new RegExp(process.env.LAB_GREP) : null // from `npm run lab -- --grep`
 
 function allScenarioFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -88,7 +89,7 @@ for (const path of files) {
     record({ file, name: 'loads its scenarios', ok: false, message: (err as Error).message, details: (err as Error).stack, seconds: 0 })
     continue
   }
-  for (const s of scenarios as Scenario[]) {
+  for (const s of (scenarios as Scenario[]).filter((x) => !grep || grep.test(x.name))) {
     progress(`${file}: ${s.name}`)
     record(await runOne(lab, file, s))
     await lab.reset()

@@ -14,12 +14,14 @@ interface Options {
   timeout: string
   keep?: boolean
   out?: string
+  grep?: string
 }
 
 const program = new Command('lab')
   .description('boot the real-IPVS lab guest (Debian kernel under qemu) with its topology and run a job in it')
   .option('--script <file>', 'run this shell script in the guest (cwd: the project; topology in $LAB_TOPOLOGY_ENV)')
   .option('--file <file>', 'run the scenarios of this file (repeatable; default: every *.scenario file)', (v: string, acc: string[]) => [...acc, v], [])
+  .option('--grep <regexp>', 'run only the scenarios whose name matches')
   .option('--console', 'stream the guest serial console to stderr')
   .option('--timeout <seconds>', 'kill the guest after this long', '900')
   .option('--out <dir>', 'copy the files the script left in $LAB_OUT into this host folder')
@@ -34,7 +36,10 @@ async function main(opts: Options): Promise<number> {
   if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) return usage(`--timeout must be a positive number of seconds, not "${opts.timeout}"`)
   let job: GuestJob
   try {
-    job = opts.script ? { mode: 'script', script: opts.script } : { mode: 'scenarios', files: opts.file.map(compiledScenarioPath) }
+    if (opts.grep !== undefined) new RegExp(opts.grep) // a bad pattern is a usage error here, not a guest failure
+    job = opts.script
+      ? { mode: 'script', script: opts.script }
+      : { mode: 'scenarios', files: opts.file.map(compiledScenarioPath), grep: opts.grep }
   } catch (err) {
     return usage((err as Error).message)
   }

@@ -26,7 +26,7 @@ export interface ScenarioResult {
 
 /** What the guest should do after building the topology. */
 export type GuestJob =
-  | { mode: 'scenarios'; files: string[] } // compiled scenario files, relative to the project; [] = all
+  | { mode: 'scenarios'; files: string[]; grep?: string } // compiled files relative to the project ([] = all); name filter
   | { mode: 'script'; script: string } // a host path to a shell script
 
 /** What one boot brought back. */
@@ -67,8 +67,9 @@ export async function runGuest(parts: LabParts, job: GuestJob, opts: BootOptions
   } else {
     for (const f of job.files) if (/\s/.test(f)) throw new Error(`scenario file paths may not contain spaces: ${f}`)
     env.LAB_FILES = job.files.join(' ')
+    if (job.grep !== undefined) env.LAB_GREP = job.grep
   }
-  writeFileSync(join(jobDir, 'job.env'), Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", "'\\''")}'`).join('\n') + '\n')
+  writeFileSync(join(jobDir, 'job.env'), Object.entries(env).map(([k, v]) => `export ${k}='${v.replaceAll("'", "'\\''")}'`).join('\n') + '\n')
   writeFileSync(join(jobDir, 'topology.sh'), topologyScript())
   writeFileSync(join(jobDir, 'topology.env'), topologyEnv())
   copyFileSync(join(root, 'test', 'lab', 'guest', 'stage2.sh'), join(jobDir, 'stage2.sh'))
