@@ -60,6 +60,36 @@ export const scenarios: Scenario[] = [
     run: (lab) => drEndToEnd(lab, vip.ip6, (rs) => rs.ip6),
   },
   {
+    name: 'an open connection through the VIP survives quiescing its real server (weight 0 with ipvsadm -e)',
+    async run(lab) {
+      await lab.echoServers([rs1.ns, rs2.ns])
+      const svc = await addDrService(lab, vip.ip4, (rs) => rs.ip4)
+      const probe = await lab.probe(client, lab.url(vip.ip4), { intervalMs: 100, keepAlive: true, timeoutMs: 5000 })
+      const before = await assert.eventually(async () => {
+        const r = probe.replies()
+        assert.ok(r.length >= 3, 'three replies on the kept-alive connection', r)
+        return r
+      }, 'the probe gets replies through the VIP')
+      const first = before[0]!
+      assert.ok(first.ok && first.localPort, 'the first probe request was answered', first)
+      const serving = [rs1, rs2].find((h) => h.ns === first.body)
+      assert.ok(serving, 'a real server answered the probe', first)
+      await lab.ipvsadm(director, ['-e', '-t', svc, '-r', `${serving.ip4}:80`, '-g', '-w', '0'])
+      const editedAt = probe.replies().length
+      const all = await assert.eventually(async () => {
+        const r = probe.replies()
+        assert.ok(r.length >= editedAt + 3, 'three more replies after the edit', r.length)
+        return r
+      }, 'the probe keeps getting replies after the edit')
+      // Read while the connection is still open: once the probe stops it becomes inactive.
+      const table = await lab.ipvsadm(director, ['-Ln'])
+      assert.match(table, new RegExp(`-> ${serving.ip4.replaceAll('.', '\\.')}:80\\s+Route\\s+0\\s+1\\s`), 'the quiesced server keeps its one active connection')
+      await probe.stop()
+      const strays = all.filter((r) => !r.ok || r.body !== serving.ns || r.localPort !== first.localPort)
+      assert.same(strays, [], `every reply came from ${serving.ns} over the same connection`)
+    },
+  },
+  {
     name: 'reset leaves every director with an empty table and the VIP on dir-a only',
     async run(lab) {
       await lab.ipvsadm('dir-b', ['-A', '-u', `${vip.ip4}:5060`, '-s', 'sh'])

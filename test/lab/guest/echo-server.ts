@@ -9,7 +9,8 @@ const port = Number(values.port)
 
 const server = createServer((req, res) => {
   req.resume()
-  res.writeHead(200, { 'content-type': 'text/plain', 'x-served-by': name, connection: 'close' })
+  // Keep-alive when the client asks for it, so a probe can hold one connection across a table change.
+  res.writeHead(200, { 'content-type': 'text/plain', 'x-served-by': name })
   res.end(name)
 })
 // '::' without ipv6Only takes IPv4 too (as ::ffff:a.b.c.d), so one server serves both VIPs.

@@ -44,6 +44,25 @@ export interface HttpReply {
   error?: string
 }
 
+/** One request of a probe (see `Lab.probe`): `at` is the send time in ms since the epoch. */
+export interface ProbeReply {
+  at: number
+  ok: boolean
+  status?: number
+  body?: string
+  localPort?: number
+  error?: string
+}
+
+/** A client polling a URL in the background until stopped. */
+export interface LabProbe {
+  /** The replies so far, oldest first. */
+  replies(): ProbeReply[]
+  /** Stops polling and returns every reply. */
+  stop(): Promise<ProbeReply[]>
+}
+
+const httpProbeJs = fileURLToPath(new URL('./http-probe.js', import.meta.url))
 const echoServerJs = fileURLToPath(new URL('./echo-server.js', import.meta.url))
 const httpGetJs = fileURLToPath(new URL('./http-get.js', import.meta.url))
 
@@ -132,7 +151,7 @@ export class Lab {
     if (have && have.proc.child.exitCode === null) return have.server
     const proc = this.spawn(ns, [process.execPath, echoServerJs, '--name', ns, '--port', String(port)])
     this.#processes.delete(proc) // not stopped by reset
-    await waitForLine(proc, 'listening', 60_000)
+    await waitForOutput(proc, (out) => out.split('\n').includes('listening'), '"listening"', 60_000)
     const server: EchoServer = {
       ns,
       port,
@@ -158,6 +177,33 @@ export class Lab {
       timeoutMs: 30_000 + count * timeoutMs,
     })
     return JSON.parse(out) as HttpReply[]
+  }
+
+  /**
+   * Starts a client in `ns` that GETs `url` every `intervalMs` (default 100) until stopped (or reset), and
+   * resolves once the first reply (or error) is in. With `keepAlive` all requests share one connection
+   * while it lives (an unchanged `localPort` proves it survived); without, each opens a new one.
+   */
+  async probe(ns: string, url: string, opts: { intervalMs?: number; keepAlive?: boolean; timeoutMs?: number } = {}): Promise<LabProbe> {
+    const argv = [process.execPath, httpProbeJs, '--interval', String(opts.intervalMs ?? 100), '--timeout', String(opts.timeoutMs ?? 2000)]
+    const proc = this.spawn(ns, [...argv, ...(opts.keepAlive ? ['--keep-alive'] : []), url])
+    const replies = (): ProbeReply[] =>
+      proc.output().split('\n').flatMap((l) => {
+        if (!l.startsWith('{')) return []
+        try {
+          return [JSON.parse(l) as ProbeReply]
+        } catch {
+          return [] // a line still being written
+        }
+      })
+    await waitForOutput(proc, () => replies().length > 0, 'a first reply', 60_000)
+    return {
+      replies,
+      stop: async () => {
+        await proc.stop()
+        return replies()
+      },
+    }
   }
 
   /** An http:// URL for an address (IPv6 in brackets). */
@@ -193,14 +239,15 @@ export class Lab {
   }
 }
 
-// Waits until a background program prints `line` (its ready signal), or fails with what it printed.
-function waitForLine(proc: LabProcess, line: string, timeoutMs: number): Promise<void> {
+// Waits until a background program's output satisfies `ready`, or fails with what it printed.
+function waitForOutput(proc: LabProcess, ready: (output: string) => boolean, what: string, timeoutMs: number): Promise<void> {
+  const name = proc.child.spawnargs.join(' ')
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new ScenarioFailure(`no "${line}" from ${proc.child.spawnargs.join(' ')} within ${timeoutMs} ms`, proc.output())), timeoutMs)
+    const timer = setTimeout(() => done(new ScenarioFailure(`no ${what} from ${name} within ${timeoutMs} ms`, proc.output())), timeoutMs)
     const check = () => {
-      if (proc.output().split('\n').includes(line)) done()
+      if (ready(proc.output())) done()
     }
-    const onExit = () => done(new ScenarioFailure(`${proc.child.spawnargs.join(' ')} exited before "${line}"`, proc.output()))
+    const onExit = () => done(new ScenarioFailure(`${name} exited before ${what}`, proc.output()))
     function done(err?: Error) {
       clearTimeout(timer)
       proc.child.stdout?.off('data', check)
