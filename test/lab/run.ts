@@ -15,6 +15,7 @@ interface Options {
   keep?: boolean
   out?: string
   grep?: string
+  shell?: boolean
 }
 
 const program = new Command('lab')
@@ -22,6 +23,7 @@ const program = new Command('lab')
   .option('--script <file>', 'run this shell script in the guest (cwd: the project; topology in $LAB_TOPOLOGY_ENV)')
   .option('--file <file>', 'run the scenarios of this file (repeatable; default: every *.scenario file)', (v: string, acc: string[]) => [...acc, v], [])
   .option('--grep <regexp>', 'run only the scenarios whose name matches')
+  .option('--shell', 'an interactive shell in the guest, on the serial console (exit powers it off)')
   .option('--console', 'stream the guest serial console to stderr')
   .option('--timeout <seconds>', 'kill the guest after this long', '900')
   .option('--out <dir>', 'copy the files the script left in $LAB_OUT into this host folder')
@@ -31,13 +33,15 @@ const program = new Command('lab')
   })
 
 async function main(opts: Options): Promise<number> {
-  if (opts.script && opts.file.length > 0) return usage('use --script or --file, not both')
+  if ([opts.script, opts.file.length > 0, opts.shell].filter(Boolean).length > 1) return usage('use one of --script, --file and --shell')
   const timeoutSec = Number(opts.timeout)
   if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) return usage(`--timeout must be a positive number of seconds, not "${opts.timeout}"`)
   let job: GuestJob
   try {
     if (opts.grep !== undefined) new RegExp(opts.grep) // a bad pattern is a usage error here, not a guest failure
-    job = opts.script
+    job = opts.shell
+      ? { mode: 'shell' }
+      : opts.script
       ? { mode: 'script', script: opts.script }
       : { mode: 'scenarios', files: opts.file.map(compiledScenarioPath), grep: opts.grep }
   } catch (err) {
@@ -50,10 +54,11 @@ async function main(opts: Options): Promise<number> {
   }
   const run = await runGuest(parts.parts, job, {
     timeoutMs: timeoutSec * 1000,
-    onConsole: opts.console ? (b) => process.stderr.write(b) : undefined,
+    onConsole: opts.shell ? (b) => process.stdout.write(b) : opts.console ? (b) => process.stderr.write(b) : undefined,
+    interactive: opts.shell,
     onStdout: job.mode === 'script' ? (b) => process.stdout.write(b) : undefined,
   })
-  const code = job.mode === 'script' ? reportScript(run) : reportScenarios(run)
+  const code = job.mode === 'shell' ? (run.exitStatus ?? guestFailed(run)) : job.mode === 'script' ? reportScript(run) : reportScenarios(run)
   if (opts.out && existsSync(join(run.jobDir, 'out'))) cpSync(join(run.jobDir, 'out'), opts.out, { recursive: true })
   if (code === 0 && !opts.keep) removeJobDir(run)
   else process.stderr.write(`lab: job folder kept: ${run.jobDir}\n`)

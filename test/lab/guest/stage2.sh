@@ -33,6 +33,10 @@ say "stage2: running the $LAB_MODE job"
 if [ "$LAB_MODE" = script ]; then
   if [ -x "$LAB_SCRIPT" ]; then "$LAB_SCRIPT" > "$J/stdout" 2> "$J/stderr"; else sh "$LAB_SCRIPT" > "$J/stdout" 2> "$J/stderr"; fi
   rc=$?
+elif [ "$LAB_MODE" = shell ]; then
+  echo "lab shell: namespaces: $LAB_NAMESPACES; VIP $VIP4 $VIP6; 'ip netns exec dir-a ipvsadm -Ln'; exit to power off" > /dev/ttyS0
+  setsid -c /bin/bash -i < /dev/ttyS0 > /dev/ttyS0 2>&1
+  rc=$?
 else
   # shellcheck disable=SC2086 # LAB_FILES is a list of paths without spaces (checked on the host)
   node dist/test/lab/guest-runner.js --out "$J/results.jsonl" $LAB_FILES > "$J/stdout" 2> "$J/stderr"

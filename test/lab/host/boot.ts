@@ -28,6 +28,7 @@ export interface ScenarioResult {
 export type GuestJob =
   | { mode: 'scenarios'; files: string[]; grep?: string } // compiled files relative to the project ([] = all); name filter
   | { mode: 'script'; script: string } // a host path to a shell script
+  | { mode: 'shell' } // an interactive shell on the serial console (needs BootOptions.interactive)
 
 /** What one boot brought back. */
 export interface GuestRun {
@@ -52,6 +53,8 @@ export interface BootOptions {
   onConsole?: (chunk: Buffer) => void
   /** Receives the job's stdout as it arrives. */
   onStdout?: (chunk: Buffer) => void
+  /** Connect this process's stdin to the guest's serial console (for the shell job). */
+  interactive?: boolean
 }
 
 /** Boots one guest for `job` and waits until it powers off or the timeout kills it. */
@@ -64,7 +67,7 @@ export async function runGuest(parts: LabParts, job: GuestJob, opts: BootOptions
     copyFileSync(job.script, join(jobDir, 'script'))
     chmodSync(join(jobDir, 'script'), statSync(job.script).mode & 0o777)
     env.LAB_SCRIPT = '/run/lab/job/script'
-  } else {
+  } else if (job.mode === 'scenarios') {
     for (const f of job.files) if (/\s/.test(f)) throw new Error(`scenario file paths may not contain spaces: ${f}`)
     env.LAB_FILES = job.files.join(' ')
     if (job.grep !== undefined) env.LAB_GREP = job.grep
@@ -89,7 +92,7 @@ export async function runGuest(parts: LabParts, job: GuestJob, opts: BootOptions
   let timedOut = false
   const follower = followFile(join(jobDir, 'stdout'), opts.onStdout)
   await new Promise<void>((resolve) => {
-    const qemu = spawn(parts.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const qemu = spawn(parts.qemu, args, { stdio: [opts.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'] })
     const timer = setTimeout(() => {
       timedOut = true
       qemu.kill('SIGKILL')
