@@ -8,6 +8,14 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 say() { echo "lab-init: $*" > /dev/console; }
 
+# A watchdog: power off after lab_timeout seconds (kernel command line) whatever the job is doing.
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in lab_timeout=*) timeout="${arg#lab_timeout=}" ;; esac
+done
+if [ -n "${timeout:-}" ]; then
+  ( sleep "$timeout"; say "guest timeout after $timeout s, powering off"; poweroff -f ) &
+fi
+
 # Dependency order matters: virtio_ring before virtio, netfs and fscache before 9p.
 for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
   [ -f "/lab/ko/$m.ko" ] && { insmod "/lab/ko/$m.ko" || say "insmod $m failed"; }

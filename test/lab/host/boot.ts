@@ -78,17 +78,21 @@ export async function runGuest(parts: LabParts, job: GuestJob, opts: BootOptions
   copyFileSync(join(root, 'test', 'lab', 'guest', 'stage2.sh'), join(jobDir, 'stage2.sh'))
   writeFileSync(join(jobDir, 'stdout'), '')
 
+  // qemu option values escape a comma by doubling it.
   const virtfs = (path: string, tag: string, ro: boolean) =>
-    ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,multidevs=remap${ro ? ',readonly=on' : ''}`]
+    ['-virtfs', `local,path=${path.replaceAll(',', ',,')},mount_tag=${tag},security_model=none,multidevs=remap${ro ? ',readonly=on' : ''}`]
+  const timeoutMs = opts.timeoutMs ?? 900_000
+  // The guest powers itself off a little after the host's deadline, so even a host that dies first (a
+  // killed test runner) leaves no qemu running forever.
+  const guestTimeoutSec = Math.ceil(timeoutMs / 1000) + 30
   const args = [
     '-accel', 'tcg,thread=multi', '-cpu', 'max', '-m', '2048', '-smp', '2',
     // No network device: the guest's only network is the bridge it builds inside itself.
     '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
-    '-kernel', parts.kernel, '-initrd', parts.initrd, '-append', 'console=ttyS0 quiet panic=-1',
+    '-kernel', parts.kernel, '-initrd', parts.initrd, '-append', `console=ttyS0 quiet panic=-1 lab_timeout=${guestTimeoutSec}`,
     ...virtfs('/', 'hostroot', true), ...virtfs(jobDir, 'labjob', false), ...virtfs(parts.modulesRoot, 'labmods', true),
   ]
   const consoleLog = createWriteStream(join(jobDir, 'console.log'))
-  const timeoutMs = opts.timeoutMs ?? 900_000
   let timedOut = false
   const follower = followFile(join(jobDir, 'stdout'), opts.onStdout)
   await new Promise<void>((resolve) => {
