@@ -6,8 +6,10 @@ import { ensureParts } from './host/parts.js'
 import { staleCompiled } from './host/paths.js'
 
 // LVS_LAB_SKIP=1 turns the tier off on purpose (a quick `npm test` while editing).
-const parts = process.env.LVS_LAB_SKIP ? ({ ok: false, reason: 'LVS_LAB_SKIP is set' } as const) : await ensureParts()
-if (!parts.ok) {
+const parts = process.env.LVS_LAB_SKIP ? ({ ok: false, reason: 'LVS_LAB_SKIP is set', broken: false } as const) : await ensureParts()
+if (!parts.ok && parts.broken) {
+  t.fail(`the lab could not be prepared: ${parts.reason}`, { hint: 'LVS_LAB_SKIP=1 skips the lab tier', at: null, stack: '' })
+} else if (!parts.ok) {
   process.stderr.write(`lab tier skipped: ${parts.reason}\n`)
   t.plan(0, `lab tier skipped: ${parts.reason}`)
 } else {

@@ -50,6 +50,10 @@ export async function buildInitramfs(opts: { cacheDir: string; modulesRoot: stri
   writeFileSync(tmp, gzipSync(cpio))
   renameSync(tmp, out)
   rmSync(stage, { recursive: true, force: true })
+  // Older builds for this kernel (an earlier init script) are dead weight; qemu reads its initrd at start.
+  for (const f of readdirSync(opts.cacheDir)) {
+    if (f.startsWith(`initramfs-${opts.kernelVersion}-`) && f.endsWith('.cpio.gz') && join(opts.cacheDir, f) !== out) rmSync(join(opts.cacheDir, f), { force: true })
+  }
   return out
 }
 

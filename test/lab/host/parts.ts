@@ -15,8 +15,13 @@ export interface LabParts {
   kernelVersion: string
 }
 
-/** The parts, or the one-line reason the lab cannot run here. */
-export type PartsResult = { ok: true; parts: LabParts } | { ok: false; reason: string }
+/**
+ * The parts, or the one-line reason the lab cannot run here. `broken` is false when the host simply cannot
+ * host the lab (not Linux, not root, no apt-get): a reason to skip. It is true when the host should have
+ * managed and did not (an install, download or build failed): a failure to report.
+ */
+export type PartsResult = { ok: true; parts: LabParts } | { ok: false; reason: string; broken: boolean }
+type Failure = { ok: false; reason: string; broken: boolean }
 
 /** Debian packages the lab needs, each with a program that shows it is installed. */
 const packages: ReadonlyArray<readonly [program: string, pkg: string]> = [
@@ -39,13 +44,13 @@ export function defaultCacheDir(): string {
 export async function ensureParts(opts: { cacheDir?: string; log?: (line: string) => void } = {}): Promise<PartsResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`lab: ${line}\n`))
   const cacheDir = opts.cacheDir ?? defaultCacheDir()
-  if (process.platform !== 'linux') return { ok: false, reason: `the lab needs Linux (this is ${process.platform})` }
-  if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (to install its parts and run namespaces in the guest)' }
+  if (process.platform !== 'linux') return { ok: false, reason: `the lab needs Linux (this is ${process.platform})`, broken: false }
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (to install its parts and run namespaces in the guest)', broken: false }
   try {
     const pkgs = await ensurePackages(log)
     if (!pkgs.ok) return pkgs
     const qemu = which('qemu-system-x86_64')
-    if (!qemu) return { ok: false, reason: 'qemu-system-x86_64 is missing after installing qemu-system-x86' }
+    if (!qemu) return { ok: false, reason: 'qemu-system-x86_64 is missing after installing qemu-system-x86', broken: true }
     mkdirSync(cacheDir, { recursive: true })
     const kernel = await ensureKernel(cacheDir, log)
     if (!kernel.ok) return kernel
@@ -53,7 +58,7 @@ export async function ensureParts(opts: { cacheDir?: string; log?: (line: string
     const initrd = await buildInitramfs({ cacheDir, modulesRoot: root, kernelVersion: version, log })
     return { ok: true, parts: { qemu, kernel: join(root, 'boot', `vmlinuz-${version}`), initrd, modulesRoot: root, kernelVersion: version } }
   } catch (err) {
-    return { ok: false, reason: `preparing the lab failed: ${(err as Error).message.split('\n')[0]}` }
+    return { ok: false, reason: `preparing the lab failed: ${(err as Error).message.split('\n')[0]}`, broken: true }
   }
 }
 
@@ -66,14 +71,14 @@ async function busyboxIsStatic(): Promise<boolean> {
   return which('busybox') !== null
 }
 
-async function ensurePackages(log: (line: string) => void): Promise<{ ok: true } | { ok: false; reason: string }> {
+async function ensurePackages(log: (line: string) => void): Promise<{ ok: true } | Failure> {
   const missing: string[] = []
   for (const [program, pkg] of packages) {
     const present = pkg === 'busybox-static' ? await busyboxIsStatic() : which(program) !== null
     if (!present) missing.push(pkg)
   }
   if (missing.length === 0) return { ok: true }
-  if (!which('apt-get')) return { ok: false, reason: `the lab needs ${missing.join(', ')} and there is no apt-get to install them` }
+  if (!which('apt-get')) return { ok: false, reason: `the lab needs ${missing.join(', ')} and there is no apt-get to install them`, broken: false }
   log(`installing ${missing.join(' ')} with apt-get`)
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   const install = ['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing]
@@ -82,7 +87,7 @@ async function ensurePackages(log: (line: string) => void): Promise<{ ok: true }
     await run(['apt-get', 'update', '-qq'], { env })
     r = await run(install, { env })
   }
-  if (r.code !== 0) return { ok: false, reason: `apt-get install ${missing.join(' ')} failed: ${lastLine(r.stderr)}` }
+  if (r.code !== 0) return { ok: false, reason: `apt-get install ${missing.join(' ')} failed: ${lastLine(r.stderr)}`, broken: true }
   return { ok: true }
 }
 
@@ -97,7 +102,7 @@ async function kernelPackage(): Promise<string | null> {
   return null
 }
 
-async function ensureKernel(cacheDir: string, log: (line: string) => void): Promise<{ ok: true; root: string; version: string } | { ok: false; reason: string }> {
+async function ensureKernel(cacheDir: string, log: (line: string) => void): Promise<{ ok: true; root: string; version: string } | Failure> {
   const kernels = join(cacheDir, 'kernel')
   const pkg = which('apt-cache') ? await kernelPackage() : null
   if (!pkg) {
@@ -105,7 +110,10 @@ async function ensureKernel(cacheDir: string, log: (line: string) => void): Prom
     const cached = existsSync(kernels) ? readdirSync(kernels).filter((v) => existsSync(join(kernels, v, '.ready'))).sort() : []
     const version = cached.at(-1)
     if (version) return { ok: true, root: join(kernels, version), version }
-    return { ok: false, reason: 'cannot find the kernel package: "apt-cache depends linux-image-amd64" names none' }
+    const reason = which('apt-cache')
+      ? 'cannot find the kernel package: "apt-cache depends linux-image-amd64" names none'
+      : 'no apt-cache to find the kernel package with'
+    return { ok: false, reason, broken: which('apt-cache') !== null }
   }
   const version = pkg.slice('linux-image-'.length)
   const root = join(kernels, version)
@@ -129,6 +137,7 @@ async function ensureKernel(cacheDir: string, log: (line: string) => void): Prom
   writeFileSync(join(tmp, '.ready'), `${pkg}\n`)
   rmSync(root, { recursive: true, force: true })
   renameSync(tmp, root)
+  rmSync(join(debDir, deb)) // 70 MB that the extracted folder makes redundant
   return { ok: true, root, version }
 }
 
