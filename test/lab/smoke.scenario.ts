@@ -90,6 +90,15 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'a director namespace reaches the Redis server in the redis namespace over the bridge',
+    async run(lab) {
+      const redis = await lab.redisServer()
+      const cli = ['redis-cli', '--no-auth-warning', '-h', redis.host, '-p', String(redis.port), '-a', redis.password]
+      assert.equal((await lab.run(director, [...cli, 'SET', 'lab:smoke', 'ok'])).trim(), 'OK', 'dir-a writes a key')
+      assert.equal((await lab.run('dir-b', [...cli, 'GET', 'lab:smoke'])).trim(), 'ok', 'dir-b reads it back')
+    },
+  },
+  {
     name: 'reset leaves every director with an empty table and the VIP on dir-a only',
     async run(lab) {
       await lab.ipvsadm('dir-b', ['-A', '-u', `${vip.ip4}:5060`, '-s', 'sh'])

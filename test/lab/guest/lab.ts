@@ -44,6 +44,14 @@ export interface HttpReply {
   error?: string
 }
 
+/** A Redis server a scenario started in the `redis` namespace (stopped at reset). */
+export interface RedisServer {
+  readonly host: string
+  readonly port: number
+  readonly password: string
+  readonly process: LabProcess
+}
+
 /** One request of a probe (see `Lab.probe`): `at` is the send time in ms since the epoch. */
 export interface ProbeReply {
   at: number
@@ -204,6 +212,22 @@ export class Lab {
         return replies()
       },
     }
+  }
+
+  /**
+   * Starts `redis-server` in the `redis` namespace on its IPv4 address, with a password (protected mode
+   * refuses password-less clients from other hosts) and no persistence; stopped at the next reset.
+   */
+  async redisServer(opts: { port?: number; password?: string } = {}): Promise<RedisServer> {
+    const h = byRole('redis')[0]!
+    const port = opts.port ?? 6379
+    const password = opts.password ?? 'lab-redis-password'
+    const proc = this.spawn(h.ns, [
+      'redis-server', '--bind', h.ip4, '--port', String(port), '--requirepass', password,
+      '--save', '', '--appendonly', 'no', '--dir', '/tmp', '--daemonize', 'no',
+    ])
+    await waitForOutput(proc, (out) => out.includes('Ready to accept connections'), 'readiness', 60_000)
+    return { host: h.ip4, port, password, process: proc }
   }
 
   /** An http:// URL for an address (IPv6 in brackets). */
