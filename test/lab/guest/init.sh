@@ -32,7 +32,7 @@ if mount -t 9p -o "$opts,ro,cache=loose" hostroot /host; then
   for d in /host/tmp /host/run /host/dev/shm; do mount -t tmpfs tmpfs "$d"; done
   mkdir -p /host/run/lab/job /host/run/lab/modules
   mount -t 9p -o "$opts" labjob /host/run/lab/job
-  mount -t 9p -o "$opts,ro" labmods /host/run/lab/modules
+  mount -t 9p -o "$opts,ro,cache=loose" labmods /host/run/lab/modules
   # The kernel's module autoload runs this helper from the initramfs root, so it chroots first.
   echo /lab/modprobe > /proc/sys/kernel/modprobe
   if [ -f /host/run/lab/job/stage2.sh ]; then
