@@ -1,6 +1,6 @@
 // The one node process of a guest run: imports the scenario files (all, or those named), runs their scenarios
 // one after another with a reset between, and appends one JSON line per scenario to the results file.
-import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -36,8 +36,9 @@ function allScenarioFiles(dir: string): string[] {
 
 // Progress on the serial console, so `npm run lab -- --console` shows where a run is.
 function progress(line: string): void {
+  const uptime = readFileSync('/proc/uptime', 'utf8').split(' ')[0] // the guest's clock, as stage2's lines
   try {
-    appendFileSync('/dev/console', `[lab] ${line}\n`)
+    appendFileSync('/dev/console', `[lab ${uptime}] ${line}\n`)
   } catch {
     process.stderr.write(`[lab] ${line}\n`)
   }
@@ -92,7 +93,13 @@ for (const path of files) {
   for (const s of (scenarios as Scenario[]).filter((x) => !grep || grep.test(x.name))) {
     progress(`${file}: ${s.name}`)
     record(await runOne(lab, file, s))
-    await lab.reset()
+    try {
+      await lab.reset()
+      progress('reset done')
+    } catch (err) {
+      // Later scenarios may then see leftovers: say so in the results rather than stop the run.
+      record({ file, name: `the lab resets after "${s.name}"`, ok: false, message: (err as Error).message, seconds: 0 })
+    }
   }
 }
 await lab.close()

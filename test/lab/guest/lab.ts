@@ -243,10 +243,10 @@ export class Lab {
     await Promise.all([...this.#processes].map((p) => p.stop()))
     await Promise.all(
       byRole('director').map(async (d) => {
-        await this.exec(d.ns, ['ipvsadm', '-C'])
-        await this.exec(d.ns, ['ipvsadm', '--stop-daemon', 'master'])
-        await this.exec(d.ns, ['ipvsadm', '--stop-daemon', 'backup'])
-        await this.exec(d.ns, ['ipvsadm', '--set', '900', '120', '300']) // the kernel's default timeouts
+        // One ipvsadm for all four (restore mode takes any command); 900 120 300 are the kernel's defaults.
+        const restore = '-C\n--stop-daemon master\n--stop-daemon backup\n--set 900 120 300\n'
+        const r = await this.exec(d.ns, ['ipvsadm', '-R'], { input: restore })
+        if (r.code !== 0) throw new Error(`reset of ${d.ns} failed: ${r.stderr}`)
         const verb = d.ns === initialVipHolder ? 'replace' : 'del'
         const nodad = verb === 'replace' ? ' nodad' : ''
         const batch = `addr ${verb} ${vip.ip4}/32 dev eth0\naddr ${verb} ${vip.ip6}/128 dev eth0${nodad}\n`
