@@ -49,6 +49,12 @@ export const scenarios: Scenario[] = [
       await lab.ipvsadm(director, ['-A', '-t', `${vip.ip4}:80`, '-s', 'rr'])
       assert.match(await lab.ipvsadm(director, ['-Ln']), new RegExp(`TCP\\s+${vip.ip4}:80 rr`), 'the service appears in dir-a')
       assert.ok(!(await lab.ipvsadm('dir-b', ['-Ln'])).includes(vip.ip4), 'dir-b has its own, empty table')
+      // The exec function handed to project code acts on its namespace's table only.
+      const inB = lab.execIn('dir-b')
+      const added = await inB('ipvsadm', ['-A', '-u', `${vip.ip4}:5060`, '-s', 'sh'])
+      assert.equal(added.code, 0, 'execIn(dir-b) runs ipvsadm in dir-b')
+      assert.match(await lab.ipvsadm('dir-b', ['-Ln']), new RegExp(`UDP\\s+${vip.ip4}:5060 sh`), 'the service is in dir-b')
+      assert.ok(!(await lab.ipvsadm(director, ['-Ln'])).includes(':5060'), 'and not in dir-a')
     },
   },
   {

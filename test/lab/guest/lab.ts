@@ -109,6 +109,15 @@ export class Lab {
     })
   }
 
+  /**
+   * An exec function bound to namespace `ns`, shaped `(cmd, args, opts?) => Promise<{ code, stdout, stderr }>`:
+   * hand it to project code that spawns programs (the ipvsadm wrapper) so it acts on that namespace's IPVS.
+   */
+  execIn(ns: string): (cmd: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult> {
+    host(ns)
+    return (cmd, args, opts) => this.exec(ns, [cmd, ...args], opts)
+  }
+
   /** Runs `argv` in `ns` and returns its stdout; fails the scenario (with stderr) on a non-zero exit. */
   async run(ns: string | null, argv: readonly string[], opts: ExecOptions = {}): Promise<string> {
     const r = await this.exec(ns, argv, opts)
