@@ -6,17 +6,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ScenarioFailure } from './guest/assert.js'
 import { Lab } from './guest/lab.js'
+import type { ScenarioResult } from './host/boot.js' // the line format the host reads back
 import type { Scenario } from './scenario.js'
 
-/** One scenario's outcome (the host reads these lines back). */
-interface Result {
-  file: string
-  name: string
-  ok: boolean
-  message: string
-  details?: unknown
-  seconds: number
-}
+type Result = ScenarioResult & { seconds: number }
 
 const distLab = dirname(fileURLToPath(import.meta.url)) // <project>/dist/test/lab
 const project = join(distLab, '..', '..', '..')

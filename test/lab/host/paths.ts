@@ -25,7 +25,7 @@ export function compiledScenarioPath(arg: string): string {
   return rel
 }
 
-/** Lab sources under test/lab whose compiled .js in dist/ is missing or older (the guest runs dist/ only). */
+/** Sources the guest may run (the lab and the project code scenarios import) whose .js in dist/ is missing or older. */
 export function staleCompiled(): string[] {
   const root = projectRoot()
   const stale: string[] = []
@@ -39,6 +39,6 @@ export function staleCompiled(): string[] {
       }
     }
   }
-  walk(join('test', 'lab'))
+  for (const dir of ['src', 'healthchecks', 'directors', join('test', 'lab')]) if (existsSync(join(root, dir))) walk(dir)
   return stale
 }
