@@ -50,9 +50,11 @@ export async function buildInitramfs(opts: { cacheDir: string; modulesRoot: stri
   writeFileSync(tmp, gzipSync(cpio))
   renameSync(tmp, out)
   rmSync(stage, { recursive: true, force: true })
-  // Older builds for this kernel (an earlier init script) are dead weight; qemu reads its initrd at start.
+  // Builds for another init script are dead weight once a day old (younger ones may belong to another
+  // checkout of the project booting right now).
   for (const f of readdirSync(opts.cacheDir)) {
-    if (f.startsWith(`initramfs-${opts.kernelVersion}-`) && f.endsWith('.cpio.gz') && join(opts.cacheDir, f) !== out) rmSync(join(opts.cacheDir, f), { force: true })
+    const p = join(opts.cacheDir, f)
+    if (f.startsWith('initramfs-') && f.endsWith('.cpio.gz') && p !== out && Date.now() - statSync(p).mtimeMs > 86_400_000) rmSync(p, { force: true })
   }
   return out
 }
