@@ -11,7 +11,7 @@ export interface Scenario {
   timeoutMs?: number
 }
 
-export { Lab, type EchoServer, type ExecOptions, type ExecResult, type HttpReply, type LabProbe, type LabProcess, type ProbeReply, type RedisServer } from './guest/lab.js'
+export { Lab, type EchoServer, type ExecOptions, type ExecResult, type HttpReply, type LabProbe, type LabProcess, type ProbeReply, type RedisServer, type UdpReply } from './guest/lab.js'
 export * as assert from './guest/assert.js'
 export { ScenarioFailure } from './guest/assert.js'
 export { bridge, byRole, host, hosts, initialVipHolder, vip, type Host, type Role } from './topology.js'

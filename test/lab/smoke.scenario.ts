@@ -96,6 +96,26 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'LVS-DR over UDP with the SIP persistence engine: each Call-ID sticks to one real server across source ports',
+    async run(lab) {
+      await lab.echoServers([rs1.ns, rs2.ns], { port: 5060 })
+      const svc = `${vip.ip4}:5060`
+      await lab.ipvsadm(director, ['-A', '-u', svc, '-s', 'rr', '-p', '60', '--pe', 'sip'])
+      for (const rs of [rs1, rs2]) await lab.ipvsadm(director, ['-a', '-u', svc, '-r', `${rs.ip4}:5060`, '-g'])
+      const sip = (callId: string, seq: number) =>
+        [`OPTIONS sip:lab@${vip.ip4} SIP/2.0`, `Via: SIP/2.0/UDP ${host(client).ip4}:5060`, `Call-ID: ${callId}`,
+          `CSeq: ${seq} OPTIONS`, 'Content-Length: 0', '', ''].join('\r\n')
+      const payloads = ['call-a@lab', 'call-b@lab'].flatMap((id) => [1, 2, 3].map((seq) => sip(id, seq)))
+      const replies = await lab.udpExchange(client, vip.ip4, 5060, payloads, { newSocketEach: true })
+      assert.ok(replies.every((r) => r.ok), 'every datagram through the VIP is answered', replies)
+      assert.equal(new Set(replies.map((r) => r.localPort)).size, payloads.length, 'each datagram left from its own source port')
+      const a = new Set(replies.slice(0, 3).map((r) => r.body))
+      const b = new Set(replies.slice(3).map((r) => r.body))
+      assert.ok(a.size === 1 && b.size === 1, 'all datagrams of one Call-ID reach the same real server', replies)
+      assert.ok([...a][0] !== [...b][0], 'the two calls were scheduled round robin onto different real servers', replies)
+    },
+  },
+  {
     name: 'a director namespace reaches the Redis server in the redis namespace over the bridge',
     async run(lab) {
       const redis = await lab.redisServer()

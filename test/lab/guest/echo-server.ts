@@ -1,5 +1,7 @@
-// A real server's web service in the lab: answers every HTTP request with its name, on IPv4 and IPv6.
-// Run as `node echo-server.js --name rs1 --port 80` inside a namespace; prints "listening" when ready.
+// A real server's service in the lab: answers every HTTP request (TCP) and every datagram (UDP) on its port
+// with its name, on IPv4 and IPv6. Run as `node echo-server.js --name rs1 --port 80` inside a namespace;
+// prints "listening" when both sockets are bound.
+import { createSocket } from 'node:dgram'
 import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
 
@@ -13,6 +15,15 @@ const server = createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'x-served-by': name })
   res.end(name)
 })
+const udp = createSocket({ type: 'udp6', ipv6Only: false })
+udp.on('message', (_msg, peer) => udp.send(name, peer.port, peer.address))
+
 // '::' without ipv6Only takes IPv4 too (as ::ffff:a.b.c.d), so one server serves both VIPs.
-server.listen({ host: '::', port }, () => process.stdout.write('listening\n'))
-process.on('SIGTERM', () => server.close(() => process.exit(0)))
+let bound = 0
+const ready = () => ++bound === 2 && process.stdout.write('listening\n')
+server.listen({ host: '::', port }, ready)
+udp.bind({ address: '::', port }, ready)
+process.on('SIGTERM', () => {
+  udp.close()
+  server.close(() => process.exit(0))
+})

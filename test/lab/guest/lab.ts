@@ -44,6 +44,14 @@ export interface HttpReply {
   error?: string
 }
 
+/** One UDP exchange's outcome: `body` is the echo server's name; `localPort` the client's source port. */
+export interface UdpReply {
+  ok: boolean
+  body?: string
+  localPort?: number
+  error?: string
+}
+
 /** A Redis server a scenario started in the `redis` namespace (stopped at reset). */
 export interface RedisServer {
   readonly host: string
@@ -70,6 +78,7 @@ export interface LabProbe {
   stop(): Promise<ProbeReply[]>
 }
 
+const udpSendJs = fileURLToPath(new URL('./udp-send.js', import.meta.url))
 const httpProbeJs = fileURLToPath(new URL('./http-probe.js', import.meta.url))
 const echoServerJs = fileURLToPath(new URL('./echo-server.js', import.meta.url))
 const httpGetJs = fileURLToPath(new URL('./http-get.js', import.meta.url))
@@ -158,7 +167,8 @@ export class Lab {
   }
 
   /**
-   * Makes sure an HTTP echo server runs in `ns` on `port` (both IPv4 and IPv6), answering with `ns`.
+   * Makes sure an echo server runs in `ns` on `port` (TCP: HTTP; UDP: a datagram back; IPv4 and IPv6),
+   * answering with `ns`.
    * Servers outlive resets (they hold no state); one stopped by a scenario is started again on demand.
    */
   async echoServer(ns: string, opts: { port?: number } = {}): Promise<EchoServer> {
@@ -194,6 +204,19 @@ export class Lab {
       timeoutMs: 30_000 + count * timeoutMs,
     })
     return JSON.parse(out) as HttpReply[]
+  }
+
+  /**
+   * Sends each payload over UDP from `ns` to `address`:`port` and waits for one reply each, one after
+   * another; all from one source port, or with `newSocketEach` each from a new one (a SIP client that
+   * re-opens its socket: persistence by Call-ID must still hold).
+   */
+  async udpExchange(ns: string, address: string, port: number, payloads: readonly string[], opts: { newSocketEach?: boolean; timeoutMs?: number } = {}): Promise<UdpReply[]> {
+    const timeoutMs = opts.timeoutMs ?? 3000
+    const argv = [process.execPath, udpSendJs, '--host', address, '--port', String(port), '--timeout', String(timeoutMs)]
+    if (opts.newSocketEach) argv.push('--new-socket')
+    const out = await this.run(ns, [...argv, '--', ...payloads], { timeoutMs: 30_000 + payloads.length * timeoutMs })
+    return JSON.parse(out) as UdpReply[]
   }
 
   /**
