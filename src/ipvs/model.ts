@@ -1,7 +1,7 @@
 // The typed model of an IPVS table: TypeBox schemas (types and validation), normalisation to one canonical
 // form, and the identity keys of services and destinations.
 import { Type, type Static } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
+import { Value, type ValueError } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
 import { ERR_INVALID_VALUE } from '../errors.js'
 
@@ -204,11 +204,18 @@ export function normalizeService(s: Service, path = ''): Service {
   return out
 }
 
+/** A schema error in words a user can act on (TypeBox says only "Expected union value" for enums). */
+export function describeError(e: ValueError): string {
+  const anyOf = (e.schema as { anyOf?: Array<{ const?: unknown }> }).anyOf
+  if (anyOf?.every((s) => 'const' in s)) return `${JSON.stringify(e.value)} is not one of ${anyOf.map((s) => s.const).join(', ')}`
+  return e.value === undefined || typeof e.value === 'object' ? e.message : `${JSON.stringify(e.value)}: ${e.message}`
+}
+
 /** Schema-check, default and normalise a whole table; throws LVS_ERR_INVALID_VALUE naming the field's path. */
 export function parseTable(input: unknown): Table {
   const raw = Value.Default(TableSchema, structuredClone(input ?? {})) as unknown
   const first = Value.Errors(TableSchema, raw).First()
-  if (first) throw invalid(first.path, first.message)
+  if (first) throw invalid(first.path, describeError(first))
   const table = raw as Table
   const keys = new Set<string>()
   const services = table.services.map((s, i) => {
