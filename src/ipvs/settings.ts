@@ -2,7 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
-import { invalid } from './model.js'
+import { canonicalAddress, invalid } from './model.js'
 
 /** Connection timeouts in seconds; 0 keeps the kernel's current value (ipvsadm --set tcp tcpfin udp). */
 export const TimeoutsSchema = Type.Object(
@@ -50,10 +50,11 @@ export function startDaemonArgs(input: SyncDaemon): string[] {
   const argv = ['--start-daemon', d.state, '--mcast-interface', d.mcastInterface, '--syncid', String(d.syncid)]
   if (d.syncMaxlen !== undefined) argv.push('--sync-maxlen', String(d.syncMaxlen))
   if (d.mcastGroup !== undefined) {
-    if (!ipaddr.isValid(d.mcastGroup) || ipaddr.parse(d.mcastGroup).range() !== 'multicast') {
+    const group = canonicalAddress(d.mcastGroup)
+    if (!group || ipaddr.parse(group.address).range() !== 'multicast') {
       throw invalid('/syncDaemon/mcastGroup', `${JSON.stringify(d.mcastGroup)} is not a multicast address`)
     }
-    argv.push('--mcast-group', ipaddr.parse(d.mcastGroup).toString())
+    argv.push('--mcast-group', group.address)
   }
   if (d.mcastPort !== undefined) argv.push('--mcast-port', String(d.mcastPort))
   if (d.mcastTtl !== undefined) argv.push('--mcast-ttl', String(d.mcastTtl))

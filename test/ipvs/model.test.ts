@@ -1,5 +1,5 @@
 // The model validates every value before it can become an ipvsadm argument, and gives canonical identities.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parseTable, serviceKey, destinationKey } from '../../src/ipvs/model.js'
 
 const web = (over: Record<string, unknown> = {}, dest: Record<string, unknown> = {}) => ({
@@ -10,7 +10,7 @@ const web = (over: Record<string, unknown> = {}, dest: Record<string, unknown> =
   }],
 })
 
-function rejects(t: Tap.Test, input: unknown, path: string, pattern: RegExp) {
+function rejects(t: Test, input: unknown, path: string, pattern: RegExp) {
   try {
     parseTable(input)
     t.fail(`accepted ${JSON.stringify(input)}`)

@@ -1,6 +1,6 @@
 // Restore lines built from a table parse back (as -Sn) to the same table, and -Ln listings parse field by field.
 // The fixtures are laid out with ipvsadm 1.31's own printf formats; test/lab checks the parser on real output.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { parseTable, type Table } from '../../src/ipvs/model.js'
 import { restoreLine, tableOps } from '../../src/ipvs/commands.js'
@@ -8,7 +8,7 @@ import { parseList, parseSave, withThresholds } from '../../src/ipvs/parse.js'
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
 
-function roundTrip(t: Tap.Test, name: string, input: unknown) {
+function roundTrip(t: Test, name: string, input: unknown) {
   t.test(name, async (t) => {
     const table = parseTable(input)
     const lines = tableOps(table).map(restoreLine)
