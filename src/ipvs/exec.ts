@@ -22,14 +22,19 @@ export type Exec = (file: string, argv: string[], options: ExecOptions) => Promi
 /** The real Exec: node's spawn with `shell: false`, SIGKILL at the deadline. */
 export const nodeExec: Exec = (file, argv, { input, timeoutMs }) =>
   new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { shell: false, stdio: ['pipe', 'pipe', 'pipe'] })
+    // Its own process group, so the deadline kills what it started too (ipvsadm may run modprobe).
+    const child = spawn(file, argv, { shell: false, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
     let stdout = ''
     let stderr = ''
     let timedOut = false
     let settled = false
     const timer = setTimeout(() => {
       timedOut = true
-      child.kill('SIGKILL')
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {
+        child.kill('SIGKILL')
+      }
     }, timeoutMs)
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
