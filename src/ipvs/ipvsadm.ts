@@ -66,7 +66,8 @@ export class Ipvsadm {
     if (result.timedOut) throw new ERR_IPVSADM_TIMEOUT(what, this.#timeoutMs)
     if (result.code !== 0 && NO_IPVS.test(result.stderr)) {
       const proc = this.#exists && !this.#exists('/proc/net/ip_vs') ? 'no /proc/net/ip_vs; ' : ''
-      throw new ERR_IPVS_UNAVAILABLE(`${proc}ipvsadm: ${oneLine(result.stderr)}`)
+      const why = result.stderr.split('\n').find((l) => l.startsWith("Can't initialize ipvs")) ?? oneLine(result.stderr)
+      throw new ERR_IPVS_UNAVAILABLE(`${proc}ipvsadm: ${why.trim()}`)
     }
     return result
   }

@@ -19,7 +19,7 @@ t.test("ipvsadm's no-IPVS message is LVS_ERR_IPVS_UNAVAILABLE on every call", as
   const stderr = "Can't initialize ipvs: Protocol not available\nAre you sure that IP Virtual Server is built in the kernel or as module?\n"
   const exec: Exec = async () => ({ code: 2, stdout: '', stderr })
   const ipvs = new Ipvsadm({ exec, exists: () => false })
-  await t.rejects(ipvs.preflight(), { code: 'LVS_ERR_IPVS_UNAVAILABLE', message: /no \/proc\/net\/ip_vs; ipvsadm: Can't initialize ipvs: Protocol not available; Are you sure/ })
+  await t.rejects(ipvs.preflight(), { code: 'LVS_ERR_IPVS_UNAVAILABLE', message: /the kernel has no IPVS \(no \/proc\/net\/ip_vs; ipvsadm: Can't initialize ipvs: Protocol not available\): run "modprobe ip_vs"/ })
   await t.rejects(ipvs.save(), { code: 'LVS_ERR_IPVS_UNAVAILABLE' })
   await t.rejects(ipvs.restore(['-A -t 192.0.2.1:80 -s rr']), { code: 'LVS_ERR_IPVS_UNAVAILABLE' })
 })
