@@ -36,27 +36,31 @@ function describe(s: ListedService): string {
   return parts.join(' ')
 }
 
-function numbers(c: Counters | Rates | undefined): string {
+// Each counter column is as wide as its widest value (exact counters can run past 15 digits).
+function numbers(c: Counters | Rates | undefined, widths: number[]): string {
   if (!c) return ''
-  return Object.values(c).map((n: number) => ` ${String(n).padStart(10)}`).join('')
+  return Object.values(c).map((n: number, i) => ` ${String(n).padStart(widths[i] ?? 8)}`).join('')
 }
 
 /** Text like `ipvsadm -Ln`, plus counter columns when the services carry stats or rates. */
 export function formatListing(services: ListedService[], counters?: 'stats' | 'rate'): string {
   const heads = counters === 'stats' ? ['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes']
     : counters === 'rate' ? ['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'] : []
-  const cols = heads.map((h) => ` ${h.padStart(10)}`).join('')
+  const pick = (x: { stats?: Counters; rate?: Rates }) => (counters === 'rate' ? x.rate : counters === 'stats' ? x.stats : undefined)
+  const rows = services.flatMap((s) => [pick(s), ...s.destinations.map(pick)])
+  const widths = heads.map((h, i) => Math.max(8, h.length, ...rows.map((r) => (r ? String(Object.values(r)[i]).length : 0))))
+  const cols = heads.map((h, i) => ` ${h.padStart(widths[i]!)}`).join('')
   const lines = [
     `${'Prot LocalAddress:Port'.padEnd(33)} ${'Scheduler Flags'.padEnd(35)}${cols}`,
     `  -> ${'RemoteAddress:Port'.padEnd(28)} ${'Forward'.padEnd(7)} ${'Weight'.padStart(6)} ${'ActiveConn'.padStart(10)} ${'InActConn'.padStart(9)}`,
   ]
   for (const s of services) {
-    lines.push(`${name(s).padEnd(33)} ${describe(s).padEnd(35)}${numbers(counters === 'rate' ? s.rate : s.stats)}`.trimEnd())
+    lines.push(`${name(s).padEnd(33)} ${describe(s).padEnd(35)}${numbers(pick(s), widths)}`.trimEnd())
     for (const d of s.destinations) {
       const fwd = d.forwarding ? FORWARD[d.forwarding] : ''
       lines.push((`  -> ${hostPort(d.address, d.port).padEnd(28)} ${fwd.padEnd(7)} ${String(d.weight ?? '').padStart(6)} ` +
         `${String(d.activeConns ?? '').padStart(10)} ${String(d.inactiveConns ?? '').padStart(9)}` +
-        numbers(counters === 'rate' ? d.rate : d.stats)).trimEnd())
+        numbers(pick(d), widths)).trimEnd())
     }
   }
   return lines.join('\n') + '\n'
