@@ -50,17 +50,19 @@ export function formatListing(services: ListedService[], counters?: 'stats' | 'r
   const rows = services.flatMap((s) => [pick(s), ...s.destinations.map(pick)])
   const widths = heads.map((h, i) => Math.max(8, h.length, ...rows.map((r) => (r ? String(Object.values(r)[i]).length : 0))))
   const cols = heads.map((h, i) => ` ${h.padStart(widths[i]!)}`).join('')
+  // The scheduler column is as wide as its longest text, and real-server lines are padded to match.
+  const descW = Math.max(35, ...services.map((s) => describe(s).length))
   const lines = [
-    `${'Prot LocalAddress:Port'.padEnd(33)} ${'Scheduler Flags'.padEnd(35)}${cols}`,
+    `${'Prot LocalAddress:Port'.padEnd(33)} ${'Scheduler Flags'.padEnd(descW)}${cols}`,
     `  -> ${'RemoteAddress:Port'.padEnd(28)} ${'Forward'.padEnd(7)} ${'Weight'.padStart(6)} ${'ActiveConn'.padStart(10)} ${'InActConn'.padStart(9)}`,
   ]
   for (const s of services) {
-    lines.push(`${name(s).padEnd(33)} ${describe(s).padEnd(35)}${numbers(pick(s), widths)}`.trimEnd())
+    lines.push(`${name(s).padEnd(33)} ${describe(s).padEnd(descW)}${numbers(pick(s), widths)}`.trimEnd())
     for (const d of s.destinations) {
       const fwd = d.forwarding ? FORWARD[d.forwarding] : ''
-      lines.push((`  -> ${hostPort(d.address, d.port).padEnd(28)} ${fwd.padEnd(7)} ${String(d.weight ?? '').padStart(6)} ` +
-        `${String(d.activeConns ?? '').padStart(10)} ${String(d.inactiveConns ?? '').padStart(9)}` +
-        numbers(pick(d), widths)).trimEnd())
+      const left = `  -> ${hostPort(d.address, d.port).padEnd(28)} ${fwd.padEnd(7)} ${String(d.weight ?? '').padStart(6)} ` +
+        `${String(d.activeConns ?? '').padStart(10)} ${String(d.inactiveConns ?? '').padStart(9)}`
+      lines.push(`${left.padEnd(34 + descW)}${numbers(pick(d), widths)}`.trimEnd())
     }
   }
   return lines.join('\n') + '\n'
