@@ -1,0 +1,53 @@
+// Maps a check spec's kind to the module that implements it.
+import type { Dispatcher } from 'undici'
+import type { Checker } from './checker.js'
+import type { CheckSpec } from './spec.js'
+import type { Clock } from '../src/clock.js'
+import type { Spawn } from './command.js'
+import { ERR_INVALID_CHECK } from '../src/errors.js'
+import { createConnectChecker } from './connect.js'
+import { createHttpChecker } from './http.js'
+import { createSipChecker } from './sip.js'
+import { createPbsChecker } from './pbs.js'
+import { createDnsChecker } from './dns.js'
+import { createExternalChecker } from './external.js'
+import { createOnOffChecker } from './on-off.js'
+
+/** Side effects the checkers take from outside; every field is optional and defaults to the real thing. */
+export interface CheckerDeps {
+  /** Shared undici dispatcher for http/https; without it each http checker owns an Agent. */
+  dispatcher?: Dispatcher
+  /** Process spawner for external and pbs commands. @default nodeSpawn */
+  spawn?: Spawn
+  /** Clock for durations. @default systemClock */
+  clock?: Clock
+  /** Host name in the sip check's default login. @default os.hostname() */
+  hostname?: string
+}
+
+/** Creates the checker for a validated spec (see parseCheckSpec). */
+export function createChecker(spec: CheckSpec, deps: CheckerDeps = {}): Checker {
+  switch (spec.kind) {
+    case 'connect':
+      return createConnectChecker(spec, deps)
+    case 'http':
+    case 'https':
+      return createHttpChecker(spec, deps)
+    case 'sip':
+      return createSipChecker(spec, deps)
+    case 'pbs':
+      return createPbsChecker(spec, deps)
+    case 'dns':
+      return createDnsChecker(spec, deps)
+    case 'external':
+      return createExternalChecker(spec, deps)
+    case 'on':
+    case 'off':
+      return createOnOffChecker(spec)
+    // TODO(lead): wire `createPingChecker(spec, deps)` from './ping.js' and `createDrGuardChecker(spec, deps)`
+    // from './dr-guard.js' here when merging the scheduler branch (and add their deps to CheckerDeps).
+    case 'ping':
+    case 'dr-guard':
+      throw new ERR_INVALID_CHECK('kind', `${spec.kind} is not wired into this build yet`)
+  }
+}
