@@ -2,7 +2,7 @@
 // `show` prints the kernel's table with stats. Errors are one coded line on stderr, never a stack trace.
 import { existsSync } from 'node:fs'
 import { Command, Option } from 'commander'
-import { ERR_APPLY_PARTIAL, ERR_NOT_OWNED } from './errors.js'
+import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.js'
 import { applyPlan } from './ipvs/apply.js'
 import { restoreLine } from './ipvs/commands.js'
 import { diff } from './ipvs/diff.js'
@@ -52,7 +52,8 @@ async function apply(file: string, o: Common & { dryRun?: boolean; state: string
   } else {
     say(`applied ${result?.applied.length ?? 0} change(s) with ${result?.batches ?? 0} ipvsadm -R; ${plan.foreign.length} foreign entr${plan.foreign.length === 1 ? 'y' : 'ies'} left alone`)
   }
-  for (const f of failed) warn(coded(new ERR_APPLY_PARTIAL(1, plan.ops.length, `${f.key}: ${f.error} (${f.line})`)))
+  for (const f of failed) warn(coded(new ERR_IPVSADM_FAILED(`-R line "${f.line}"`, `${f.key}: ${f.error}`)))
+  if (failed.length) warn(coded(new ERR_APPLY_PARTIAL(failed.length, plan.ops.length, failed.map((f) => f.key).join(', '))))
   return failed.length || plan.conflicts.length ? EXIT.partial : EXIT.ok
 }
 

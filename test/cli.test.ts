@@ -23,13 +23,19 @@ t.test('CLI', async (t) => {
   const calls = join(dir, 'calls')
   const kernel = join(dir, 'kernel')
   await writeFile(kernel, '')
-  // A stand-in ipvsadm: logs each call; -Sn prints what -R received so far (adds only); lists are empty.
+  // A stand-in ipvsadm: logs each call; -Sn prints what -R received so far (adds only); lists are empty;
+  // like the kernel with a real server off every connected route, a line naming 192.0.2.99 fails (and -R goes on).
   const fake = join(dir, 'ipvsadm')
   await writeFile(fake, `#!/bin/sh
 echo "$*" >> ${calls}
 case "$1" in
   -Sn) cat ${kernel} ;;
-  -R) cat >> ${kernel} ;;
+  -R) while read -r line; do
+        case "$line" in
+          *192.0.2.99*) echo "Invalid operation.  Possibly wrong module version, address not unicast, ..." >&2 ;;
+          *) echo "$line" >> ${kernel} ;;
+        esac
+      done ;;
   -Ln) echo "IP Virtual Server version 1.2.1 (size=4096)"; echo "Prot LocalAddress:Port Scheduler Flags" ;;
 esac
 `)
@@ -97,5 +103,21 @@ esac
     const again = cli('apply', web, '--ipvsadm', fake, '--state', state, '--json')
     t.equal(again.code, 0, again.stderr)
     t.same(JSON.parse(again.stdout).applied, [], 'the second apply changes nothing')
+  })
+
+  t.test('a real server the kernel refuses: the rest applied, the entry named, exit 2', async (t) => {
+    const table = join(dir, 'partial.yaml')
+    await writeFile(table, 'services:\n  - protocol: udp\n    address: 192.0.2.110\n    port: 5060\n    destinations:\n' +
+      '      - { address: 192.0.2.98 }\n      - { address: 192.0.2.99 }\n')
+    const partialState = join(dir, 'partial-owned.json')
+    const r = cli('apply', table, '--ipvsadm', fake, '--state', partialState)
+    t.equal(r.code, 2)
+    t.match(r.stdout, /^applied 2 change\(s\) with 1 ipvsadm -R/)
+    t.same(r.stderr.trim().split('\n'), [
+      'lvs-director: LVS_ERR_IPVSADM_FAILED: ipvsadm -R line "-a -u 192.0.2.110:5060 -r 192.0.2.99:5060 -g -w 1" failed: ' +
+        'udp/192.0.2.110:5060 -> 192.0.2.99:5060: Invalid operation.  Possibly wrong module version, address not unicast, ...',
+      'lvs-director: LVS_ERR_APPLY_PARTIAL: 1 of 3 changes failed: udp/192.0.2.110:5060 -> 192.0.2.99:5060',
+    ])
+    t.same(JSON.parse(await readFile(partialState, 'utf8')).entries, ['udp/192.0.2.110:5060', 'udp/192.0.2.110:5060 -> 192.0.2.98:5060'])
   })
 })
