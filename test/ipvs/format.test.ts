@@ -7,7 +7,7 @@ import { parseList } from '../../src/ipvs/parse.js'
 const fixture = (name: string) => parseList(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'))
 
 t.test('plain listing prints like ipvsadm -Ln', async (t) => {
-  const text = formatListing(mergeListings(fixture('list-plain.txt')))
+  const text = formatListing(mergeListings(fixture('synthetic-list-plain.txt')))
   const lines = text.split('\n')
   t.match(lines[2], /^TCP  192\.0\.2\.100:80\s+wrr$/)
   t.match(lines[3], /^  -> 192\.0\.2\.11:80\s+Route\s+1\s+0\s+0$/)
@@ -16,7 +16,7 @@ t.test('plain listing prints like ipvsadm -Ln', async (t) => {
 })
 
 t.test('stats merge by key and line up under their column titles', async (t) => {
-  const services = mergeListings(fixture('list-plain.txt'), fixture('list-stats-exact.txt'))
+  const services = mergeListings(fixture('synthetic-list-plain.txt'), fixture('synthetic-list-stats-exact.txt'))
   t.same(services[0]!.stats, { conns: 1001, inPkts: 123456789012, outPkts: 0, inBytes: 98765432109876, outBytes: 5 })
   t.equal(services[0]!.destinations[1]!.stats!.inBytes, 4500)
   const lines = formatListing(services, 'stats').split('\n')

@@ -79,7 +79,7 @@ t.test('a garbled -Sn line is LVS_ERR_IPVS_PARSE with its line number', async (t
 })
 
 t.test('-Ln --exact --stats: full numbers, IPv6 and fwmark services', async (t) => {
-  const l = parseList(fixture('list-stats-exact.txt'))
+  const l = parseList(fixture('synthetic-list-stats-exact.txt'))
   t.equal(l.format, 'stats')
   t.equal(l.version, '1.2.1')
   t.same(l.services.map((s) => s.key), ['tcp/192.0.2.100:80', 'udp/192.0.2.100:5060', 'tcp/[2001:db8::100]:443', 'fwmark/7', 'fwmark6/8'])
@@ -91,20 +91,20 @@ t.test('-Ln --exact --stats: full numbers, IPv6 and fwmark services', async (t) 
 })
 
 t.test('-Ln --stats without --exact: K/M/G/T rounded counters', async (t) => {
-  const l = parseList(fixture('list-stats-rounded.txt'))
+  const l = parseList(fixture('synthetic-list-stats-rounded.txt'))
   t.equal(l.services[0]!.stats!.inPkts, 123e9)
   t.equal(l.services[0]!.stats!.inBytes, 98765e9)
 })
 
 t.test('-Ln --exact --rate', async (t) => {
-  const l = parseList(fixture('list-rate-exact.txt'))
+  const l = parseList(fixture('synthetic-list-rate-exact.txt'))
   t.equal(l.format, 'rate')
   t.same(l.services[1]!.rate, { cps: 5, inPps: 35, outPps: 0, inBps: 35000, outBps: 0 })
   t.same(l.services[3]!.destinations[0]!.rate, { cps: 10, inPps: 30, outPps: 0, inBps: 30000, outBps: 0 })
 })
 
 t.test('-Ln: scheduler, flags, persistence, mask, pe, ops, forwarding, weights and connections', async (t) => {
-  const l = parseList(fixture('list-plain.txt'))
+  const l = parseList(fixture('synthetic-list-plain.txt'))
   const sip = l.services[1]!
   t.same([sip.scheduler, sip.flags, sip.persistent, sip.netmask, sip.pe, sip.ops], ['sh', ['sh-fallback', 'sh-port'], 900, '255.255.255.0', 'sip', true])
   t.same([l.services[2]!.netmask, l.services[4]!.family, l.services[4]!.flags], [64, 'inet6', ['mh-port']])
@@ -116,6 +116,46 @@ t.test('-Ln: scheduler, flags, persistence, mask, pe, ops, forwarding, weights a
 
 t.test('-Ln --thresholds fills the thresholds -Sn leaves out', async (t) => {
   const table: Table = parseSave('-A -t 192.0.2.100:80 -s wrr\n-a -t 192.0.2.100:80 -r 192.0.2.12:80 -g -w 1\n')
-  const merged = withThresholds(table, parseList(fixture('list-thresholds.txt')))
+  const merged = withThresholds(table, parseList(fixture('synthetic-list-thresholds.txt')))
   t.same([merged.services[0]!.destinations[0]!.upperThreshold, merged.services[0]!.destinations[0]!.lowerThreshold], [100, 10])
+})
+
+t.test('real ipvsadm 1.31 output captured in the lab', async (t) => {
+  const save = parseSave(fixture('real-save.txt'))
+  const table = withThresholds(save, parseList(fixture('real-list-thresholds.txt')))
+  const expected = parseTable({ services: [
+    { protocol: 'tcp', address: '192.0.2.100', port: 80, scheduler: 'wrr', destinations: [
+      { address: '192.0.2.11', weight: 1, upperThreshold: 500, lowerThreshold: 100 },
+      { address: '192.0.2.12', weight: 2 },
+      { address: '192.0.2.13', weight: 0, forwarding: 'tun', tunType: 'gue', tunPort: 6080, tunChecksum: 'csum' },
+      { address: '192.0.2.13', port: 8080, weight: 3, forwarding: 'nat' },
+    ] },
+    { protocol: 'udp', address: '192.0.2.100', port: 5060, scheduler: 'sh', flags: ['sh-fallback', 'sh-port'], persistent: 900,
+      netmask: '255.255.255.0', pe: 'sip', ops: true, destinations: [{ address: '192.0.2.11' }, { address: '192.0.2.12', forwarding: 'tun' }] },
+    { protocol: 'tcp', address: '2001:db8::100', port: 80, scheduler: 'mh', flags: ['mh-fallback', 'mh-port'], persistent: 300, netmask: 64,
+      destinations: [{ address: '2001:db8::11' }, { address: '2001:db8::12', weight: 4 }] },
+    { protocol: 'fwmark', fwmark: 7, scheduler: 'wlc', destinations: [{ address: '192.0.2.13' }] },
+    { protocol: 'fwmark', fwmark: 8, family: 'inet6', scheduler: 'rr', flags: ['flag-3'], destinations: [{ address: '2001:db8::13' }] },
+  ] })
+  t.same(table, expected, '-Sn plus -Ln --thresholds is the whole table')
+
+  for (const name of ['real-list.txt', 'real-list-stats-exact.txt', 'real-list-stats.txt', 'real-list-rate-exact.txt',
+    'real-list-thresholds.txt', 'real-list-tun-info.txt', 'real-list-persistent.txt']) {
+    const l = parseList(fixture(name))
+    t.same(l.services.map((s) => s.key), ['tcp/192.0.2.100:80', 'udp/192.0.2.100:5060', 'tcp/[2001:db8::100]:80', 'fwmark/7', 'fwmark6/8'], name)
+    t.same(l.services.map((s) => s.destinations.length), [4, 2, 2, 1, 1], `${name}: real servers`)
+  }
+  const stats = parseList(fixture('real-list-stats-exact.txt'))
+  t.same(stats.services[0]!.stats, { conns: 7, inPkts: 26, outPkts: 0, inBytes: 1616, outBytes: 0 }, 'DR: OutPkts 0')
+  t.same(stats.services[0]!.destinations.map((d) => d.stats!.conns), [1, 2, 0, 4])
+  t.same(stats.services[2]!.destinations[0]!.stats, { conns: 3, inPkts: 18, outPkts: 0, inBytes: 1500, outBytes: 0 })
+  const rate = parseList(fixture('real-list-rate-exact.txt'))
+  t.same(rate.services[2]!.rate, { cps: 0, inPps: 1, outPps: 0, inBps: 99, outBps: 0 })
+  const plain = parseList(fixture('real-list.txt'))
+  t.same(plain.services[0]!.destinations.map((d) => [d.forwarding, d.weight]), [['dr', 1], ['dr', 2], ['tun', 0], ['nat', 3]])
+  t.same([plain.services[4]!.family, plain.services[4]!.flags], ['inet6', ['flag-3']])
+  const tun = parseList(fixture('real-list-tun-info.txt'))
+  t.same(tun.services[0]!.destinations.map((d) => [d.forwarding, d.weight]), [['dr', 1], ['dr', 2], ['tun', 0], ['nat', 3]], 'TunnelInfo column skipped')
+  const persist = parseList(fixture('real-list-persistent.txt'))
+  t.same(persist.services[2]!.destinations.map((d) => [d.weight, d.persistConns]), [[1, 1], [4, 0]], 'the IPv6 client persisted on one server')
 })
