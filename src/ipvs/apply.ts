@@ -1,13 +1,15 @@
 // Applies a plan as one batched `ipvsadm -R`; when lines fail, finds which (one table read per failed batch),
 // names each with ipvsadm's message, applies the rest, and returns the kernel view and owned set that result.
 //
-// What ipvsadm -R does on failure (ipvsadm.c restore_table → process_options, per line):
-//  - a kernel error (Service not defined, Destination already exists, address not unicast, ...) prints ONE line
-//    on stderr, without a line number, and restore CONTINUES with the next line;
-//  - a syntax error (fail(2, ...): bad option, bad value) exits at once with status 2: later lines never run;
-//  - the exit status is the LAST line's result, so a batch whose middle line failed can exit 0: stderr is the
-//    only reliable sign. Hence: after a batch with stderr or a non-zero status, read the table once, see which
-//    changes hold, pair the failed ones in order with the stderr lines, and re-send lines an abort skipped.
+// What ipvsadm -R does on failure (ipvsadm.c restore_table → process_options per line; confirmed with 1.31 on
+// the lab's 6.1 kernel):
+//  - a kernel error (Service not defined, Scheduler or persistence engine not found, address not unicast, ...)
+//    prints ONE line on stderr, without a line number, and restore CONTINUES; so does an unknown option;
+//  - a bad value (fail(2): illegal weight, bad address, invalid timeout) exits at once with status 2: later
+//    lines never run (the model keeps these out, but a stray one must not lose the rest of the plan);
+//  - the exit status is the LAST line's, so a batch whose middle line failed exits 0: stderr is the only sign.
+// Hence: after a batch with stderr or a non-zero status, read the table once, see which changes hold, pair the
+// missing ones in order with the stderr lines, and re-send only the lines an abort skipped.
 import { opKey, restoreLine, type Op } from './commands.js'
 import { applyOps, opHolds, type Plan } from './diff.js'
 import type { RestoreResult } from './ipvsadm.js'
