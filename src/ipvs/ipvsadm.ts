@@ -5,7 +5,7 @@ import {
 } from '../errors.js'
 import type { Exec, ExecResult } from './exec.js'
 import type { Table } from './model.js'
-import { parseList, parseSave, withThresholds, type Listing } from './parse.js'
+import { parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing } from './parse.js'
 import { startDaemonArgs, stopDaemonArgs, timeoutArgs, type SyncDaemon, type Timeouts } from './settings.js'
 
 /** Options of an Ipvsadm instance. */
@@ -126,6 +126,11 @@ export class Ipvsadm {
   /** Stop the connection-sync daemon of one state. */
   async stopDaemon(state: 'master' | 'backup'): Promise<void> {
     await this.#check(stopDaemonArgs(state))
+  }
+
+  /** The running connection-sync daemons (`ipvsadm -Ln --daemon`). */
+  async daemons(): Promise<ListedDaemon[]> {
+    return parseDaemons(await this.#check(['-Ln', '--daemon']))
   }
 
   /** Set the tcp, tcpfin and udp connection timeouts (seconds; 0 keeps the current value). */

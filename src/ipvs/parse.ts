@@ -256,3 +256,30 @@ export function withThresholds(table: Table, listing: Listing): Table {
   }
   return table
 }
+
+/** A running connection-sync daemon as `ipvsadm -Ln --daemon` shows it. */
+export interface ListedDaemon {
+  state: 'master' | 'backup'
+  mcastInterface: string
+  syncid: number
+  syncMaxlen?: number
+  mcastGroup?: string
+  mcastPort?: number
+  mcastTtl?: number
+}
+
+/** Parse `ipvsadm -Ln --daemon`: `master sync daemon (mcast=eth0, syncid=7, maxlen=1472, group=..., port=..., ttl=...)`. */
+export function parseDaemons(text: string): ListedDaemon[] {
+  return text.split('\n').filter((l) => l.trim()).map((line, i) => {
+    const m = /^(master|backup) sync daemon \((.*)\)\s*$/.exec(line.trim())
+    if (!m) fail(i + 1, `unexpected daemon line ${JSON.stringify(line)}`)
+    const fields = new Map(m[2]!.split(',').map((kv) => kv.trim().split('=') as [string, string]))
+    const num = (k: string) => (fields.has(k) ? int(fields.get(k), i + 1, k) : undefined)
+    const d: ListedDaemon = { state: m[1] as 'master' | 'backup', mcastInterface: fields.get('mcast') ?? '', syncid: num('syncid') ?? 0 }
+    if (fields.has('maxlen')) d.syncMaxlen = num('maxlen')
+    if (fields.has('group')) d.mcastGroup = fields.get('group')
+    if (fields.has('port')) d.mcastPort = num('port')
+    if (fields.has('ttl')) d.mcastTtl = num('ttl')
+    return d
+  })
+}

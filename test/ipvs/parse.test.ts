@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { parseTable, type Table } from '../../src/ipvs/model.js'
 import { restoreLine, tableOps } from '../../src/ipvs/commands.js'
-import { parseList, parseSave, withThresholds } from '../../src/ipvs/parse.js'
+import { parseDaemons, parseList, parseSave, withThresholds } from '../../src/ipvs/parse.js'
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
 
@@ -158,4 +158,13 @@ t.test('real ipvsadm 1.31 output captured in the lab', async (t) => {
   t.same(tun.services[0]!.destinations.map((d) => [d.forwarding, d.weight]), [['dr', 1], ['dr', 2], ['tun', 0], ['nat', 3]], 'TunnelInfo column skipped')
   const persist = parseList(fixture('real-list-persistent.txt'))
   t.same(persist.services[2]!.destinations.map((d) => [d.weight, d.persistConns]), [[1, 1], [4, 0]], 'the IPv6 client persisted on one server')
+})
+
+t.test('-Ln --daemon', async (t) => {
+  t.same(parseDaemons('master sync daemon (mcast=eth0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\nbackup sync daemon (mcast=eth1, syncid=0)\n'), [
+    { state: 'master', mcastInterface: 'eth0', syncid: 7, syncMaxlen: 1472, mcastGroup: '224.0.0.81', mcastPort: 8848, mcastTtl: 1 },
+    { state: 'backup', mcastInterface: 'eth1', syncid: 0 },
+  ])
+  t.same(parseDaemons(''), [])
+  t.throws(() => parseDaemons('nonsense\n'), { code: 'LVS_ERR_IPVS_PARSE' })
 })
