@@ -1,6 +1,5 @@
 // Pure diff of a desired table against the kernel's into a minimal, ordered plan that touches only owned entries.
 import type { Op } from './commands.js'
-import { opKey } from './commands.js'
 import {
   destinationKey, sameDestinationAttrs, sameServiceAttrs, serviceKey,
   type Destination, type Service, type Table,
@@ -122,5 +121,3 @@ export function opHolds(kernel: Table, op: Op): boolean {
     }
   }
 }
-
-export { opKey }
