@@ -11,7 +11,7 @@
 // Hence: after a batch with stderr or a non-zero status, read the table once, see which changes hold, pair the
 // missing ones in order with the stderr lines, and re-send only the lines an abort skipped.
 import { opKey, restoreLine, type Op } from './commands.js'
-import { applyOps, opHolds, type Plan } from './diff.js'
+import { applyOps, indexTable, opHolds, type Plan } from './diff.js'
 import type { RestoreResult } from './ipvsadm.js'
 import type { Table } from './model.js'
 import { nextOwned, type Owned } from './owned.js'
@@ -65,7 +65,8 @@ export async function applyPlan(driver: ApplyDriver, plan: Plan, kernel: Table, 
     view = await driver.read()
     result.reads++
     const missing: Op[] = []
-    for (const op of batch) (opHolds(view, op) ? result.applied : missing).push(op)
+    const index = indexTable(view)
+    for (const op of batch) (opHolds(index, op) ? result.applied : missing).push(op)
     // Lines fail in order and each prints one line: the i-th missing change owns the i-th message.
     missing.forEach((op, i) => {
       const error = errors[i]

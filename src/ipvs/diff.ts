@@ -109,14 +109,22 @@ export function applyOps(kernel: Table, ops: Op[]): Table {
   return { services: [...services.values()] }
 }
 
+/** A table indexed by service key and destination key, for lookups in large tables. */
+export type TableIndex = Map<string, { service: Service; destinations: Map<string, Destination> }>
+
+/** Index a table once (O(n)) so that checking many ops against it stays linear. */
+export function indexTable(table: Table): TableIndex {
+  return new Map(table.services.map((s) => [serviceKey(s), { service: s, destinations: new Map(s.destinations.map((d) => [destinationKey(d), d])) }]))
+}
+
 /** True when the kernel table shows the effect of `op` (its entry present with its attributes, or gone). */
-export function opHolds(kernel: Table, op: Op): boolean {
-  const svc = kernel.services.find((s) => serviceKey(s) === serviceKey(op.service))
+export function opHolds(kernel: TableIndex, op: Op): boolean {
+  const svc = kernel.get(serviceKey(op.service))
   switch (op.kind) {
-    case 'add-service': case 'edit-service': return !!svc && sameServiceAttrs(svc, op.service)
+    case 'add-service': case 'edit-service': return !!svc && sameServiceAttrs(svc.service, op.service)
     case 'delete-service': return !svc
     default: {
-      const d = svc?.destinations.find((x) => destinationKey(x) === destinationKey(op.dest))
+      const d = svc?.destinations.get(destinationKey(op.dest))
       return op.kind === 'delete-dest' ? !d : !!d && sameDestinationAttrs(d, op.dest)
     }
   }
