@@ -12,6 +12,10 @@ import { createPbsChecker } from './pbs.js'
 import { createDnsChecker } from './dns.js'
 import { createExternalChecker } from './external.js'
 import { createOnOffChecker } from './on-off.js'
+import { createPingChecker } from './ping.js'
+import { createDrGuardChecker } from './dr-guard.js'
+import type { IcmpTransport } from './icmp.js'
+import type { GuardRouter } from './guard-router.js'
 
 /** Side effects the checkers take from outside; every field is optional and defaults to the real thing. */
 export interface CheckerDeps {
@@ -23,6 +27,10 @@ export interface CheckerDeps {
   clock?: Clock
   /** Host name in the sip check's default login. @default os.hostname() */
   hostname?: string
+  /** The process's one ICMP transport, shared by ping and dr-guard checkers. @default one per checker */
+  icmp?: IcmpTransport
+  /** The director's one policy-routing helper for dr-guard checks; required for that kind. */
+  guardRouter?: GuardRouter
 }
 
 /** Creates the checker for a validated spec (see parseCheckSpec). */
@@ -44,10 +52,10 @@ export function createChecker(spec: CheckSpec, deps: CheckerDeps = {}): Checker 
     case 'on':
     case 'off':
       return createOnOffChecker(spec)
-    // TODO(lead): wire `createPingChecker(spec, deps)` from './ping.js' and `createDrGuardChecker(spec, deps)`
-    // from './dr-guard.js' here when merging the scheduler branch (and add their deps to CheckerDeps).
     case 'ping':
+      return createPingChecker(spec, deps)
     case 'dr-guard':
-      throw new ERR_INVALID_CHECK('kind', `${spec.kind} is not wired into this build yet`)
+      if (!deps.guardRouter) throw new ERR_INVALID_CHECK('kind', 'dr-guard needs the director\'s guard router')
+      return createDrGuardChecker(spec, { ...deps, router: deps.guardRouter })
   }
 }

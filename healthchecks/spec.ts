@@ -136,7 +136,15 @@ export const PingCheckSchema = Type.Object(
 )
 
 /** `dr-guard`: the VIP probed through the real server (the checker lives in dr-guard.ts). */
-export const DrGuardCheckSchema = Type.Object({ kind: Type.Literal('dr-guard'), ...common }, { additionalProperties: false })
+export const DrGuardCheckSchema = Type.Object(
+  {
+    kind: Type.Literal('dr-guard'),
+    ...common,
+    /** Echo requests to the VIP per probe. @default 1 */
+    count: Type.Integer({ minimum: 1, maximum: 10, default: 1 }),
+  },
+  { additionalProperties: false },
+)
 /** `on`: always up. */
 export const OnCheckSchema = Type.Object({ kind: Type.Literal('on'), ...common }, { additionalProperties: false })
 /** `off`: always down. */

@@ -27,3 +27,5 @@ export const ERR_APPLY_PARTIAL = createError('LVS_ERR_APPLY_PARTIAL', '%d of %d 
 
 // --- health checks (checks report results as values; these are for bad check specs)
 export const ERR_INVALID_CHECK = createError('LVS_ERR_INVALID_CHECK', 'invalid health check %s: %s', 400)
+export const ERR_SCHEDULER_CLOSED = createError('LVS_ERR_SCHEDULER_CLOSED', 'the health-check scheduler is closed', 500)
+export const ERR_IP_COMMAND_FAILED = createError('LVS_ERR_IP_COMMAND_FAILED', 'ip %s failed: %s', 502)

@@ -1,0 +1,44 @@
+// Network namespaces a test creates for itself (unique names, removed in teardown even on failure), and a way
+// to run a TypeScript fixture inside one and read the JSON it prints.
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import type { Test } from 'tap'
+
+const run = promisify(execFile)
+let counter = 0
+
+/** Runs `ip` with argv (never a shell); rejects with its stderr on failure. */
+export async function ip(...args: string[]): Promise<string> {
+  const { stdout } = await run('ip', args, { timeout: 10_000 })
+  return stdout
+}
+
+/** Runs a command inside a namespace. */
+export async function nsExec(ns: string, file: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', ns, file, ...args], { timeout: 10_000 })
+  return stdout
+}
+
+/** Creates a namespace with a unique name (lo up), deleted when the test ends. */
+export async function createNetns(t: Test, prefix: string): Promise<string> {
+  const name = `${prefix}-${process.pid}-${++counter}`
+  await ip('netns', 'add', name)
+  t.teardown(() => ip('netns', 'del', name).catch(() => {}))
+  await ip('-n', name, 'link', 'set', 'lo', 'up')
+  return name
+}
+
+/** Node flags that load TypeScript the way tap does, minus tap's own per-process hooks. */
+function loaderArgs(): string[] {
+  const args: string[] = []
+  for (const a of process.execArgv) if (/typescript|enable-source-maps/.test(a)) args.push(a)
+  return args
+}
+
+/** Runs a TypeScript fixture (optionally in a namespace, optionally with extra argv before node) and parses its JSON stdout. */
+export async function runFixture<T>(fixture: URL, input: unknown, opts: { ns?: string; prefix?: string[] } = {}): Promise<T> {
+  const node = [process.execPath, ...loaderArgs(), fixture.pathname, JSON.stringify(input)]
+  const argv = [...(opts.prefix ?? []), ...(opts.ns ? ['ip', 'netns', 'exec', opts.ns] : []), ...node]
+  const { stdout } = await run(argv[0]!, argv.slice(1), { timeout: 60_000 })
+  return JSON.parse(stdout) as T
+}

@@ -1,0 +1,40 @@
+// A client in the lab: `node http-get.js --count N --timeout MS URL` sends N GETs one after another, each on
+// a new connection, and prints a JSON array of {ok, status, body} or {ok: false, error}.
+import { request } from 'node:http'
+import { parseArgs } from 'node:util'
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { count: { type: 'string', default: '1' }, timeout: { type: 'string', default: '5000' } },
+})
+const url = positionals[0]
+if (!url) {
+  process.stderr.write('usage: http-get.js [--count N] [--timeout MS] URL\n')
+  process.exit(2)
+}
+
+interface Reply {
+  ok: boolean
+  status?: number
+  body?: string
+  error?: string
+}
+
+function get(target: string, timeoutMs: number): Promise<Reply> {
+  return new Promise((resolve) => {
+    const req = request(target, { agent: false, timeout: timeoutMs, headers: { connection: 'close' } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (body += c))
+      res.on('end', () => resolve({ ok: true, status: res.statusCode, body }))
+      res.on('error', (e) => resolve({ ok: false, error: e.message }))
+    })
+    req.on('timeout', () => req.destroy(new Error(`no reply within ${timeoutMs} ms`)))
+    req.on('error', (e) => resolve({ ok: false, error: e.message }))
+    req.end()
+  })
+}
+
+const replies: Reply[] = []
+for (let i = 0; i < Number(values.count); i++) replies.push(await get(url, Number(values.timeout)))
+process.stdout.write(JSON.stringify(replies) + '\n')

@@ -1,0 +1,318 @@
+// What a scenario can do inside the guest: run programs in a namespace, start real-server echo servers,
+// send HTTP requests from a namespace, and reset the lab between scenarios.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { byRole, host, initialVipHolder, vip } from '../topology.js'
+import { ScenarioFailure } from './assert.js'
+
+/** What a finished program left behind (code null: killed by the timeout or could not start). */
+export interface ExecResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Options of one program run. */
+export interface ExecOptions {
+  /** Kill the program after this long. @default 60000 */
+  timeoutMs?: number
+  /** Written to the program's stdin. */
+  input?: string
+}
+
+/** A background program a scenario started; the lab stops it at reset if the scenario did not. */
+export interface LabProcess {
+  readonly child: ChildProcess
+  /** stdout and stderr so far. */
+  output(): string
+  /** Stops the program (SIGTERM, then SIGKILL after 2 s) and waits for it to exit. */
+  stop(): Promise<void>
+}
+
+/** An HTTP echo server in a namespace: answers every request with the namespace's name. */
+export interface EchoServer {
+  readonly ns: string
+  readonly port: number
+  stop(): Promise<void>
+}
+
+/** One HTTP request's outcome: `body` is the echo server's name for a reply from it. */
+export interface HttpReply {
+  ok: boolean
+  status?: number
+  body?: string
+  error?: string
+}
+
+/** One UDP exchange's outcome: `body` is the echo server's name; `localPort` the client's source port. */
+export interface UdpReply {
+  ok: boolean
+  body?: string
+  localPort?: number
+  error?: string
+}
+
+/** A Redis server a scenario started in the `redis` namespace (stopped at reset). */
+export interface RedisServer {
+  readonly host: string
+  readonly port: number
+  readonly password: string
+  readonly process: LabProcess
+}
+
+/** One request of a probe (see `Lab.probe`): `at` is the send time in ms since the epoch. */
+export interface ProbeReply {
+  at: number
+  ok: boolean
+  status?: number
+  body?: string
+  localPort?: number
+  error?: string
+}
+
+/** A client polling a URL in the background until stopped. */
+export interface LabProbe {
+  /** The replies so far, oldest first. */
+  replies(): ProbeReply[]
+  /** Stops polling and returns every reply. */
+  stop(): Promise<ProbeReply[]>
+}
+
+const udpSendJs = fileURLToPath(new URL('./udp-send.js', import.meta.url))
+const httpProbeJs = fileURLToPath(new URL('./http-probe.js', import.meta.url))
+const echoServerJs = fileURLToPath(new URL('./echo-server.js', import.meta.url))
+const httpGetJs = fileURLToPath(new URL('./http-get.js', import.meta.url))
+
+// argv to run `argv` inside namespace `ns` (null: the guest's root namespace).
+function inNs(ns: string | null, argv: readonly string[]): string[] {
+  if (ns === null) return [...argv]
+  host(ns) // an unknown namespace is a scenario bug: say so rather than let ip fail obscurely
+  return ['ip', 'netns', 'exec', ns, ...argv]
+}
+
+/** The lab as scenarios see it. One instance serves every scenario of a guest run. */
+export class Lab {
+  readonly #processes = new Set<LabProcess>()
+  readonly #echo = new Map<string, { proc: LabProcess; server: EchoServer }>()
+
+  /** Runs `argv` in namespace `ns` (null: root namespace) to completion; never throws on a non-zero exit. */
+  exec(ns: string | null, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const [cmd, ...args] = inNs(ns, argv)
+    return new Promise((resolve) => {
+      const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+      child.on('error', (e) => {
+        clearTimeout(timer)
+        resolve({ code: null, stdout, stderr: stderr + e.message })
+      })
+      child.on('close', (code) => {
+        clearTimeout(timer)
+        resolve({ code, stdout, stderr })
+      })
+      child.stdin.on('error', () => {})
+      child.stdin.end(opts.input ?? '')
+    })
+  }
+
+  /**
+   * An exec function bound to namespace `ns`, shaped `(cmd, args, opts?) => Promise<{ code, stdout, stderr }>`:
+   * hand it to project code that spawns programs (the ipvsadm wrapper) so it acts on that namespace's IPVS.
+   */
+  execIn(ns: string): (cmd: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult> {
+    host(ns)
+    return (cmd, args, opts) => this.exec(ns, [cmd, ...args], opts)
+  }
+
+  /** Runs `argv` in `ns` and returns its stdout; fails the scenario (with stderr) on a non-zero exit. */
+  async run(ns: string | null, argv: readonly string[], opts: ExecOptions = {}): Promise<string> {
+    const r = await this.exec(ns, argv, opts)
+    if (r.code !== 0) throw new ScenarioFailure(`${ns ?? 'root'}: ${argv.join(' ')} exited ${r.code}`, { stdout: r.stdout, stderr: r.stderr })
+    return r.stdout
+  }
+
+  /** Runs `ipvsadm ...args` in `ns` and returns its stdout; fails the scenario on a non-zero exit. */
+  ipvsadm(ns: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
+    return this.run(ns, ['ipvsadm', ...args], opts)
+  }
+
+  /** Starts `argv` in `ns` in the background; the lab stops it at the next reset. */
+  spawn(ns: string | null, argv: readonly string[]): LabProcess {
+    const [cmd, ...args] = inNs(ns, argv)
+    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()))
+    child.on('error', (e) => (out += `\n${e.message}`))
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
+    const proc: LabProcess = {
+      child,
+      output: () => out,
+      stop: async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM')
+          const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+          await exited
+          clearTimeout(timer)
+        }
+        this.#processes.delete(proc)
+      },
+    }
+    this.#processes.add(proc)
+    void exited.then(() => this.#processes.delete(proc))
+    return proc
+  }
+
+  /**
+   * Makes sure an echo server runs in `ns` on `port` (TCP: HTTP; UDP: a datagram back; IPv4 and IPv6),
+   * answering with `ns`.
+   * Servers outlive resets (they hold no state); one stopped by a scenario is started again on demand.
+   */
+  async echoServer(ns: string, opts: { port?: number } = {}): Promise<EchoServer> {
+    const port = opts.port ?? 80
+    const key = `${ns}:${port}`
+    const have = this.#echo.get(key)
+    if (have && have.proc.child.exitCode === null) return have.server
+    const proc = this.spawn(ns, [process.execPath, echoServerJs, '--name', ns, '--port', String(port)])
+    this.#processes.delete(proc) // not stopped by reset
+    await waitForOutput(proc, (out) => out.split('\n').includes('listening'), '"listening"', 60_000)
+    const server: EchoServer = {
+      ns,
+      port,
+      stop: async () => {
+        this.#echo.delete(key)
+        await proc.stop()
+      },
+    }
+    this.#echo.set(key, { proc, server })
+    return server
+  }
+
+  /** Starts echo servers in several namespaces at once (node start-up is slow here: in parallel). */
+  echoServers(namespaces: readonly string[], opts: { port?: number } = {}): Promise<EchoServer[]> {
+    return Promise.all(namespaces.map((ns) => this.echoServer(ns, opts)))
+  }
+
+  /** Sends `count` HTTP GETs to `url` from `ns`, one new connection each, one after another. */
+  async httpGet(ns: string, url: string, opts: { count?: number; timeoutMs?: number } = {}): Promise<HttpReply[]> {
+    const count = opts.count ?? 1
+    const timeoutMs = opts.timeoutMs ?? 5000
+    const out = await this.run(ns, [process.execPath, httpGetJs, '--count', String(count), '--timeout', String(timeoutMs), url], {
+      timeoutMs: 30_000 + count * timeoutMs,
+    })
+    return JSON.parse(out) as HttpReply[]
+  }
+
+  /**
+   * Sends each payload over UDP from `ns` to `address`:`port` and waits for one reply each, one after
+   * another; all from one source port, or with `newSocketEach` each from a new one (a SIP client that
+   * re-opens its socket: persistence by Call-ID must still hold).
+   */
+  async udpExchange(ns: string, address: string, port: number, payloads: readonly string[], opts: { newSocketEach?: boolean; timeoutMs?: number } = {}): Promise<UdpReply[]> {
+    const timeoutMs = opts.timeoutMs ?? 3000
+    const argv = [process.execPath, udpSendJs, '--host', address, '--port', String(port), '--timeout', String(timeoutMs)]
+    if (opts.newSocketEach) argv.push('--new-socket')
+    const out = await this.run(ns, [...argv, '--', ...payloads], { timeoutMs: 30_000 + payloads.length * timeoutMs })
+    return JSON.parse(out) as UdpReply[]
+  }
+
+  /**
+   * Starts a client in `ns` that GETs `url` every `intervalMs` (default 100) until stopped (or reset), and
+   * resolves once the first reply (or error) is in. With `keepAlive` all requests share one connection
+   * while it lives (an unchanged `localPort` proves it survived); without, each opens a new one.
+   */
+  async probe(ns: string, url: string, opts: { intervalMs?: number; keepAlive?: boolean; timeoutMs?: number } = {}): Promise<LabProbe> {
+    const argv = [process.execPath, httpProbeJs, '--interval', String(opts.intervalMs ?? 100), '--timeout', String(opts.timeoutMs ?? 2000)]
+    const proc = this.spawn(ns, [...argv, ...(opts.keepAlive ? ['--keep-alive'] : []), url])
+    const replies = (): ProbeReply[] =>
+      proc.output().split('\n').flatMap((l) => {
+        if (!l.startsWith('{')) return []
+        try {
+          return [JSON.parse(l) as ProbeReply]
+        } catch {
+          return [] // a line still being written
+        }
+      })
+    await waitForOutput(proc, () => replies().length > 0, 'a first reply', 60_000)
+    return {
+      replies,
+      stop: async () => {
+        await proc.stop()
+        return replies()
+      },
+    }
+  }
+
+  /**
+   * Starts `redis-server` in the `redis` namespace on its IPv4 address, with a password (protected mode
+   * refuses password-less clients from other hosts) and no persistence; stopped at the next reset.
+   */
+  async redisServer(opts: { port?: number; password?: string } = {}): Promise<RedisServer> {
+    const h = byRole('redis')[0]!
+    const port = opts.port ?? 6379
+    const password = opts.password ?? 'lab-redis-password'
+    const proc = this.spawn(h.ns, [
+      'redis-server', '--bind', h.ip4, '--port', String(port), '--requirepass', password,
+      '--save', '', '--appendonly', 'no', '--dir', '/tmp', '--daemonize', 'no',
+    ])
+    await waitForOutput(proc, (out) => out.includes('Ready to accept connections'), 'readiness', 60_000)
+    return { host: h.ip4, port, password, process: proc }
+  }
+
+  /** An http:// URL for an address (IPv6 in brackets). */
+  url(address: string, port = 80, path = '/'): string {
+    return `http://${address.includes(':') ? `[${address}]` : address}:${port}${path}`
+  }
+
+  /**
+   * Puts the lab back as it started: stops the scenario's background programs, clears IPVS and stops the
+   * sync daemons in every director, puts the VIP back on dir-a only, and flushes the client's neighbours.
+   */
+  async reset(): Promise<void> {
+    await Promise.all([...this.#processes].map((p) => p.stop()))
+    await Promise.all(
+      byRole('director').map(async (d) => {
+        // One ipvsadm for all four (restore mode takes any command); 900 120 300 are the kernel's defaults.
+        const restore = '-C\n--stop-daemon master\n--stop-daemon backup\n--set 900 120 300\n'
+        const r = await this.exec(d.ns, ['ipvsadm', '-R'], { input: restore })
+        if (r.code !== 0) throw new Error(`reset of ${d.ns} failed: ${r.stderr}`)
+        const verb = d.ns === initialVipHolder ? 'replace' : 'del'
+        const nodad = verb === 'replace' ? ' nodad' : ''
+        const batch = `addr ${verb} ${vip.ip4}/32 dev eth0\naddr ${verb} ${vip.ip6}/128 dev eth0${nodad}\n`
+        await this.exec(null, ['ip', '-force', '-n', d.ns, '-batch', '-'], { input: batch })
+      }),
+    )
+    await Promise.all(byRole('client').map((c) => this.exec(null, ['ip', '-n', c.ns, 'neigh', 'flush', 'all'])))
+  }
+
+  /** Stops everything the lab started (end of the run). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#processes].map((p) => p.stop()))
+    await Promise.all([...this.#echo.values()].map((e) => e.server.stop()))
+  }
+}
+
+// Waits until a background program's output satisfies `ready`, or fails with what it printed.
+function waitForOutput(proc: LabProcess, ready: (output: string) => boolean, what: string, timeoutMs: number): Promise<void> {
+  const name = proc.child.spawnargs.join(' ')
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new ScenarioFailure(`no ${what} from ${name} within ${timeoutMs} ms`, proc.output())), timeoutMs)
+    const check = () => {
+      if (ready(proc.output())) done()
+    }
+    const onExit = () => done(new ScenarioFailure(`${name} exited before ${what}`, proc.output()))
+    function done(err?: Error) {
+      clearTimeout(timer)
+      proc.child.stdout?.off('data', check)
+      proc.child.off('close', onExit)
+      if (err) reject(err)
+      else resolve()
+    }
+    proc.child.stdout?.on('data', check)
+    proc.child.on('close', onExit)
+    check()
+  })
+}
