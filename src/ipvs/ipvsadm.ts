@@ -74,7 +74,12 @@ export class Ipvsadm {
 
   async #check(argv: string[]): Promise<string> {
     const result = await this.run(argv)
-    if (result.code !== 0) throw new ERR_IPVSADM_FAILED(argv.join(' '), oneLine(result.stderr) || `exit ${result.code}`)
+    if (result.code !== 0) {
+      const err = new ERR_IPVSADM_FAILED(argv.join(' '), oneLine(result.stderr) || `exit ${result.code}`) as Error & { stderr?: string; exitCode?: number | null }
+      err.stderr = result.stderr
+      err.exitCode = result.code
+      throw err
+    }
     return result.stdout
   }
 

@@ -26,7 +26,7 @@ t.test("ipvsadm's no-IPVS message is LVS_ERR_IPVS_UNAVAILABLE on every call", as
 
 t.test('other failures are LVS_ERR_IPVSADM_FAILED with the stderr; timeouts LVS_ERR_IPVSADM_TIMEOUT', async (t) => {
   const failing = new Ipvsadm({ exec: async () => ({ code: 255, stdout: '', stderr: 'No daemon is running\n' }) })
-  await t.rejects(failing.stopDaemon('master'), { code: 'LVS_ERR_IPVSADM_FAILED', message: /--stop-daemon master failed: No daemon is running/ })
+  await t.rejects(failing.stopDaemon('master'), { code: 'LVS_ERR_IPVSADM_FAILED', message: /--stop-daemon master failed: No daemon is running/, stderr: 'No daemon is running\n', exitCode: 255 })
   const slow = new Ipvsadm({ exec: async () => ({ code: null, signal: 'SIGKILL', stdout: '', stderr: '', timedOut: true }), timeoutMs: 50 })
   await t.rejects(slow.save(), { code: 'LVS_ERR_IPVSADM_TIMEOUT', message: /-Sn timed out after 50 ms/ })
 })
