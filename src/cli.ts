@@ -1,7 +1,7 @@
 // The lvs-director command line: `apply` makes the kernel's IPVS table match a YAML table (only owned entries),
 // `show` prints the kernel's table with stats. Errors are one coded line on stderr, never a stack trace.
 import { existsSync } from 'node:fs'
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.js'
 import { applyPlan } from './ipvs/apply.js'
 import { restoreLine } from './ipvs/commands.js'
@@ -15,14 +15,20 @@ import { loadTableFile } from './table-file.js'
 /** Exit status: 0 done, 1 nothing applied (bad input, no ipvsadm or ip_vs, ...), 2 applied in part. */
 export const EXIT = { ok: 0, error: 1, partial: 2 } as const
 
-interface Common { ipvsadm: string; timeout: string }
+interface Common { ipvsadm: string; timeout: number }
+
+function seconds(text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < 1 || n > 86400) throw new InvalidArgumentError('a whole number of seconds, 1..86400')
+  return n
+}
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
 const warn = (line: string) => process.stderr.write(`${line}\n`)
 const coded = (err: { code?: string; message: string }) => `lvs-director: ${err.code ?? 'ERROR'}: ${err.message}`
 
 function ipvsadm(o: Common): Ipvsadm {
-  return new Ipvsadm({ exec: nodeExec, path: o.ipvsadm, timeoutMs: Number(o.timeout) * 1000, exists: existsSync })
+  return new Ipvsadm({ exec: nodeExec, path: o.ipvsadm, timeoutMs: o.timeout * 1000, exists: existsSync })
 }
 
 async function apply(file: string, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {
@@ -75,7 +81,7 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
     .exitOverride()
   const common = (c: Command) => c
     .option('--ipvsadm <path>', 'the ipvsadm program', 'ipvsadm')
-    .option('--timeout <seconds>', 'deadline of one ipvsadm process', '120')
+    .option('--timeout <seconds>', 'deadline of one ipvsadm process', seconds, 120)
   common(cmd.command('apply')
     .description('make the kernel IPVS table match TABLE (YAML), changing only entries this director owns')
     .argument('<table>', 'YAML table file (see etc/*.yaml)')
