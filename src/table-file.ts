@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises'
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml'
 import { ERR_FILE_READ, ERR_INVALID_TABLE } from './errors.js'
 import { parseTable, type Table } from './ipvs/model.js'
+import { applyProfiles } from '../directors/index.js'
 
-/** Parse YAML text into a validated, canonical table; `source` names the file in errors. */
+/** Parse YAML text into a validated, canonical table (profiles applied); `source` names the file in errors. */
 export function parseTableText(text: string, source: string): Table {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, prettyErrors: false })
@@ -14,7 +15,7 @@ export function parseTableText(text: string, source: string): Table {
     throw new ERR_INVALID_TABLE(`${source}:${line}`, syntax.message.split('\n')[0])
   }
   try {
-    return parseTable(doc.toJS())
+    return parseTable(applyProfiles(doc.toJS()))
   } catch (err) {
     const path = (err as { path?: string }).path
     if (path === undefined) throw err
