@@ -10,7 +10,10 @@ say() { echo "lab-init: $*" > /dev/console; }
 
 # A watchdog: power off after lab_timeout seconds (kernel command line) whatever the job is doing.
 for arg in $(cat /proc/cmdline); do
-  case "$arg" in lab_timeout=*) timeout="${arg#lab_timeout=}" ;; esac
+  case "$arg" in
+    lab_timeout=*) timeout="${arg#lab_timeout=}" ;;
+    lab_project=*) project="${arg#lab_project=}" ;;
+  esac
 done
 if [ -n "${timeout:-}" ]; then
   ( sleep "$timeout"; say "guest timeout after $timeout s, powering off"; poweroff -f ) &
@@ -29,7 +32,12 @@ if mount -t 9p -o "$opts,ro,cache=loose" hostroot /host; then
   mount -t devtmpfs dev /host/dev
   mkdir -p /host/dev/pts /host/dev/shm
   mount -t devpts devpts /host/dev/pts
+  # The project may live under a folder the guest replaces with its own tmpfs (a CI clone in /tmp): keep it.
+  case "${project:-}" in
+    /tmp/*|/run/*|/dev/shm/*) mkdir -p /keep && mount -o bind "/host$project" /keep && keep=1 ;;
+  esac
   for d in /host/tmp /host/run /host/dev/shm; do mount -t tmpfs tmpfs "$d"; done
+  if [ -n "${keep:-}" ]; then mkdir -p "/host$project" && mount -o bind /keep "/host$project"; fi
   mkdir -p /host/run/lab/job /host/run/lab/modules
   mount -t 9p -o "$opts" labjob /host/run/lab/job
   mount -t 9p -o "$opts,ro,cache=loose" labmods /host/run/lab/modules

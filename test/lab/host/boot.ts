@@ -62,6 +62,8 @@ export async function runGuest(parts: LabParts, job: GuestJob, opts: BootOptions
   const started = Date.now()
   const root = projectRoot()
   const jobDir = mkdtempSync(join(tmpdir(), 'lvs-lab-job-'))
+  // The kernel command line carries the project's path (see init.sh), so it may not contain blanks.
+  if (/\s/.test(root)) throw new Error(`the lab needs a project path without blanks: ${root}`)
   const env: Record<string, string> = { LAB_PROJECT: root, LAB_MODE: job.mode, LAB_MODULES: guestModules.join(' ') }
   if (job.mode === 'script') {
     copyFileSync(job.script, join(jobDir, 'script'))
@@ -89,7 +91,7 @@ export async function runGuest(parts: LabParts, job: GuestJob, opts: BootOptions
     '-accel', 'tcg,thread=multi', '-cpu', 'max', '-m', '2048', '-smp', '2',
     // No network device: the guest's only network is the bridge it builds inside itself.
     '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
-    '-kernel', parts.kernel, '-initrd', parts.initrd, '-append', `console=ttyS0 quiet panic=-1 lab_timeout=${guestTimeoutSec}`,
+    '-kernel', parts.kernel, '-initrd', parts.initrd, '-append', `console=ttyS0 quiet panic=-1 lab_timeout=${guestTimeoutSec} lab_project=${root}`,
     ...virtfs('/', 'hostroot', true), ...virtfs(jobDir, 'labjob', false), ...virtfs(parts.modulesRoot, 'labmods', true),
   ]
   const consoleLog = createWriteStream(join(jobDir, 'console.log'))
