@@ -6,6 +6,7 @@ import { createChecker, type CheckerDeps } from '../../healthchecks/registry.js'
 import { parseCheckSpec, type CheckSpec } from '../../healthchecks/spec.js'
 import { resolveTarget, type RealEndpoint, type VirtualEndpoint } from '../../healthchecks/target.js'
 import type { CheckTarget } from '../../healthchecks/checker.js'
+import { checkKey } from '../../healthchecks/check-key.js'
 import { systemClock } from '../../src/clock.js'
 
 /** Short cadence so a whole up → down → up cycle takes a second or two; the timeout is generous so a loaded
@@ -64,10 +65,14 @@ export interface CheckInput {
   deps?: CheckerDeps
 }
 
-/** Parses the spec (with TIMING under it), builds its checker and target as the director would, and adds it. */
-export function addCheck(sched: ReturnType<typeof startScheduler>, id: string, input: CheckInput, key?: string): { spec: CheckSpec; target: CheckTarget } {
+/**
+ * Parses the spec (with TIMING under it), builds its checker, target and probe key as the director would, and
+ * adds it; checks with equal keys share one probe.
+ */
+export function addCheck(sched: ReturnType<typeof startScheduler>, id: string, input: CheckInput): { spec: CheckSpec; target: CheckTarget; key: string } {
   const spec = parseCheckSpec({ ...TIMING, ...input.spec })
   const target = resolveTarget(spec, input.real, input.virtual)
+  const key = checkKey(spec, target, { interval: spec.interval * 1000, timeout: spec.timeout * 1000 })
   sched.scheduler.add(id, {
     checker: createChecker(spec, input.deps),
     target,
@@ -77,7 +82,7 @@ export function addCheck(sched: ReturnType<typeof startScheduler>, id: string, i
     fall: spec.fall,
     key,
   })
-  return { spec, target }
+  return { spec, target, key }
 }
 
 /** A server whose health the test flips. */

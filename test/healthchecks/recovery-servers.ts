@@ -49,9 +49,10 @@ export async function udpPort(t: Test, host: string) {
 
 /** An HTTP (or, with `secure`, HTTPS with the self-signed fixture) server answering `state.status` and `state.body`. */
 export async function httpServer(t: Test, host: string, secure = false) {
-  const state = { status: 200, body: 'service healthy\n', hits: 0 }
+  const state = { status: 200, body: 'service healthy\n', hits: 0, okHits: 0 }
   const handler = (_req: http.IncomingMessage, res: http.ServerResponse) => {
     state.hits++
+    if (state.status === 200) state.okHits++
     res.writeHead(state.status, { 'content-type': 'text/plain' })
     res.end(state.body)
   }

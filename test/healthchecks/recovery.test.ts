@@ -154,3 +154,38 @@ t.test('on stays up and off stays down: one event each, none per probe', async (
   t.equal(sched.of('on').length + sched.of('off').length, 2)
   t.ok(sched.scheduler.get('off')!.failures >= 3, 'off kept failing, silently')
 })
+
+t.test('two services on one real server share one probe; each gets its own down and up from its own rise/fall', async (t) => {
+  const { port, state } = await httpServer(t, '127.0.0.1')
+  const sched = startScheduler(t)
+  const real = { address: '127.0.0.1', port }
+  // The same real server behind two virtual services, checked the same way; only rise/fall differ.
+  const web = addCheck(sched, 'web', { spec: { kind: 'http', path: '/' }, real, virtual: { address: '198.51.100.1', port: 80, protocol: 'tcp' } })
+  const alt = addCheck(sched, 'alt', {
+    spec: { kind: 'http', path: '/', fall: 3, rise: 1 },
+    real,
+    virtual: { address: '198.51.100.1', port: 8080, protocol: 'tcp' },
+  })
+  t.equal(alt.key, web.key, 'one probe key')
+  t.match(sched.scheduler.stats(), { probes: 1, subscribers: 2 })
+  t.match(await sched.event('web', 1), { to: 'up' })
+  t.match(await sched.event('alt', 1), { to: 'up' })
+  state.status = 503
+  const webDown = await sched.event('web', 2)
+  const altDown = await sched.event('alt', 2)
+  t.match(webDown, { to: 'down', code: 'bad-status', reason: 'HTTP 503', status: { failures: 2 } }, 'web: down on failure #2')
+  t.match(altDown, { to: 'down', code: 'bad-status', status: { failures: 3 } }, 'alt: down on failure #3')
+  state.status = 200
+  const okBefore = state.okHits
+  t.match(await sched.event('web', 3), { from: 'down', to: 'up', status: { successes: 2 } }, 'web: up on success #2')
+  t.match(await sched.event('alt', 3), { from: 'down', to: 'up', status: { successes: 1 } }, 'alt: up on success #1')
+  await sched.probes(2)
+  t.equal(sched.events.length, 6, 'three events each, none per probe')
+  // One request per probe at the server, not one per service: since the heal the server answered 200 as often as
+  // each service counted a success (plus at most the one probe in flight).
+  const webOk = sched.scheduler.get('web')!.successes
+  t.equal(sched.scheduler.get('alt')!.successes, webOk, 'both services saw the same results')
+  const served = state.okHits - okBefore
+  t.ok(served >= webOk && served <= webOk + 1, `${served} requests served 200 for ${webOk} successes`)
+  t.equal(sched.scheduler.stats().probes, 1)
+})
