@@ -2,14 +2,14 @@
 import t from 'tap'
 import { checkKey } from '../../healthchecks/check-key.js'
 import { parseCheckSpec } from '../../healthchecks/spec.js'
-import { resolveTarget } from '../../healthchecks/target.js'
+import { resolveTarget, type VirtualEndpoint } from '../../healthchecks/target.js'
 
 const timing = { interval: 5000, timeout: 3000 }
 const real = { address: '192.0.2.20', port: 80 }
 const web = { address: '198.51.100.1', port: 80, protocol: 'tcp' as const }
 const alt = { address: '198.51.100.2', port: 8080, protocol: 'tcp' as const }
 
-function key(spec: object, virtual = web, r = real): string {
+function key(spec: object, virtual: VirtualEndpoint = web, r = real): string {
   const parsed = parseCheckSpec(spec)
   return checkKey(parsed, resolveTarget(parsed, r, virtual), timing)
 }
