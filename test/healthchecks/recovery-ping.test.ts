@@ -36,7 +36,10 @@ function startChild(t: Test, ns: string, input: object) {
     clearTimeout(timer)
   })
   const lines: Line[] = []
-  readline.createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Line))
+  readline.createInterface({ input: child.stdout }).on('line', (l) => {
+    if (process.env.DEBUG_PING) console.error(l)
+    lines.push(JSON.parse(l) as Line)
+  })
   const changes = (id: string) => lines.filter((l): l is Seen & { type: 'change' } => l.type === 'change' && l.id === id)
   const completed = () => lines.reduce((n, l) => (l.type === 'probes' ? l.completed : n), 0)
   return {
@@ -55,7 +58,9 @@ function startChild(t: Test, ns: string, input: object) {
 t.test('a host in a namespace: its link goes down (timeouts) and comes back up, on IPv4 and IPv6', async (t) => {
   const director = await createNetns(t, 'lvsrd')
   const host = await createNetns(t, 'lvsrh')
-  // Keep the host's IPv6 address while its link is down, as a real server's configuration would be.
+  // No duplicate address detection (link-local addresses included), so IPv6 answers from the first probe; and
+  // the host keeps its IPv6 address while its link is down, as a real server's configuration would.
+  for (const ns of [director, host]) await nsExec(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0')
   await nsExec(host, 'sysctl', '-qw', 'net.ipv6.conf.all.keep_addr_on_down=1')
   await ip('-n', director, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'h0', 'netns', host)
   await ip('-n', director, 'addr', 'add', '198.51.100.1/24', 'dev', 'd0')
