@@ -49,9 +49,11 @@ export async function udpPort(t: Test, host: string) {
 
 /** An HTTP (or, with `secure`, HTTPS with the self-signed fixture) server answering `state.status` and `state.body`. */
 export async function httpServer(t: Test, host: string, secure = false) {
-  const state = { status: 200, body: 'service healthy\n', hits: 0, okHits: 0 }
+  // hang: take the request and never answer (closed with the server).
+  const state = { status: 200, body: 'service healthy\n', hang: false, hits: 0, okHits: 0 }
   const handler = (_req: http.IncomingMessage, res: http.ServerResponse) => {
     state.hits++
+    if (state.hang) return
     if (state.status === 200) state.okHits++
     res.writeHead(state.status, { 'content-type': 'text/plain' })
     res.end(state.body)
@@ -123,12 +125,13 @@ export async function sipUa(t: Test, host: string, protocol: 'udp' | 'tcp') {
   return { port, state }
 }
 
-/** A UDP DNS responder for one name: A `state.address`, or NXDOMAIN while `state.nxdomain` is set. */
+/** A UDP DNS responder for one name: A `state.address`, NXDOMAIN while `state.nxdomain` is set, nothing while `state.silent` is. */
 export async function dnsServer(t: Test, host: string, name: string) {
-  const state = { address: '192.0.2.10', nxdomain: false, queries: 0 }
+  const state = { address: '192.0.2.10', nxdomain: false, silent: false, queries: 0 }
   const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4')
   socket.on('message', (q, from) => {
     state.queries++
+    if (state.silent) return
     // The question, read here independently of the code under test.
     const labels: string[] = []
     let pos = 12

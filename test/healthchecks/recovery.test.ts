@@ -71,6 +71,12 @@ t.test('http with a body regex: the right body, a wrong body (still 200), the ri
   await expectRecovery(t, { spec, real: { address: '127.0.0.1', port }, virtual: tcp }, flip, { code: 'bad-body', reason: /HTTP 200, body does not match/ })
 })
 
+t.test('http: the server stops answering (timeout), then answers again', async (t) => {
+  const { port, state } = await httpServer(t, '::1')
+  const flip = { fail: () => void (state.hang = true), heal: () => void (state.hang = false) }
+  await expectRecovery(t, { spec: { kind: 'http', timeout: 0.3 }, real: { address: '::1', port }, virtual: tcp }, flip, { code: 'timeout' })
+})
+
 t.test('https with a body regex on ::1 and a virtualhost', async (t) => {
   const { port, state } = await httpServer(t, '::1', true)
   const flip = { fail: () => void (state.body = 'maintenance\n'), heal: () => void (state.body = 'service healthy\n') }
@@ -125,6 +131,13 @@ t.test('dns: NOERROR, then NXDOMAIN, then NOERROR', async (t) => {
   await expectRecovery(t, { spec, real: { address: '::1', port }, virtual: udp }, flip, { code: 'bad-rcode', reason: /^NXDOMAIN$/ })
 })
 
+t.test('dns over UDP: the responder falls silent (timeout), then answers again', async (t) => {
+  const { port, state } = await dnsServer(t, '127.0.0.1', 'www.example.test')
+  const flip = { fail: () => void (state.silent = true), heal: () => void (state.silent = false) }
+  const spec = { kind: 'dns', name: 'www.example.test', timeout: 0.3 }
+  await expectRecovery(t, { spec, real: { address: '127.0.0.1', port }, virtual: udp }, flip, { code: 'timeout' })
+})
+
 t.test('external: a command whose verdict follows a file the test writes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lvs-recovery-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -139,6 +152,17 @@ t.test('external: a command whose verdict follows a file the test writes', async
   }
   const events = await expectRecovery(t, input, flip, { code: 'exit-code', reason: /^exit 1: file says broken$/ })
   t.equal(events[0]?.reason, 'exit 0: up: 198.51.100.1:80 -> 192.0.2.20:8080', 'argv ended with vip, vport, rip, rport')
+})
+
+t.test('external: a command that hangs is killed at the timeout (down: timeout) and passes again later', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lvs-recovery-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'state')
+  writeFileSync(file, 'up\n')
+  const script = fileURLToPath(new URL('../fixtures/check-file.sh', import.meta.url))
+  const flip = { fail: () => writeFileSync(file, 'hang\n'), heal: () => writeFileSync(file, 'up\n') }
+  const input = { spec: { kind: 'external', command: [script, file], timeout: 0.5, grace: 0.2 }, real: { address: '192.0.2.20', port: 8080 }, virtual: tcp }
+  await expectRecovery(t, input, flip, { code: 'timeout' })
 })
 
 t.test('on stays up and off stays down: one event each, none per probe', async (t) => {
