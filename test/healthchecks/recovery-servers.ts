@@ -88,12 +88,15 @@ function sipAnswer(mode: SipMode, req: string): string | undefined {
 
 /** A SIP user agent over UDP or TCP that answers OPTIONS as `state.mode` says. */
 export async function sipUa(t: Test, host: string, protocol: 'udp' | 'tcp') {
-  const state = { mode: '200' as SipMode, requests: 0 }
+  // copies: how many times each Call-ID arrived (more than once = retransmitted).
+  const state = { mode: '200' as SipMode, requests: 0, copies: new Map<string, number>() }
   if (protocol === 'udp') {
     const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4')
     socket.on('message', (m, from) => {
       state.requests++
-      const a = sipAnswer(state.mode, m.toString('latin1'))
+      const req = m.toString('latin1')
+      state.copies.set(header(req, 'Call-ID'), (state.copies.get(header(req, 'Call-ID')) ?? 0) + 1)
+      const a = sipAnswer(state.mode, req)
       if (a) socket.send(a, from.port, from.address)
     })
     const port = await bindUdp(socket, host)
