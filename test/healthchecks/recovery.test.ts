@@ -42,7 +42,7 @@ t.test('pbs: the server port closes and reopens', async (t) => {
   })
 })
 
-t.test('pbs on its default port through a checkport: the check address and port are what is probed', async (t) => {
+t.test('pbs through a check address and port (a fwmark real server has port 0): that endpoint is what goes down and up', async (t) => {
   // A fwmark-style real server (port 0) whose PBS port comes from the check's `port`.
   const server = await tcpPort(t, '::1')
   const input = { spec: { kind: 'pbs', address: '::1', port: server.port }, real: { address: '198.51.100.7', port: 0 }, virtual: tcp }
