@@ -9,12 +9,28 @@ export interface ProbeTiming {
   timeout: number
 }
 
+// Spec fields that judge results per subscriber and never change what a probe sends.
+const PER_SUBSCRIBER = ['rise', 'fall']
+// Kinds whose probe reads the virtual service (external passes it to the command; dr-guard probes the VIP
+// through the real server). For every other kind the probe goes to `address:port` alone, so services on other
+// VIPs that check the same real server the same way share it.
+const READS_SERVICE = new Set(['external', 'dr-guard'])
+
 /**
  * A stable string key for "this check spec against this target at this cadence". Object keys are sorted,
- * so two specs that differ only in key order (one from YAML, one from the API) share a probe.
+ * so two specs that differ only in key order (one from YAML, one from the API) share a probe. Rise and fall
+ * are left out (each subscriber keeps its own), and so is the virtual service unless the kind reads it.
  */
 export function checkKey(spec: unknown, target: CheckTarget, timing: ProbeTiming): string {
-  return stableJson({ spec, target, interval: timing.interval, timeout: timing.timeout })
+  let probeSpec = spec
+  let probed: Partial<CheckTarget> = target
+  if (spec !== null && typeof spec === 'object' && !Array.isArray(spec)) {
+    probeSpec = Object.fromEntries(Object.entries(spec).filter(([k]) => !PER_SUBSCRIBER.includes(k)))
+    if (!READS_SERVICE.has(String((spec as { kind?: unknown }).kind))) {
+      probed = { address: target.address, port: target.port, protocol: target.protocol }
+    }
+  }
+  return stableJson({ spec: probeSpec, target: probed, interval: timing.interval, timeout: timing.timeout })
 }
 
 function stableJson(value: unknown): string {

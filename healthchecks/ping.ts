@@ -90,7 +90,7 @@ export function createEchoProber(deps: EchoDeps = {}): EchoProber {
           timer = undefined
           seq = (seq + 1) & 0xffff
           sent.add(seq)
-          ep.send(address, seq, options.mark ?? 0).catch((err: unknown) => finish(socketFailure(err, address)))
+          ep.send(address, seq, options.mark ?? 0).catch((err: unknown) => lostOnTheWayOut(err) || finish(socketFailure(err, address)))
           if (sent.size < options.count) {
             timer = clock.setTimeout(attempt, retransmitMs)
             timer.unref?.()
@@ -107,6 +107,15 @@ export function createEchoProber(deps: EchoDeps = {}): EchoProber {
       listeners.clear() // the transport closes its socket with the last endpoint
     },
   }
+}
+
+/**
+ * True when the kernel dropped the request on its way out (ENOBUFS: a full or refusing queue, or a veth whose
+ * peer just went down). A raw IPv4 socket hides such drops and a raw IPv6 socket reports them; both are a lost
+ * request, so the probe waits for its timeout or its next request, the same on both families.
+ */
+function lostOnTheWayOut(err: unknown): boolean {
+  return /no buffer space/i.test(String((err as Error)?.message ?? err))
 }
 
 /** Maps a socket error to a result: missing privilege, no route, or other. */

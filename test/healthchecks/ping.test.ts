@@ -115,6 +115,27 @@ t.test('count > 1 sends that many echo requests within the timeout', async (t) =
   t.match(r, { ok: false, code: 'timeout', sent: 3 }, 'three requests sent before the deadline')
 })
 
+t.test('a request the kernel drops on the way out (ENOBUFS on IPv6) is a lost request, not an error: the probe times out', async (t) => {
+  // A link whose queue takes nothing (pfifo limit 0): every packet is dropped at once. A raw IPv6 send reports the
+  // drop as ENOBUFS where IPv4 stays silent (as it does for a moment after a real server's link goes down); both
+  // must read as "no reply" (timeout), and a retransmission is still sent.
+  const ns = await createNetns(t, 'lvsp')
+  await ip('-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1')
+  await ip('-n', ns, 'addr', 'add', '198.51.100.1/24', 'dev', 'v0')
+  await ip('-n', ns, 'addr', 'add', '2001:db8::1/64', 'dev', 'v0', 'nodad')
+  for (const dev of ['v0', 'v1']) await ip('-n', ns, 'link', 'set', dev, 'up')
+  // Permanent neighbours, so the requests go to the queue instead of waiting on address resolution.
+  for (const a of ['198.51.100.2', '2001:db8::2']) await ip('-n', ns, 'neigh', 'replace', a, 'lladdr', '02:00:5e:00:53:02', 'dev', 'v0', 'nud', 'permanent')
+  await nsExec(ns, 'tc', 'qdisc', 'replace', 'dev', 'v0', 'root', 'pfifo', 'limit', '0')
+  const results = await runFixture<ChildResult[]>(
+    fixture,
+    { timeoutMs: 600, count: 2, retransmitMs: 200, probes: [{ address: '198.51.100.2' }, { address: '2001:db8::2' }] },
+    { ns },
+  )
+  t.match(results[0], { ok: false, code: 'timeout', sent: 2 }, 'IPv4')
+  t.match(results[1], { ok: false, code: 'timeout', sent: 4 }, 'IPv6: the same, and the second request was still sent')
+})
+
 t.test('without CAP_NET_RAW the result says no-permission (no throw)', async (t) => {
   const results = await runFixture<ChildResult[]>(
     fixture,

@@ -29,7 +29,7 @@ export async function createNetns(t: Test, prefix: string): Promise<string> {
 }
 
 /** Node flags that load TypeScript the way tap does, minus tap's own per-process hooks. */
-function loaderArgs(): string[] {
+export function loaderArgs(): string[] {
   const args: string[] = []
   for (const a of process.execArgv) if (/typescript|enable-source-maps/.test(a)) args.push(a)
   return args
