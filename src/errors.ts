@@ -22,6 +22,8 @@ export const ERR_IPVSADM_FAILED = createError('LVS_ERR_IPVSADM_FAILED', 'ipvsadm
 export const ERR_IPVSADM_TIMEOUT = createError('LVS_ERR_IPVSADM_TIMEOUT', 'ipvsadm %s timed out after %d ms', 504)
 export const ERR_IPVS_PARSE = createError('LVS_ERR_IPVS_PARSE', 'cannot parse ipvsadm output line %d: %s', 502)
 export const ERR_NOT_OWNED = createError('LVS_ERR_NOT_OWNED', 'entry %s is not owned by this director', 409)
+export const ERR_STATE_FILE = createError('LVS_ERR_STATE_FILE', 'state file %s: %s', 500)
+export const ERR_APPLY_PARTIAL = createError('LVS_ERR_APPLY_PARTIAL', '%d of %d changes failed: %s', 502)
 
 // --- health checks (checks report results as values; these are for bad check specs)
 export const ERR_INVALID_CHECK = createError('LVS_ERR_INVALID_CHECK', 'invalid health check %s: %s', 400)

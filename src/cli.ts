@@ -1,0 +1,115 @@
+// The lvs-director command line: `apply` makes the kernel's IPVS table match a YAML table (only owned entries),
+// `show` prints the kernel's table with stats. Errors are one coded line on stderr, never a stack trace.
+import { existsSync } from 'node:fs'
+import { Command, Option } from 'commander'
+import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.js'
+import { applyPlan } from './ipvs/apply.js'
+import { restoreLine } from './ipvs/commands.js'
+import { diff } from './ipvs/diff.js'
+import { nodeExec } from './ipvs/exec.js'
+import { formatListing, mergeListings } from './ipvs/format.js'
+import { Ipvsadm } from './ipvs/ipvsadm.js'
+import { DEFAULT_OWNED_PATH, loadOwned, saveOwned } from './ipvs/owned.js'
+import { loadTableFile } from './table-file.js'
+
+/** Exit status: 0 done, 1 nothing applied (bad input, no ipvsadm or ip_vs, ...), 2 applied in part. */
+export const EXIT = { ok: 0, error: 1, partial: 2 } as const
+
+interface Common { ipvsadm: string; timeout: string }
+
+const say = (line: string) => process.stdout.write(`${line}\n`)
+const warn = (line: string) => process.stderr.write(`${line}\n`)
+const coded = (err: { code?: string; message: string }) => `lvs-director: ${err.code ?? 'ERROR'}: ${err.message}`
+
+function ipvsadm(o: Common): Ipvsadm {
+  return new Ipvsadm({ exec: nodeExec, path: o.ipvsadm, timeoutMs: Number(o.timeout) * 1000, exists: existsSync })
+}
+
+async function apply(file: string, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {
+  const desired = await loadTableFile(file) // a bad file stops here, before any process runs
+  const owned = await loadOwned(o.state)
+  const ipvs = ipvsadm(o)
+  const kernel = await ipvs.read()
+  const plan = diff(desired, kernel, owned, { adopt: o.adopt })
+  for (const key of plan.conflicts) warn(coded(new ERR_NOT_OWNED(`${key} (exists, not created by this director; --adopt takes it over)`)))
+  if (o.dryRun) {
+    if (o.json) say(JSON.stringify({ lines: plan.ops.map(restoreLine), foreign: plan.foreign, conflicts: plan.conflicts, adopted: plan.adopted }))
+    else {
+      for (const op of plan.ops) say(restoreLine(op))
+      for (const key of plan.foreign) warn(`# foreign, left alone: ${key}`)
+    }
+    return plan.conflicts.length ? EXIT.partial : EXIT.ok
+  }
+  const result = plan.ops.length || plan.adopted.length ? await applyPlan(ipvs, plan, kernel, owned) : undefined
+  if (result) await saveOwned(o.state, result.owned)
+  const failed = result?.failed ?? []
+  if (o.json) {
+    say(JSON.stringify({
+      applied: (result?.applied ?? []).map(restoreLine),
+      failed: failed.map((f) => ({ key: f.key, line: f.line, error: f.error })),
+      foreign: plan.foreign, conflicts: plan.conflicts, adopted: plan.adopted,
+    }))
+  } else {
+    say(`applied ${result?.applied.length ?? 0} change(s) with ${result?.batches ?? 0} ipvsadm -R; ${plan.foreign.length} foreign entr${plan.foreign.length === 1 ? 'y' : 'ies'} left alone`)
+  }
+  for (const f of failed) warn(coded(new ERR_IPVSADM_FAILED(`-R line "${f.line}"`, `${f.key}: ${f.error}`)))
+  if (failed.length) warn(coded(new ERR_APPLY_PARTIAL(failed.length, plan.ops.length, failed.map((f) => f.key).join(', '))))
+  return failed.length || plan.conflicts.length ? EXIT.partial : EXIT.ok
+}
+
+async function show(o: Common & { stats?: boolean; rate?: boolean; json?: boolean }): Promise<number> {
+  const ipvs = ipvsadm(o)
+  const plain = await ipvs.list()
+  const counters = o.stats ? 'stats' : o.rate ? 'rate' : undefined
+  const extra = counters ? await ipvs.list({ [counters]: true }) : undefined
+  const services = mergeListings(plain, extra)
+  process.stdout.write(o.json ? `${JSON.stringify({ version: plain.version, services })}\n` : formatListing(services, counters))
+  return EXIT.ok
+}
+
+/** Build the program; `run` resolves to the exit status. */
+export function program(run: (status: Promise<number>) => Promise<void>): Command {
+  const cmd = new Command('lvs-director')
+    .description('A control plane for Linux Virtual Server (IPVS)')
+    .showHelpAfterError()
+    .exitOverride()
+  const common = (c: Command) => c
+    .option('--ipvsadm <path>', 'the ipvsadm program', 'ipvsadm')
+    .option('--timeout <seconds>', 'deadline of one ipvsadm process', '120')
+  common(cmd.command('apply')
+    .description('make the kernel IPVS table match TABLE (YAML), changing only entries this director owns')
+    .argument('<table>', 'YAML table file (see etc/*.yaml)')
+    .option('--dry-run', 'print the plan as ipvsadm -R lines and change nothing')
+    .option('--state <file>', 'owned-set state file', DEFAULT_OWNED_PATH)
+    .option('--adopt', 'take over existing entries the table names instead of reporting them')
+    .option('--json', 'print the result as JSON'))
+    .action((file: string, o) => run(apply(file, o)))
+  common(cmd.command('show')
+    .description('print the kernel IPVS table (ipvsadm -Ln --exact style)')
+    .addOption(new Option('--stats', 'with packet and byte counters').conflicts('rate'))
+    .option('--rate', 'with per-second rates')
+    .option('--json', 'print as JSON'))
+    .action((o) => run(show(o)))
+  return cmd
+}
+
+async function main(): Promise<void> {
+  let status: Promise<number> = Promise.resolve(EXIT.ok)
+  try {
+    // The action's promise is kept (and awaited below) so its error becomes one coded line.
+    await program((s) => { status = s; return s.then(() => {}, () => {}) }).parseAsync(process.argv)
+  } catch (err) {
+    // commander has printed its own message (unknown option, missing argument, --help).
+    const code = (err as { exitCode?: number }).exitCode ?? EXIT.error
+    process.exitCode = code === 0 ? EXIT.ok : EXIT.error
+    return
+  }
+  try {
+    process.exitCode = await status
+  } catch (err) {
+    warn(coded(err as Error))
+    process.exitCode = EXIT.error
+  }
+}
+
+await main()

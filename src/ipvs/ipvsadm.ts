@@ -1,0 +1,153 @@
+// The only module that runs ipvsadm: argv arrays through an injected Exec, one process at a time, a deadline on
+// each, and every failure turned into a coded error (missing binary, kernel without IPVS, failure, timeout).
+import {
+  ERR_IPVS_UNAVAILABLE, ERR_IPVSADM_FAILED, ERR_IPVSADM_MISSING, ERR_IPVSADM_TIMEOUT,
+} from '../errors.js'
+import type { Exec, ExecResult } from './exec.js'
+import type { Table } from './model.js'
+import { parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing } from './parse.js'
+import { startDaemonArgs, stopDaemonArgs, timeoutArgs, type SyncDaemon, type Timeouts } from './settings.js'
+
+/** Options of an Ipvsadm instance. */
+export interface IpvsadmOptions {
+  /** How processes are run (tests pass a fake). */
+  exec: Exec
+  /** Program to run. @default 'ipvsadm' */
+  path?: string
+  /** Deadline of one ipvsadm process in ms; a restore of 50,000 lines takes ~19 s under emulation. @default 120000 */
+  timeoutMs?: number
+  /** Tells whether a file exists; used to explain a kernel without ip_vs. */
+  exists?: (path: string) => boolean
+}
+
+/** What a restore (`ipvsadm -R`) did: ipvsadm reports failures on stderr, one line per failed line. */
+export interface RestoreResult {
+  code: number | null
+  stderr: string
+}
+
+// What ipvsadm prints when it cannot open the kernel's IPVS interface (main() → ipvs_init() failing).
+const NO_IPVS = /Can't initialize ipvs|Protocol not available|IP Virtual Server is\s+built/
+
+/** A handle on one IPVS table through ipvsadm. */
+export class Ipvsadm {
+  readonly #exec: Exec
+  readonly #path: string
+  readonly #timeoutMs: number
+  readonly #exists: ((path: string) => boolean) | undefined
+  // Processes run one at a time: each call chains on the previous one (a queue per instance, not global).
+  #tail: Promise<unknown> = Promise.resolve()
+
+  constructor(options: IpvsadmOptions) {
+    this.#exec = options.exec
+    this.#path = options.path ?? 'ipvsadm'
+    this.#timeoutMs = options.timeoutMs ?? 120_000
+    this.#exists = options.exists
+  }
+
+  /** Run ipvsadm with `argv` (queued); returns the result of a process that ran, or throws a coded error. */
+  run(argv: string[], input?: string): Promise<ExecResult> {
+    const next = this.#tail.then(() => this.#runNow(argv, input))
+    this.#tail = next.catch(() => {})
+    return next
+  }
+
+  async #runNow(argv: string[], input?: string): Promise<ExecResult> {
+    const what = argv.join(' ')
+    let result: ExecResult
+    try {
+      result = await this.#exec(this.#path, argv, { input, timeoutMs: this.#timeoutMs })
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      if (e.code === 'ENOENT') throw new ERR_IPVSADM_MISSING(`${this.#path}: not found`, { cause: e })
+      if (e.code === 'EACCES') throw new ERR_IPVSADM_MISSING(`${this.#path}: not executable`, { cause: e })
+      throw new ERR_IPVSADM_FAILED(what, e.message, { cause: e })
+    }
+    if (result.timedOut) throw new ERR_IPVSADM_TIMEOUT(what, this.#timeoutMs)
+    if (result.code !== 0 && NO_IPVS.test(result.stderr)) {
+      const proc = this.#exists && !this.#exists('/proc/net/ip_vs') ? 'no /proc/net/ip_vs; ' : ''
+      const why = result.stderr.split('\n').find((l) => l.startsWith("Can't initialize ipvs")) ?? oneLine(result.stderr)
+      throw new ERR_IPVS_UNAVAILABLE(`${proc}ipvsadm: ${why.trim()}`)
+    }
+    return result
+  }
+
+  async #check(argv: string[]): Promise<string> {
+    const result = await this.run(argv)
+    if (result.code !== 0) throw new ERR_IPVSADM_FAILED(argv.join(' '), oneLine(result.stderr) || `exit ${result.code}`)
+    return result.stdout
+  }
+
+  /** Fail with one coded error when ipvsadm is missing or the kernel has no IPVS; else resolve. */
+  async preflight(): Promise<void> {
+    await this.#check(['-Ln', '--timeout'])
+  }
+
+  /** Feed `lines` to `ipvsadm -R`. Does not throw on failed lines: apply.ts reads code and stderr. */
+  async restore(lines: string[]): Promise<RestoreResult> {
+    const result = await this.run(['-R'], lines.map((l) => `${l}\n`).join(''))
+    return { code: result.code, stderr: result.stderr }
+  }
+
+  /** The kernel table as `ipvsadm -Sn` shows it (no thresholds: -Sn does not print them). */
+  async save(): Promise<Table> {
+    return parseSave(await this.#check(['-Sn']))
+  }
+
+  /** The full kernel table: `-Sn`, with thresholds from `-Ln --thresholds` (two processes). */
+  async read(): Promise<Table> {
+    const table = await this.save()
+    const needsThresholds = table.services.some((s) => s.destinations.length > 0)
+    return needsThresholds ? withThresholds(table, await this.list({ thresholds: true })) : table
+  }
+
+  /** `ipvsadm -Ln --exact` with `--stats`, `--rate` or `--thresholds`, parsed. */
+  async list(options: { stats?: boolean; rate?: boolean; thresholds?: boolean } = {}): Promise<Listing> {
+    const argv = ['-Ln', '--exact']
+    if (options.stats) argv.push('--stats')
+    else if (options.rate) argv.push('--rate')
+    else if (options.thresholds) argv.push('--thresholds')
+    return parseList(await this.#check(argv))
+  }
+
+  /** The raw text of `ipvsadm -Ln --exact [--stats|--rate]`, for printing as ipvsadm does. */
+  async listText(options: { stats?: boolean; rate?: boolean } = {}): Promise<string> {
+    const argv = ['-Ln', '--exact']
+    if (options.stats) argv.push('--stats')
+    else if (options.rate) argv.push('--rate')
+    return this.#check(argv)
+  }
+
+  /** Start the connection-sync daemon (master or backup). */
+  async startDaemon(daemon: SyncDaemon): Promise<void> {
+    await this.#check(startDaemonArgs(daemon))
+  }
+
+  /** Stop the connection-sync daemon of one state. */
+  async stopDaemon(state: 'master' | 'backup'): Promise<void> {
+    await this.#check(stopDaemonArgs(state))
+  }
+
+  /** The running connection-sync daemons (`ipvsadm -Ln --daemon`). */
+  async daemons(): Promise<ListedDaemon[]> {
+    return parseDaemons(await this.#check(['-Ln', '--daemon']))
+  }
+
+  /** Set the tcp, tcpfin and udp connection timeouts (seconds; 0 keeps the current value). */
+  async setTimeouts(timeouts: Partial<Timeouts>): Promise<void> {
+    await this.#check(timeoutArgs(timeouts))
+  }
+
+  /** The current connection timeouts (`ipvsadm -Ln --timeout`). */
+  async timeouts(): Promise<Timeouts> {
+    const out = await this.#check(['-Ln', '--timeout'])
+    const m = /Timeout \(tcp tcpfin udp\): (\d+) (\d+) (\d+)/.exec(out)
+    if (!m) throw new ERR_IPVSADM_FAILED('-Ln --timeout', `unexpected output ${JSON.stringify(out.trim())}`)
+    return { tcp: Number(m[1]), tcpfin: Number(m[2]), udp: Number(m[3]) }
+  }
+}
+
+/** stderr as one line (ipvsadm's messages span lines). */
+export function oneLine(text: string): string {
+  return text.trim().split('\n').map((l) => l.trim()).filter(Boolean).join('; ')
+}

@@ -1,0 +1,46 @@
+// Reads a desired IPVS table from a YAML file; every error names the file, the line and the path of the field.
+import { readFile } from 'node:fs/promises'
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml'
+import { ERR_FILE_READ, ERR_INVALID_TABLE } from './errors.js'
+import { parseTable, type Table } from './ipvs/model.js'
+
+/** Parse YAML text into a validated, canonical table; `source` names the file in errors. */
+export function parseTableText(text: string, source: string): Table {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false })
+  const syntax = doc.errors[0]
+  if (syntax) {
+    const line = lineCounter.linePos(syntax.pos[0]).line
+    throw new ERR_INVALID_TABLE(`${source}:${line}`, syntax.message.split('\n')[0])
+  }
+  try {
+    return parseTable(doc.toJS())
+  } catch (err) {
+    const path = (err as { path?: string }).path
+    if (path === undefined) throw err
+    const line = lineOf(doc, lineCounter, path)
+    const detail = (err as Error).message.replace(/^invalid \S+: /, '')
+    throw new ERR_INVALID_TABLE(`${source}${line ? `:${line}` : ''}`, `${path || '/'}: ${detail}`, { cause: err })
+  }
+}
+
+// The line of the deepest YAML node on the path (a missing field points at its parent).
+function lineOf(doc: Document, lineCounter: LineCounter, pointer: string): number | undefined {
+  const segments = pointer.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s))
+  for (let n = segments.length; n >= 0; n--) {
+    const node = doc.getIn(segments.slice(0, n), true)
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line
+  }
+  return undefined
+}
+
+/** Read and validate a table file; LVS_ERR_FILE_READ when unreadable, LVS_ERR_INVALID_TABLE when wrong. */
+export async function loadTableFile(path: string): Promise<Table> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ERR_FILE_READ(path, (err as Error).message, { cause: err })
+  }
+  return parseTableText(text, path)
+}
