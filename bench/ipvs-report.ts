@@ -1,0 +1,88 @@
+// Formats the IPVS programming benchmark's results: a markdown table for people, one JSON line for tools.
+
+/** Medians and samples of one method, in milliseconds. */
+export interface Timing {
+  medianMs: number
+  samplesMs: number[]
+  /** Wrapper only: median milliseconds per phase (see ipvs-wrapper.ts Phases). */
+  phasesMs?: Record<string, number>
+}
+
+/** Full programming of one table size. */
+export interface SizeResult {
+  services: number
+  rules: number
+  /** parseTable of the desired table (schema check and canonical form), done once, outside the timed runs. */
+  validateMs: number
+  /** The wrapper's -R lines equal the hand-written raw lines as a set. */
+  sameLines: boolean
+  /** The kernel's -Sn after a wrapper run was compared with the one after a raw run, and matched. */
+  kernelChecked: boolean
+  raw: Timing
+  wrapper: Timing
+  ratio: number
+}
+
+/** Everything one run measured. */
+export interface Report {
+  bench: 'ipvs-program'
+  kernel: string
+  cpu: string
+  vcpus: number
+  node: string
+  ipvsadm: string
+  namespace: string
+  repeats: number
+  sizes: SizeResult[]
+  incremental: {
+    tableRules: number
+    raw: Timing
+    wrapper: Timing
+    ratio: number
+    /** One `ipvsadm -Sn` of the table. */
+    saveTableMs: number
+    /** The same change as `lvs-director apply` makes it: read the kernel, diff, apply, save; and its read alone. */
+    oneShotMs: number
+    oneShotReadMs: number
+  }
+  seconds: number
+}
+
+const s = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`)
+const n = (x: number) => x.toLocaleString('en-US')
+const PHASES = ['loadOwned', 'read', 'diff', 'lines', 'restore', 'process', 'post', 'save', 'total'] as const
+
+/** The markdown report followed by the JSON line. */
+export function formatReport(r: Report): string {
+  const inc = r.incremental
+  const out: string[] = []
+  out.push(`IPVS programming, lab guest (namespace ${r.namespace}), kernel ${r.kernel}, ${r.cpu} (qemu TCG), ${r.vcpus} vCPUs, ` +
+    `node ${r.node}, ${r.ipvsadm}. Times are emulated (10-50x native); ratios count. Medians of ${r.repeats} alternating runs each.`)
+  out.push('')
+  out.push('| what | raw ipvsadm | lvs-director wrapper | ratio | target |')
+  out.push('| --- | ---: | ---: | ---: | --- |')
+  for (const z of r.sizes) {
+    out.push(`| program ${n(z.services)} services x 4 DR (${n(z.rules)} rules), empty table | ${s(z.raw.medianMs)} (one \`-R\`) | ${s(z.wrapper.medianMs)} | ${z.ratio.toFixed(2)} | <= 1.25 |`)
+  }
+  out.push(`| add 1 real server, ${n(inc.tableRules)}-rule table | ${s(inc.raw.medianMs)} (one \`-a\`) | ${s(inc.wrapper.medianMs)} | ${inc.ratio.toFixed(2)} | about 1 |`)
+  out.push(`| for contrast: one \`ipvsadm -Sn\` of that table | ${s(inc.saveTableMs)} | | ${(inc.saveTableMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
+  out.push(`| for contrast: the same change as one-shot \`lvs-director apply\` (reads the kernel first) | | ${s(inc.oneShotMs)} (read ${s(inc.oneShotReadMs)}) | ${(inc.oneShotMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
+  out.push('')
+  out.push('Wrapper time by phase (medians, ms): loadOwned = state file read, read = kernel table read, lines = -R lines built, ' +
+    'restore = text joined + ipvsadm -R run (process = spawn to exit), post = new kernel view + owned set, save = owned-set write (fsync, rename).')
+  out.push('')
+  out.push(`| run | ${PHASES.join(' | ')} |`)
+  out.push(`| --- |${PHASES.map(() => ' ---: |').join('')}`)
+  const row = (name: string, p: Record<string, number> | undefined) => out.push(`| ${name} | ${PHASES.map((k) => (p?.[k] ?? 0).toFixed(0)).join(' | ')} |`)
+  for (const z of r.sizes) row(`${n(z.services)} services`, z.wrapper.phasesMs)
+  row('one change', inc.wrapper.phasesMs)
+  out.push('')
+  for (const z of r.sizes) {
+    out.push(`${n(z.services)} services: raw ${z.raw.samplesMs.map(s).join(', ')}; wrapper ${z.wrapper.samplesMs.map(s).join(', ')}; ` +
+      `table validation (parseTable, untimed) ${s(z.validateMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.`)
+  }
+  out.push(`One change: raw ${inc.raw.samplesMs.map(s).join(', ')}; wrapper ${inc.wrapper.samplesMs.map(s).join(', ')}. Whole benchmark ${r.seconds.toFixed(0)} s.`)
+  out.push('')
+  out.push(JSON.stringify(r))
+  return `${out.join('\n')}\n`
+}
