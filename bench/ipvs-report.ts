@@ -31,7 +31,10 @@ export interface Report {
   vcpus: number
   node: string
   ipvsadm: string
-  namespace: string
+  /** Where the runs ran. */
+  namespaces: string
+  /** What `ip netns exec` adds to one process (paid by both methods in the full-programming runs). */
+  netnsExecMs: number
   repeats: number
   sizes: SizeResult[]
   incremental: {
@@ -56,7 +59,7 @@ const PHASES = ['loadOwned', 'read', 'diff', 'lines', 'restore', 'process', 'pos
 export function formatReport(r: Report): string {
   const inc = r.incremental
   const out: string[] = []
-  out.push(`IPVS programming, lab guest (namespace ${r.namespace}), kernel ${r.kernel}, ${r.cpu} (qemu TCG), ${r.vcpus} vCPUs, ` +
+  out.push(`IPVS programming, lab guest (${r.namespaces}), kernel ${r.kernel}, ${r.cpu} (qemu TCG), ${r.vcpus} vCPUs, ` +
     `node ${r.node}, ${r.ipvsadm}. Times are emulated (10-50x native); ratios count. Medians of ${r.repeats} alternating runs each.`)
   out.push('')
   out.push('| what | raw ipvsadm | lvs-director wrapper | ratio | target |')
@@ -81,7 +84,8 @@ export function formatReport(r: Report): string {
     out.push(`${n(z.services)} services: raw ${z.raw.samplesMs.map(s).join(', ')}; wrapper ${z.wrapper.samplesMs.map(s).join(', ')}; ` +
       `table validation (parseTable, untimed) ${s(z.validateMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.`)
   }
-  out.push(`One change: raw ${inc.raw.samplesMs.map(s).join(', ')}; wrapper ${inc.wrapper.samplesMs.map(s).join(', ')}. Whole benchmark ${r.seconds.toFixed(0)} s.`)
+  out.push(`One change: raw ${inc.raw.samplesMs.map(s).join(', ')}; wrapper ${inc.wrapper.samplesMs.map(s).join(', ')}. ` +
+    `\`ip netns exec\` adds ${s(r.netnsExecMs)} per process (both methods). Whole benchmark ${r.seconds.toFixed(0)} s.`)
   out.push('')
   out.push(JSON.stringify(r))
   return `${out.join('\n')}\n`

@@ -5,6 +5,8 @@ import { host, vip } from '../test/lab/topology.js'
 
 /** The VIP every benchmark service uses (it sits on dir-a's eth0 in the lab). */
 export const BENCH_VIP = vip.ip4
+/** The director's address; its /24 is the connected route the DR real servers need. */
+export const DIRECTOR_IP = host('dir-a').ip4
 /** First port; service i listens on FIRST_PORT + i (10,000 services end at 19,999). */
 export const FIRST_PORT = 10_000
 /** The four real servers: rs1..rs3 and one more address on the lab's 192.0.2.0/24. */

@@ -3,7 +3,7 @@
 import { rm } from 'node:fs/promises'
 import { applyPlan, type ApplyDriver, type ApplyResult } from '../src/ipvs/apply.js'
 import { diff } from '../src/ipvs/diff.js'
-import { nodeExec } from '../src/ipvs/exec.js'
+import { nodeExec, type Exec } from '../src/ipvs/exec.js'
 import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
 import type { Table } from '../src/ipvs/model.js'
 import { loadOwned, saveOwned, type Owned } from '../src/ipvs/owned.js'
@@ -30,12 +30,18 @@ export interface Phases {
   total: number
 }
 
+/** An Exec that runs each program in network namespace `ns` through `ip netns exec` (what lab.execIn does). */
+export function netnsExec(ns: string): Exec {
+  return (file, argv, options) => nodeExec('ip', ['netns', 'exec', ns, file, ...argv], options)
+}
+
 /** A director's handle for the benchmark: an Ipvsadm whose processes are timed, and its state file. */
 export class BenchDirector {
   readonly processes: Array<{ argv: string[]; ms: number }> = []
   readonly ipvs: Ipvsadm
-  constructor(readonly statePath: string) {
-    this.ipvs = new Ipvsadm({ exec: timedExec(nodeExec, this.processes), timeoutMs: 600_000 })
+  /** `exec` defaults to running ipvsadm directly, in the benchmark process's own namespace. */
+  constructor(readonly statePath: string, exec: Exec = nodeExec) {
+    this.ipvs = new Ipvsadm({ exec: timedExec(exec, this.processes), timeoutMs: 600_000 })
   }
 
   /** A fresh director programs `desired`: no state file, reads the kernel, diffs, applies, saves. */
