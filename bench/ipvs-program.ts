@@ -10,8 +10,10 @@ import { mkdir } from 'node:fs/promises'
 import { cpus, release } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { stringify } from 'yaml'
 import { restoreLine } from '../src/ipvs/commands.js'
 import { parseTable, type Table } from '../src/ipvs/model.js'
+import { parseTableText } from '../src/table-file.js'
 import { median, medianPhases, mustRun, now, runRaw } from './ipvs-measure.js'
 import { formatReport, type Report, type SizeResult } from './ipvs-report.js'
 import { BENCH_VIP, benchPort, DIRECTOR_IP, benchTableInput, EXTRA_SERVER, rawExtraArgs, rawRestoreText } from './ipvs-rules.js'
@@ -61,6 +63,12 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
   const tv = now()
   const table = parseTable(benchTableInput(n))
   const validateMs = now() - tv
+  // What `lvs-director apply FILE` does before that: parse the YAML file (with line positions for errors).
+  const yamlText = stringify(benchTableInput(n))
+  const ty = now()
+  parseTableText(yamlText, 'bench.yaml')
+  const yamlMs = now() - ty
+  log(`${n} services: parseTable ${sec(validateMs).toFixed(2)} s, YAML file + parseTable ${sec(yamlMs).toFixed(2)} s`)
   const rules = n * 5
   const raw: number[] = []
   const wrapper: number[] = []
@@ -100,7 +108,7 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
   // every -A before the -a lines; the raw text is in -Sn order, each service followed by its real servers).
   const sameLines = last!.result.applied.map(restoreLine).sort().join('\n') === rawText.trim().split('\n').sort().join('\n')
   const size: SizeResult = {
-    services: n, rules, validateMs, sameLines, kernelChecked: checked,
+    services: n, rules, validateMs, yamlMs, sameLines, kernelChecked: checked,
     raw: { medianMs: median(raw), samplesMs: raw },
     wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
@@ -156,8 +164,10 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   // What the one-shot command `lvs-director apply` pays for the same change: it knows nothing, so it reads first.
   const i = 4242 % n
   const oneShotStart = now()
+  const before = director.processes.length
   const kernel = await director.ipvs.read()
   const readMs = now() - oneShotStart
+  const readProcesses = director.processes.slice(before).map((p) => ({ argv: p.argv.join(' '), ms: p.ms }))
   const oneShot = await director.change(withExtra(table, i), kernel, base.result.owned)
   assertClean(oneShot.result, 1, 'one-shot apply, one change')
   const oneShotMs = now() - oneShotStart
@@ -170,7 +180,7 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
     wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
     saveTableMs: median(save),
-    oneShotMs, oneShotReadMs: readMs,
+    oneShotMs, oneShotReadMs: readMs, oneShotReadProcesses: readProcesses,
   }
 }
 

@@ -14,6 +14,8 @@ export interface SizeResult {
   rules: number
   /** parseTable of the desired table (schema check and canonical form), done once, outside the timed runs. */
   validateMs: number
+  /** parseTableText of the same table as a YAML file (YAML parse with positions, then parseTable), done once. */
+  yamlMs: number
   /** The wrapper's -R lines equal the hand-written raw lines as a set. */
   sameLines: boolean
   /** The kernel's -Sn after a wrapper run was compared with the one after a raw run, and matched. */
@@ -47,6 +49,8 @@ export interface Report {
     /** The same change as `lvs-director apply` makes it: read the kernel, diff, apply, save; and its read alone. */
     oneShotMs: number
     oneShotReadMs: number
+    /** The ipvsadm processes of that read (the rest of it is parsing their output). */
+    oneShotReadProcesses: Array<{ argv: string; ms: number }>
   }
   seconds: number
 }
@@ -67,6 +71,10 @@ export function formatReport(r: Report): string {
   for (const z of r.sizes) {
     out.push(`| program ${n(z.services)} services x 4 DR (${n(z.rules)} rules), empty table | ${s(z.raw.medianMs)} (one \`-R\`) | ${s(z.wrapper.medianMs)} | ${z.ratio.toFixed(2)} | <= 1.25 |`)
   }
+  for (const z of r.sizes) {
+    const fromFile = z.wrapper.medianMs + z.yamlMs
+    out.push(`| for contrast: ${n(z.services)} services from a YAML file (\`lvs-director apply FILE\`: + YAML parse and validation) | ${s(z.raw.medianMs)} | ${s(fromFile)} | ${(fromFile / z.raw.medianMs).toFixed(2)} | |`)
+  }
   out.push(`| add 1 real server, ${n(inc.tableRules)}-rule table | ${s(inc.raw.medianMs)} (one \`-a\`) | ${s(inc.wrapper.medianMs)} | ${inc.ratio.toFixed(2)} | about 1 |`)
   out.push(`| for contrast: one \`ipvsadm -Sn\` of that table | ${s(inc.saveTableMs)} | | ${(inc.saveTableMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
   out.push(`| for contrast: the same change as one-shot \`lvs-director apply\` (reads the kernel first) | | ${s(inc.oneShotMs)} (read ${s(inc.oneShotReadMs)}) | ${(inc.oneShotMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
@@ -82,8 +90,12 @@ export function formatReport(r: Report): string {
   out.push('')
   for (const z of r.sizes) {
     out.push(`${n(z.services)} services: raw ${z.raw.samplesMs.map(s).join(', ')}; wrapper ${z.wrapper.samplesMs.map(s).join(', ')}; ` +
-      `table validation (parseTable, untimed) ${s(z.validateMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.`)
+      `not in the wrapper time: validating the table (parseTable) ${s(z.validateMs)}, ` +
+      `or from a YAML file as \`lvs-director apply FILE\` reads it (parse + parseTable) ${s(z.yamlMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.`)
   }
+  const rp = inc.oneShotReadProcesses
+  out.push(`One-shot read of the ${n(inc.tableRules)}-rule table: ${rp.map((p) => `\`ipvsadm ${p.argv}\` ${s(p.ms)}`).join(', ')}, ` +
+    `parsing ${s(inc.oneShotReadMs - rp.reduce((a, p) => a + p.ms, 0))}.`)
   out.push(`One change: raw ${inc.raw.samplesMs.map(s).join(', ')}; wrapper ${inc.wrapper.samplesMs.map(s).join(', ')}. ` +
     `\`ip netns exec\` adds ${s(r.netnsExecMs)} per process (both methods). Whole benchmark ${r.seconds.toFixed(0)} s.`)
   out.push('')
