@@ -112,7 +112,9 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
     raw: { medianMs: median(raw), samplesMs: raw },
     wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
+    ownMs: median(phases.map((p) => p.total - p.process)),
   }
+  size.ownRatio = (size.raw.medianMs + size.ownMs) / size.raw.medianMs
   return { size, table }
 }
 
