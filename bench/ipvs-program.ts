@@ -2,9 +2,10 @@
 // a full table of N services x 4 DR real servers through the wrapper against one raw `ipvsadm -R` of the same
 // rules, alternating, in one node process; then one incremental change on the 50,000-rule table against one
 // raw `ipvsadm -a`, with one `ipvsadm -Sn` of that table for contrast. Prints a markdown table and a JSON line.
+// Each full-programming run gets a fresh namespace (see freshNamespace); bench/README.md has the method and figures.
 //
 //   npm run -s bench:ipvs                       (host: boots the lab and runs this)
-//   node dist/bench/ipvs-program.js [--sizes 1000,10000] [--repeats 3] [--changes 5]   (in the guest, in dir-a)
+//   node dist/bench/ipvs-program.js [--sizes 1000,10000] [--repeats 3] [--changes 5] [--reuse-namespace]   (guest, dir-a)
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { cpus, release } from 'node:os'
