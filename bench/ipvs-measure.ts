@@ -1,0 +1,65 @@
+// Timing tools of the IPVS programming benchmark: a raw process runner (the baseline: a plain spawn, no wrapper
+// code), an Exec that records how long each wrapper process took, and medians.
+import { spawn } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
+import type { Exec } from '../src/ipvs/exec.js'
+
+/** Milliseconds since an arbitrary origin (monotonic). */
+export const now = (): number => performance.now()
+
+/** What one raw process did and how long it took, spawn to exit. */
+export interface RawRun {
+  ms: number
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Run `file argv` once with `input` on stdin, as a shell pipe would; times spawn to exit. */
+export function runRaw(file: string, argv: string[], input?: string): Promise<RawRun> {
+  return new Promise((resolve, reject) => {
+    const start = now()
+    const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ ms: now() - start, code, stdout, stderr }))
+    child.stdin.on('error', () => {}) // an early exit shows in code and stderr
+    child.stdin.end(input ?? '')
+  })
+}
+
+/** Like runRaw, but a non-zero exit or any stderr is an error (for the untimed set-up steps). */
+export async function mustRun(file: string, argv: string[], input?: string): Promise<RawRun> {
+  const run = await runRaw(file, argv, input)
+  if (run.code !== 0 || run.stderr.trim()) throw new Error(`${file} ${argv.join(' ')} exited ${run.code}: ${run.stderr.trim().slice(0, 500)}`)
+  return run
+}
+
+/** An Exec that delegates to `inner` and records the duration of each process in `log`. */
+export function timedExec(inner: Exec, log: Array<{ argv: string[]; ms: number }>): Exec {
+  return async (file, argv, options) => {
+    const start = now()
+    try {
+      return await inner(file, argv, options)
+    } finally {
+      log.push({ argv, ms: now() - start })
+    }
+  }
+}
+
+/** Median of a non-empty list (mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error('median of nothing')
+  const s = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+/** Per-key medians of a list of records of durations. */
+export function medianPhases(samples: Array<Record<string, number>>): Record<string, number> {
+  const keys = Object.keys(samples[0] ?? {})
+  return Object.fromEntries(keys.map((k) => [k, median(samples.map((s) => s[k] ?? 0))]))
+}

@@ -1,0 +1,249 @@
+// IPVS programming benchmark, run in the lab guest inside director namespace dir-a (bench/ipvs-program.sh):
+// a full table of N services x 4 DR real servers through the wrapper against one raw `ipvsadm -R` of the same
+// rules, alternating, in one node process; then one incremental change on the 50,000-rule table against one
+// raw `ipvsadm -a`, with one `ipvsadm -Sn` of that table for contrast. Prints a markdown table and a JSON line.
+// Each full-programming run gets a fresh namespace (see freshNamespace); bench/README.md has the method and figures.
+//
+//   npm run -s bench:ipvs                       (host: boots the lab and runs this)
+//   node dist/bench/ipvs-program.js [--sizes 1000,10000] [--repeats 3] [--changes 5] [--reuse-namespace]   (guest, dir-a)
+import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { cpus, release } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { stringify } from 'yaml'
+import { restoreLine } from '../src/ipvs/commands.js'
+import { parseTable, type Table } from '../src/ipvs/model.js'
+import { parseTableText } from '../src/table-file.js'
+import { median, medianPhases, mustRun, now, runRaw } from './ipvs-measure.js'
+import { formatReport, type Report, type SizeResult } from './ipvs-report.js'
+import { BENCH_VIP, benchPort, DIRECTOR_IP, benchTableInput, EXTRA_SERVER, rawExtraArgs, rawRestoreText } from './ipvs-rules.js'
+import { assertClean, BenchDirector, netnsExec, type Phases } from './ipvs-wrapper.js'
+
+const IPVSADM = 'ipvsadm'
+const log = (line: string) => process.stderr.write(`[bench ${(process.uptime()).toFixed(1)}s] ${line}\n`)
+const sec = (ms: number) => ms / 1000
+
+/** raw, wrapper, wrapper, raw, raw, wrapper, ...: each method as often first as second. */
+function alternating(repeats: number): Array<'raw' | 'wrapper'> {
+  const order: Array<'raw' | 'wrapper'> = []
+  for (let i = 0; i < repeats; i++) order.push(...(i % 2 ? (['wrapper', 'raw'] as const) : (['raw', 'wrapper'] as const)))
+  return order
+}
+
+/** ipvsadm `args` as [file, argv]: directly in our own namespace (`ns` undefined), else through ip netns exec. */
+function ipvsadmIn(ns: string | undefined, args: string[]): [string, string[]] {
+  return ns ? ['ip', ['netns', 'exec', ns, IPVSADM, ...args]] : [IPVSADM, args]
+}
+
+/**
+ * A new network namespace whose IPVS table has never held anything, with 192.0.2.0/24 connected (on a dummy
+ * link) so DR real servers there are accepted. Why not `ipvsadm -C` and reuse: the kernel keeps deleted real
+ * servers in a per-namespace "dest trash" for 2-3 minutes and every later real-server add walks that list, so a
+ * run right after clearing 40,000 real servers measures the trash walk (3-4x slower), not the programming.
+ */
+async function freshNamespace(name: string): Promise<string> {
+  await mustRun('ip', ['netns', 'add', name])
+  await mustRun('ip', ['-n', name, 'link', 'add', 'bench0', 'type', 'dummy'])
+  await mustRun('ip', ['-n', name, 'addr', 'add', `${DIRECTOR_IP}/24`, 'dev', 'bench0'])
+  await mustRun('ip', ['-n', name, 'link', 'set', 'bench0', 'up'])
+  return name
+}
+
+/** The kernel table of `ns` as sorted -Sn lines (untimed check that both methods loaded the same rules). */
+async function kernelLines(ns: string | undefined): Promise<string[]> {
+  return (await mustRun(...ipvsadmIn(ns, ['-Sn']))).stdout.split('\n').filter(Boolean).sort()
+}
+
+type Programmed = Awaited<ReturnType<BenchDirector['program']>>
+
+let runCount = 0
+
+async function programSize(n: number, repeats: number, stateDir: string, reuse: boolean): Promise<{ size: SizeResult; table: Table }> {
+  const rawText = rawRestoreText(n)
+  const tv = now()
+  const table = parseTable(benchTableInput(n))
+  const validateMs = now() - tv
+  // What `lvs-director apply FILE` does before that: parse the YAML file (with line positions for errors).
+  const yamlText = stringify(benchTableInput(n))
+  const ty = now()
+  parseTableText(yamlText, 'bench.yaml')
+  const yamlMs = now() - ty
+  log(`${n} services: parseTable ${sec(validateMs).toFixed(2)} s, YAML file + parseTable ${sec(yamlMs).toFixed(2)} s`)
+  const rules = n * 5
+  const raw: number[] = []
+  const wrapper: number[] = []
+  const phases: Phases[] = []
+  let last: Programmed | undefined
+  let rawRules: string[] | undefined
+  let checked = false
+  for (const method of alternating(repeats)) {
+    // Untimed set-up: a fresh namespace per run (or, with --reuse-namespace, dir-a cleared with -C).
+    const ns = reuse ? undefined : await freshNamespace(`lvsb-${++runCount}`)
+    if (reuse) await mustRun(IPVSADM, ['-C'])
+    if (method === 'raw') {
+      const run = await runRaw(...ipvsadmIn(ns, ['-R']), rawText)
+      if (run.code !== 0 || run.stderr.trim()) throw new Error(`raw ipvsadm -R exited ${run.code}: ${run.stderr.slice(0, 500)}`)
+      raw.push(run.ms)
+      log(`${n} services: raw ipvsadm -R ${sec(run.ms).toFixed(2)} s${ns ? ` (${ns})` : ''}`)
+      if (!rawRules) rawRules = await kernelLines(ns)
+    } else {
+      const director = new BenchDirector(join(stateDir, 'owned.json'), ns ? netnsExec(ns) : undefined)
+      last = await director.program(table)
+      assertClean(last.result, rules, `wrapper, ${n} services`)
+      wrapper.push(last.phases.total)
+      phases.push(last.phases)
+      log(`${n} services: wrapper ${sec(last.phases.total).toFixed(2)} s (ipvsadm -R process ${sec(last.phases.process).toFixed(2)} s)${ns ? ` (${ns})` : ''}`)
+      if (!checked && rawRules) {
+        const mine = await kernelLines(ns)
+        if (mine.length !== rules) throw new Error(`wrapper left ${mine.length} rules in the kernel, not ${rules}`)
+        if (mine.join('\n') !== rawRules.join('\n')) throw new Error(`the wrapper's kernel table differs from the raw one (${n} services)`)
+        checked = true
+      }
+    }
+    // Empty the run's table so its estimators stop (the namespace is left for the end: deleting it would start
+    // the kernel's namespace clean-up work in the background of the next run).
+    if (ns) await mustRun(...ipvsadmIn(ns, ['-C']))
+  }
+  // The same rules: the wrapper's -R lines, as a set, equal the hand-written ones (order differs: the plan puts
+  // every -A before the -a lines; the raw text is in -Sn order, each service followed by its real servers).
+  const sameLines = last!.result.applied.map(restoreLine).sort().join('\n') === rawText.trim().split('\n').sort().join('\n')
+  const size: SizeResult = {
+    services: n, rules, validateMs, yamlMs, sameLines, kernelChecked: checked,
+    raw: { medianMs: median(raw), samplesMs: raw },
+    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
+    ratio: median(wrapper) / median(raw),
+    ownMs: median(phases.map((p) => p.total - p.process)),
+  }
+  size.ownRatio = (size.raw.medianMs + size.ownMs) / size.raw.medianMs
+  return { size, table }
+}
+
+/** True when service `i` lists the extra real server (one small -Ln of one service). */
+async function hasExtra(i: number): Promise<boolean> {
+  const out = (await mustRun(IPVSADM, ['-Ln', '-t', `${BENCH_VIP}:${benchPort(i)}`])).stdout
+  return out.includes(`${EXTRA_SERVER}:${benchPort(i)}`)
+}
+
+/** Table `t` with the extra real server added to service `i` (what one API call would ask for). */
+function withExtra(t: Table, i: number): Table {
+  return {
+    services: t.services.map((s, j) => {
+      const first = s.destinations[0]
+      return j === i && first ? { ...s, destinations: [...s.destinations, { ...first, address: EXTRA_SERVER }] } : s
+    }),
+  }
+}
+
+async function incremental(table: Table, director: BenchDirector, changes: number): Promise<Report['incremental']> {
+  const n = table.services.length
+  // The director programs the table into its own namespace (dir-a, which never held a big table: empty trash).
+  const base = await director.program(table)
+  assertClean(base.result, n * 5, 'wrapper, the table for the change')
+  log(`${n} services into dir-a: wrapper ${sec(base.phases.total).toFixed(2)} s`)
+  const raw: number[] = []
+  const wrapper: number[] = []
+  const phases: Phases[] = []
+  for (const [k, method] of alternating(changes).entries()) {
+    const i = (k * 997 + 13) % n // a different service each time, spread over the table
+    if (method === 'raw') {
+      const run = await runRaw(IPVSADM, rawExtraArgs('-a', i))
+      if (run.code !== 0 || run.stderr.trim()) throw new Error(`raw ipvsadm -a exited ${run.code}: ${run.stderr}`)
+      raw.push(run.ms)
+    } else {
+      // The running director knows its kernel view and owned set: diff, a plan of one line, apply, save.
+      const { phases: p, result } = await director.change(withExtra(table, i), base.result.kernel, base.result.owned)
+      assertClean(result, 1, 'wrapper, one change')
+      wrapper.push(p.total)
+      phases.push(p)
+    }
+    if (!(await hasExtra(i))) throw new Error(`${method}: service ${i} does not list ${EXTRA_SERVER} after the change`)
+    await mustRun(IPVSADM, rawExtraArgs('-d', i)) // back to the 50,000-rule table the director knows
+    log(`one change: ${method} ${(method === 'raw' ? raw : wrapper).at(-1)!.toFixed(0)} ms`)
+  }
+  const save: number[] = []
+  for (let k = 0; k < 2; k++) save.push((await mustRun(IPVSADM, ['-Sn'])).ms)
+  log(`ipvsadm -Sn of the table: ${save.map((ms) => sec(ms).toFixed(2)).join(', ')} s`)
+  // What the one-shot command `lvs-director apply` pays for the same change: it knows nothing, so it reads first.
+  const i = 4242 % n
+  const oneShotStart = now()
+  const before = director.processes.length
+  const kernel = await director.ipvs.read()
+  const readMs = now() - oneShotStart
+  const readProcesses = director.processes.slice(before).map((p) => ({ argv: p.argv.join(' '), ms: p.ms }))
+  const oneShot = await director.change(withExtra(table, i), kernel, base.result.owned)
+  assertClean(oneShot.result, 1, 'one-shot apply, one change')
+  const oneShotMs = now() - oneShotStart
+  await mustRun(IPVSADM, rawExtraArgs('-d', i))
+  log(`one-shot apply (read first): ${sec(oneShotMs).toFixed(2)} s, of which the read ${sec(readMs).toFixed(2)} s`)
+  await mustRun(IPVSADM, ['-C'])
+  return {
+    tableRules: n * 5,
+    raw: { medianMs: median(raw), samplesMs: raw },
+    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
+    ratio: median(wrapper) / median(raw),
+    saveTableMs: median(save),
+    oneShotMs, oneShotReadMs: readMs, oneShotReadProcesses: readProcesses,
+  }
+}
+
+/** What `ip netns exec` adds to each process of the full-programming runs (both methods pay it). */
+async function netnsExecCost(ns: string): Promise<number> {
+  const plain: number[] = []
+  const inNs: number[] = []
+  for (let k = 0; k < 5; k++) {
+    plain.push((await mustRun('/bin/true', [])).ms)
+    inNs.push((await mustRun('ip', ['netns', 'exec', ns, '/bin/true'])).ms)
+  }
+  return median(inNs) - median(plain)
+}
+
+function cpuModel(): string {
+  try {
+    return /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sizes: { type: 'string', default: '1000,10000' }, repeats: { type: 'string', default: '3' },
+      changes: { type: 'string', default: '5' }, 'reuse-namespace': { type: 'boolean', default: false },
+    },
+  })
+  const sizes = values.sizes.split(',').map(Number)
+  const repeats = Number(values.repeats)
+  const changes = Number(values.changes)
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 50_000) || !(repeats >= 1) || !(changes >= 1)) {
+    throw new Error('usage: --sizes N[,N] (1..50000) --repeats R (>= 1) --changes C (>= 1) [--reuse-namespace]')
+  }
+  const reuse = values['reuse-namespace']
+  const stateDir = '/tmp/lvs-director-bench' // the guest's own tmpfs (the project is read-only there)
+  await mkdir(stateDir, { recursive: true })
+  const version = (await mustRun(IPVSADM, ['--version'])).stdout.trim()
+  const started = now()
+  const results: SizeResult[] = []
+  let largest: Table | undefined
+  for (const n of sizes) {
+    const r = await programSize(n, repeats, stateDir, reuse)
+    results.push(r.size)
+    largest = r.table
+  }
+  const netnsMs = reuse ? 0 : await netnsExecCost('lvsb-1')
+  const inc = await incremental(largest!, new BenchDirector(join(stateDir, 'owned.json')), changes)
+  const report: Report = {
+    bench: 'ipvs-program', kernel: release(), cpu: cpuModel(), vcpus: cpus().length, node: process.version, ipvsadm: version,
+    namespaces: reuse ? 'dir-a, cleared with ipvsadm -C between runs' : 'a fresh namespace per programming run; the change in dir-a',
+    netnsExecMs: netnsMs, repeats, sizes: results, incremental: inc, seconds: sec(now() - started),
+  }
+  process.stdout.write(formatReport(report))
+  if (process.env.LAB_OUT) writeFileSync(join(process.env.LAB_OUT, 'ipvs-program.json'), `${JSON.stringify(report)}\n`)
+  // The run namespaces are left to the guest's power-off: deleting them starts kernel clean-up work for nothing.
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})

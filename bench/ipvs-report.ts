@@ -1,0 +1,112 @@
+// Formats the IPVS programming benchmark's results: a markdown table for people, one JSON line for tools.
+
+/** Medians and samples of one method, in milliseconds. */
+export interface Timing {
+  medianMs: number
+  samplesMs: number[]
+  /** Wrapper only: median milliseconds per phase (see ipvs-wrapper.ts Phases). */
+  phasesMs?: Record<string, number>
+}
+
+/** Full programming of one table size. */
+export interface SizeResult {
+  services: number
+  rules: number
+  /** parseTable of the desired table (schema check and canonical form), done once, outside the timed runs. */
+  validateMs: number
+  /** parseTableText of the same table as a YAML file (YAML parse with positions, then parseTable), done once. */
+  yamlMs: number
+  /** The wrapper's -R lines equal the hand-written raw lines as a set. */
+  sameLines: boolean
+  /** The kernel's -Sn after a wrapper run was compared with the one after a raw run, and matched. */
+  kernelChecked: boolean
+  raw: Timing
+  wrapper: Timing
+  ratio: number
+  /**
+   * Median of the wrapper's own time per run (total minus its ipvsadm processes), and the ratio it gives on top
+   * of raw's median: the same comparison, insensitive to the emulated kernel running slower during one run
+   * than another (a host shared with other guests).
+   */
+  ownMs: number
+  ownRatio?: number
+}
+
+/** Everything one run measured. */
+export interface Report {
+  bench: 'ipvs-program'
+  kernel: string
+  cpu: string
+  vcpus: number
+  node: string
+  ipvsadm: string
+  /** Where the runs ran. */
+  namespaces: string
+  /** What `ip netns exec` adds to one process (paid by both methods in the full-programming runs). */
+  netnsExecMs: number
+  repeats: number
+  sizes: SizeResult[]
+  incremental: {
+    tableRules: number
+    raw: Timing
+    wrapper: Timing
+    ratio: number
+    /** One `ipvsadm -Sn` of the table. */
+    saveTableMs: number
+    /** The same change as `lvs-director apply` makes it: read the kernel, diff, apply, save; and its read alone. */
+    oneShotMs: number
+    oneShotReadMs: number
+    /** The ipvsadm processes of that read (the rest of it is parsing their output). */
+    oneShotReadProcesses: Array<{ argv: string; ms: number }>
+  }
+  seconds: number
+}
+
+const s = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`)
+const n = (x: number) => x.toLocaleString('en-US')
+const PHASES = ['loadOwned', 'read', 'diff', 'lines', 'restore', 'process', 'post', 'save', 'total'] as const
+
+/** The markdown report followed by the JSON line. */
+export function formatReport(r: Report): string {
+  const inc = r.incremental
+  const out: string[] = []
+  out.push(`IPVS programming, lab guest (${r.namespaces}), kernel ${r.kernel}, ${r.cpu} (qemu TCG), ${r.vcpus} vCPUs, ` +
+    `node ${r.node}, ${r.ipvsadm}. Times are emulated (10-50x native); ratios count. Medians of ${r.repeats} alternating runs each.`)
+  out.push('')
+  out.push('| what | raw ipvsadm | lvs-director wrapper | ratio | target |')
+  out.push('| --- | ---: | ---: | ---: | --- |')
+  for (const z of r.sizes) {
+    out.push(`| program ${n(z.services)} services x 4 DR (${n(z.rules)} rules), empty table | ${s(z.raw.medianMs)} (one \`-R\`) | ${s(z.wrapper.medianMs)} | ${z.ratio.toFixed(2)} | <= 1.25 |`)
+    out.push(`| the same, as raw + the wrapper's own time (outside ipvsadm: ${s(z.ownMs)}) | ${s(z.raw.medianMs)} | ${s(z.raw.medianMs + z.ownMs)} | ${(z.ownRatio ?? 0).toFixed(2)} | <= 1.25 |`)
+  }
+  for (const z of r.sizes) {
+    const fromFile = z.wrapper.medianMs + z.yamlMs
+    out.push(`| for contrast: ${n(z.services)} services from a YAML file (\`lvs-director apply FILE\`: + YAML parse and validation) | ${s(z.raw.medianMs)} | ${s(fromFile)} | ${(fromFile / z.raw.medianMs).toFixed(2)} | |`)
+  }
+  out.push(`| add 1 real server, ${n(inc.tableRules)}-rule table | ${s(inc.raw.medianMs)} (one \`-a\`) | ${s(inc.wrapper.medianMs)} | ${inc.ratio.toFixed(2)} | about 1 |`)
+  out.push(`| for contrast: one \`ipvsadm -Sn\` of that table | ${s(inc.saveTableMs)} | | ${(inc.saveTableMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
+  out.push(`| for contrast: the same change as one-shot \`lvs-director apply\` (reads the kernel first) | | ${s(inc.oneShotMs)} (read ${s(inc.oneShotReadMs)}) | ${(inc.oneShotMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
+  out.push('')
+  out.push('Wrapper time by phase (medians, ms): loadOwned = state file read, read = kernel table read, lines = -R lines built, ' +
+    'restore = text joined + ipvsadm -R run (process = spawn to exit), post = new kernel view + owned set, save = owned-set write (fsync, rename).')
+  out.push('')
+  out.push(`| run | ${PHASES.join(' | ')} |`)
+  out.push(`| --- |${PHASES.map(() => ' ---: |').join('')}`)
+  const row = (name: string, p: Record<string, number> | undefined) => out.push(`| ${name} | ${PHASES.map((k) => (p?.[k] ?? 0).toFixed(0)).join(' | ')} |`)
+  for (const z of r.sizes) row(`${n(z.services)} services`, z.wrapper.phasesMs)
+  row('one change', inc.wrapper.phasesMs)
+  out.push('')
+  for (const z of r.sizes) {
+    out.push(`${n(z.services)} services: raw ${z.raw.samplesMs.map(s).join(', ')}; wrapper ${z.wrapper.samplesMs.map(s).join(', ')}; ` +
+      `not in the wrapper time: validating the table (parseTable) ${s(z.validateMs)}, ` +
+      `or from a YAML file as \`lvs-director apply FILE\` reads it (parse + parseTable) ${s(z.yamlMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.`)
+  }
+  const rp = inc.oneShotReadProcesses
+  out.push(`One-shot read of the ${n(inc.tableRules)}-rule table: ${rp.map((p) => `\`ipvsadm ${p.argv}\` ${s(p.ms)}`).join(', ')}, ` +
+    `parsing ${s(inc.oneShotReadMs - rp.reduce((a, p) => a + p.ms, 0))}.`)
+  out.push(`One change: raw ${inc.raw.samplesMs.map(s).join(', ')}; wrapper ${inc.wrapper.samplesMs.map(s).join(', ')}. ` +
+    `\`ip netns exec\` adds ${s(r.netnsExecMs)} per process (both methods). Whole benchmark ${r.seconds.toFixed(0)} s.`)
+  out.push('')
+  out.push(JSON.stringify(r))
+  return `${out.join('\n')}\n`
+}

@@ -1,0 +1,103 @@
+// The wrapper's side of the IPVS programming benchmark: the path `lvs-director apply` takes (owned set, kernel
+// view, diff, one batched ipvsadm -R through applyPlan, owned-set write), timed phase by phase.
+import { rm } from 'node:fs/promises'
+import { applyPlan, type ApplyDriver, type ApplyResult } from '../src/ipvs/apply.js'
+import { diff } from '../src/ipvs/diff.js'
+import { nodeExec, type Exec } from '../src/ipvs/exec.js'
+import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
+import type { Table } from '../src/ipvs/model.js'
+import { loadOwned, saveOwned, type Owned } from '../src/ipvs/owned.js'
+import { now, timedExec } from './ipvs-measure.js'
+
+/** Milliseconds per phase of one wrapper run; `total` is what the benchmark compares with raw ipvsadm. */
+export interface Phases {
+  /** Reading the owned-set state file. */
+  loadOwned: number
+  /** Reading the kernel table (`ipvsadm -Sn`, plus `-Ln --thresholds` when services have real servers). */
+  read: number
+  /** diff(desired, kernel, owned). */
+  diff: number
+  /** applyPlan up to the restore call: building the -R lines. */
+  lines: number
+  /** The restore call: joining the lines, spawning ipvsadm -R, feeding it, waiting for its exit. */
+  restore: number
+  /** Of `restore`, the process alone (spawn to exit). */
+  process: number
+  /** applyPlan after the restore: the new kernel view and owned set. */
+  post: number
+  /** Writing the owned set (temporary file, fsync, rename). */
+  save: number
+  total: number
+}
+
+/** An Exec that runs each program in network namespace `ns` through `ip netns exec` (what lab.execIn does). */
+export function netnsExec(ns: string): Exec {
+  return (file, argv, options) => nodeExec('ip', ['netns', 'exec', ns, file, ...argv], options)
+}
+
+/** A director's handle for the benchmark: an Ipvsadm whose processes are timed, and its state file. */
+export class BenchDirector {
+  readonly processes: Array<{ argv: string[]; ms: number }> = []
+  readonly ipvs: Ipvsadm
+  /** `exec` defaults to running ipvsadm directly, in the benchmark process's own namespace. */
+  constructor(readonly statePath: string, exec: Exec = nodeExec) {
+    this.ipvs = new Ipvsadm({ exec: timedExec(exec, this.processes), timeoutMs: 600_000 })
+  }
+
+  /** A fresh director programs `desired`: no state file, reads the kernel, diffs, applies, saves. */
+  async program(desired: Table): Promise<{ phases: Phases; result: ApplyResult }> {
+    await rm(this.statePath, { force: true })
+    const t0 = now()
+    const owned = await loadOwned(this.statePath)
+    const t1 = now()
+    const kernel = await this.ipvs.read()
+    const t2 = now()
+    const { phases, result } = await this.change(desired, kernel, owned)
+    return { phases: { ...phases, loadOwned: t1 - t0, read: t2 - t1, total: phases.total + (t2 - t0) }, result }
+  }
+
+  /** A running director with a known kernel view and owned set makes the kernel match `desired`. */
+  async change(desired: Table, kernel: Table, owned: Owned): Promise<{ phases: Phases; result: ApplyResult }> {
+    const marks = { restoreStart: 0, restoreEnd: 0, process: 0 }
+    const driver: ApplyDriver = {
+      restore: async (lines) => {
+        marks.restoreStart = now()
+        const before = this.processes.length
+        const res = await this.ipvs.restore(lines)
+        marks.restoreEnd = now()
+        marks.process = this.processes.slice(before).reduce((sum, p) => sum + p.ms, 0)
+        return res
+      },
+      read: () => this.ipvs.read(),
+    }
+    const t0 = now()
+    const plan = diff(desired, kernel, owned)
+    const t1 = now()
+    const result = await applyPlan(driver, plan, kernel, owned)
+    const t2 = now()
+    await saveOwned(this.statePath, result.owned)
+    const t3 = now()
+    const ran = marks.restoreStart > 0
+    return {
+      phases: {
+        loadOwned: 0, read: 0, diff: t1 - t0,
+        lines: ran ? marks.restoreStart - t1 : 0,
+        restore: ran ? marks.restoreEnd - marks.restoreStart : 0,
+        process: marks.process,
+        post: ran ? t2 - marks.restoreEnd : t2 - t1,
+        save: t3 - t2, total: t3 - t0,
+      },
+      result,
+    }
+  }
+}
+
+/** Throws unless the apply went through as one clean batch with no table read. */
+export function assertClean(result: ApplyResult, expectedOps: number, what: string): void {
+  const bad = result.failed.length > 0 || result.batches !== 1 || result.reads !== 0 || result.applied.length !== expectedOps
+  if (bad) {
+    const first = result.failed[0]
+    throw new Error(`${what}: applied ${result.applied.length}/${expectedOps} in ${result.batches} batch(es) with ${result.reads} read(s); ` +
+      `${result.failed.length} failed${first ? ` (first: ${first.line}: ${first.error})` : ''}`)
+  }
+}
