@@ -1,7 +1,7 @@
 // The lvs-director command line: `apply` makes the kernel's IPVS table match a YAML table (only owned entries),
 // `show` prints the kernel's table with stats. Errors are one coded line on stderr, never a stack trace.
 import { existsSync } from 'node:fs'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.js'
 import { applyPlan } from './ipvs/apply.js'
 import { restoreLine } from './ipvs/commands.js'
@@ -11,6 +11,8 @@ import { formatListing, mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { DEFAULT_OWNED_PATH, loadOwned, saveOwned } from './ipvs/owned.js'
 import { loadTableFile } from './table-file.js'
+import { runCheck } from './check-command.js'
+import { CHECK_KINDS } from '../healthchecks/spec.js'
 
 /** Exit status: 0 done, 1 nothing applied (bad input, no ipvsadm or ip_vs, ...), 2 applied in part. */
 export const EXIT = { ok: 0, error: 1, partial: 2 } as const
@@ -96,6 +98,16 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
     .option('--rate', 'with per-second rates')
     .option('--json', 'print as JSON'))
     .action((o) => run(show(o)))
+  cmd.command('check')
+    .description('run one health check against one real server: once (exit 0 up, 3 down), or --watch its transitions')
+    .addArgument(new Argument('<kind>', 'check kind').choices(CHECK_KINDS))
+    .argument('<real>', 'the real server: ADDRESS[:PORT] ([v6]:port); the port defaults to the kind\'s')
+    .option('--spec <yaml>', 'check fields as a YAML/JSON mapping, e.g. "{path: /health, receive: OK, timeout: 2}"')
+    .option('--vip <address[:port]>', 'the virtual service (for external commands and dr-guard)')
+    .option('--udp', 'the virtual service is UDP (connect, sip and dns follow it)')
+    .option('--watch <seconds>', 'run on the interval with rise/fall for this long; one line per transition', seconds)
+    .option('--json', 'one JSON object per line')
+    .action((kind: string, real: string, o) => run(runCheck({ kind, real, ...o }, say)))
   return cmd
 }
 
