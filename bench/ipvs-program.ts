@@ -210,6 +210,7 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
     raw: { medianMs: median(raw), samplesMs: raw },
     wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
+    ownMs: median(phases.map((p) => p.total - p.process)),
     saveTableMs: median(save),
     oneShotMs, oneShotReadMs: readMs, oneShotReadProcesses: readProcesses,
   }
