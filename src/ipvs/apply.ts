@@ -64,9 +64,9 @@ const ABORTED = 2
  */
 export async function applyPlan(driver: ApplyDriver, plan: Plan, kernel: Table, owned: Owned): Promise<ApplyResult> {
   const view = new TableView(kernel)
-  const out = await applyPlanInPlace(driver, plan, view, new Set(owned))
+  const run = await applyBatches(driver, plan, view)
   const after = view.toTable()
-  return { applied: out.applied, failed: out.failed, batches: out.batches, reads: out.reads, kernel: after, owned: nextOwned(owned, plan.adopted, out.applied, after) }
+  return { ...run, kernel: after, owned: nextOwned(owned, plan.adopted, run.applied, after) }
 }
 
 /**
@@ -75,8 +75,22 @@ export async function applyPlan(driver: ApplyDriver, plan: Plan, kernel: Table, 
  * Expects `owned` to hold only entries in `view` (true after trimOwned, and kept by every apply).
  */
 export async function applyPlanInPlace(driver: ApplyDriver, plan: Plan, view: TableView, owned: Set<string>): Promise<ApplyOutcome> {
-  const result: ApplyOutcome = { applied: [], failed: [], batches: 0, reads: 0, ownedDelta: { added: [], removed: [] } }
-  let snapshot: Set<string> | undefined // the owned set before, copied only when a failed batch forces a read
+  let ownedDelta: OwnedDelta | undefined
+  // A clean first batch: the owned set follows its ops (before the view does: a deleted service's real servers).
+  const run = await applyBatches(driver, plan, view, (batch) => { ownedDelta = updateOwned(owned, plan.adopted, batch, view) })
+  if (run.reads > 0) {
+    // The careful path: the owned set follows the table as read (and the batches applied after that read).
+    ownedDelta = replaceOwned(owned, nextOwned(owned, plan.adopted, run.applied, view.toTable()))
+  }
+  return { ...run, ownedDelta: ownedDelta ?? updateOwned(owned, plan.adopted, [], view) }
+}
+
+/**
+ * Send the plan (one batch, plus one per abort), keeping `view` as the kernel holds it: a clean batch is applied
+ * to it (after `beforeClean`, only when no read happened), a failed one makes it the table read back.
+ */
+async function applyBatches(driver: ApplyDriver, plan: Plan, view: TableView, beforeClean?: (batch: Op[]) => void): Promise<Omit<ApplyOutcome, 'ownedDelta'>> {
+  const result: Omit<ApplyOutcome, 'ownedDelta'> = { applied: [], failed: [], batches: 0, reads: 0 }
   let pending = plan.ops
   while (pending.length > 0) {
     const batch = pending
@@ -86,11 +100,10 @@ export async function applyPlanInPlace(driver: ApplyDriver, plan: Plan, view: Ta
     const errors = res.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
     if (res.code === 0 && errors.length === 0) {
       result.applied.push(...batch)
-      if (result.reads === 0) result.ownedDelta = updateOwned(owned, plan.adopted, batch, view)
+      if (result.reads === 0) beforeClean?.(batch)
       view.apply(batch)
       break
     }
-    snapshot ??= new Set(owned)
     view.reset(await driver.read())
     result.reads++
     const missing: Op[] = []
@@ -110,12 +123,5 @@ export async function applyPlanInPlace(driver: ApplyDriver, plan: Plan, view: Ta
       }
     })
   }
-  if (result.reads > 0) {
-    // The careful path: the owned set follows the table as read (and the batches applied after that read).
-    result.ownedDelta = replaceOwned(owned, nextOwned(snapshot!, plan.adopted, result.applied, view.toTable()))
-  } else if (result.batches === 0) {
-    result.ownedDelta = updateOwned(owned, plan.adopted, [], view)
-  }
   return result
 }
-
