@@ -119,6 +119,8 @@ export class OwnedStore {
   #journal: FileHandle | undefined
   #journalBytes = 0
   #snapshotBytes = 0
+  // Writes run one at a time, in call order (a fold must not close the journal under a pending append).
+  #tail: Promise<unknown> = Promise.resolve()
 
   private constructor(path: string) {
     this.path = path
@@ -133,7 +135,30 @@ export class OwnedStore {
   }
 
   /** Append one change (no-op when empty); folds the journal into a snapshot of `owned` when it has grown. */
-  async record(owned: Owned, delta: OwnedDelta): Promise<void> {
+  record(owned: Owned, delta: OwnedDelta): Promise<void> {
+    return this.#queue(() => this.#record(owned, delta))
+  }
+
+  /** Write `owned` as a new snapshot with an empty journal (O(set); also after a full table read). */
+  compact(owned: Owned): Promise<void> {
+    return this.#queue(() => this.#compact(owned))
+  }
+
+  /** Close the journal (the files stay valid as they are). */
+  close(): Promise<void> {
+    return this.#queue(async () => {
+      await this.#journal?.close()
+      this.#journal = undefined
+    })
+  }
+
+  #queue(write: () => Promise<void>): Promise<void> {
+    const next = this.#tail.then(write)
+    this.#tail = next.catch(() => {})
+    return next
+  }
+
+  async #record(owned: Owned, delta: OwnedDelta): Promise<void> {
     if (!this.#journal) throw new ERR_STATE_FILE(this.path, 'the owned-set store is closed')
     if (delta.added.length === 0 && delta.removed.length === 0) return
     const line = `${JSON.stringify({ add: delta.added, remove: delta.removed })}\n`
@@ -144,11 +169,10 @@ export class OwnedStore {
       throw stateError(journalPath(this.path), err)
     }
     this.#journalBytes += Buffer.byteLength(line)
-    if (this.#journalBytes > Math.max(this.#snapshotBytes, MIN_COMPACT_BYTES)) await this.compact(owned)
+    if (this.#journalBytes > Math.max(this.#snapshotBytes, MIN_COMPACT_BYTES)) await this.#compact(owned)
   }
 
-  /** Write `owned` as a new snapshot with an empty journal (O(set); also after a full table read). */
-  async compact(owned: Owned): Promise<void> {
+  async #compact(owned: Owned): Promise<void> {
     const id = randomUUID()
     const text = snapshotText(owned, id)
     const header = `${JSON.stringify({ journal: id })}\n`
@@ -163,11 +187,5 @@ export class OwnedStore {
     }
     this.#snapshotBytes = Buffer.byteLength(text)
     this.#journalBytes = Buffer.byteLength(header)
-  }
-
-  /** Close the journal (the files stay valid as they are). */
-  async close(): Promise<void> {
-    await this.#journal?.close()
-    this.#journal = undefined
   }
 }

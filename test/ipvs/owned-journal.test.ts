@@ -96,3 +96,17 @@ t.test("a journal that is not the snapshot's never counts (saveOwned, or a crash
   await rm(`${path}.journal`)
   t.same(await loadOwned(path), new Set([key(7)]), 'a snapshot whose journal was never created')
 })
+
+t.test('changes recorded without waiting for each other are all kept, across folds', async (t) => {
+  const path = join(t.testdir(), 'owned.json')
+  const { store, owned } = await OwnedStore.open(path)
+  const writes: Array<Promise<void>> = []
+  for (let i = 0; i < 1500; i++) {
+    owned.add(key(i))
+    writes.push(store.record(owned, { added: [key(i)], removed: [] }))
+  }
+  await Promise.all(writes)
+  await store.close()
+  t.equal((await loadOwned(path)).size, 1500)
+  await t.rejects(store.record(owned, { added: ['x'], removed: [] }), { code: 'LVS_ERR_STATE_FILE' }, 'a closed store refuses changes')
+})
