@@ -5,7 +5,8 @@
 // Each full-programming run gets a fresh namespace (see freshNamespace); bench/README.md has the method and figures.
 //
 //   npm run -s bench:ipvs                       (host: boots the lab and runs this)
-//   node dist/bench/ipvs-program.js [--sizes 1000,10000] [--repeats 3] [--changes 5] [--reuse-namespace]   (guest, dir-a)
+//   npm run -s lab -- --script bench/ipvs-incremental.sh   (the one-change part alone: --sizes 10000 --only incremental)
+//   node dist/bench/ipvs-program.js [--sizes 1000,10000] [--repeats 3] [--changes 5] [--reuse-namespace] [--only incremental]   (guest, dir-a)
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { cpus, release } from 'node:os'
@@ -13,7 +14,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { stringify } from 'yaml'
 import { restoreLine } from '../src/ipvs/commands.js'
-import { parseTable, type Table } from '../src/ipvs/model.js'
+import { parseTable, serviceKey, type Service, type Table } from '../src/ipvs/model.js'
+import { loadOwned } from '../src/ipvs/owned.js'
 import { parseTableText } from '../src/table-file.js'
 import { median, medianPhases, mustRun, now, runRaw } from './ipvs-measure.js'
 import { formatReport, type Report, type SizeResult } from './ipvs-report.js'
@@ -125,14 +127,20 @@ async function hasExtra(i: number): Promise<boolean> {
   return out.includes(`${EXTRA_SERVER}:${benchPort(i)}`)
 }
 
-/** Table `t` with the extra real server added to service `i` (what one API call would ask for). */
+/** Service `s` with the extra real server added (what one API call would ask for). */
+function serviceWithExtra(s: Service): Service {
+  const first = s.destinations[0]
+  return first ? { ...s, destinations: [...s.destinations, { ...first, address: EXTRA_SERVER }] } : s
+}
+
+/** Table `t` with the extra real server added to service `i`. */
 function withExtra(t: Table, i: number): Table {
-  return {
-    services: t.services.map((s, j) => {
-      const first = s.destinations[0]
-      return j === i && first ? { ...s, destinations: [...s.destinations, { ...first, address: EXTRA_SERVER }] } : s
-    }),
-  }
+  return { services: t.services.map((s, j) => (j === i ? serviceWithExtra(s) : s)) }
+}
+
+/** The wanted form of one service, as a running director looks it up (by key). */
+function wanted(s: Service): Map<string, Service> {
+  return new Map([[serviceKey(s), s]])
 }
 
 async function incremental(table: Table, director: BenchDirector, changes: number): Promise<Report['incremental']> {
@@ -141,6 +149,10 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   const base = await director.program(table)
   assertClean(base.result, n * 5, 'wrapper, the table for the change')
   log(`${n} services into dir-a: wrapper ${sec(base.phases.total).toFixed(2)} s`)
+  // From here on it is a running director: it keeps its kernel view, owned set and state file (untimed set-up).
+  await director.keep(base.result.kernel)
+  const running = director.running!
+  if (running.owned.size !== base.result.owned.size) throw new Error(`owned set reloaded with ${running.owned.size} keys, not ${base.result.owned.size}`)
   const raw: number[] = []
   const wrapper: number[] = []
   const phases: Phases[] = []
@@ -151,16 +163,32 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
       if (run.code !== 0 || run.stderr.trim()) throw new Error(`raw ipvsadm -a exited ${run.code}: ${run.stderr}`)
       raw.push(run.ms)
     } else {
-      // The running director knows its kernel view and owned set: diff, a plan of one line, apply, save.
-      const { phases: p, result } = await director.change(withExtra(table, i), base.result.kernel, base.result.owned)
+      // The running director knows its kernel view and owned set, and which service the change touches: diff of
+      // that service, a plan of one line, apply, one journal line.
+      const svc = table.services[i]!
+      const { phases: p, result } = await director.changeServices(wanted(serviceWithExtra(svc)), [serviceKey(svc)])
       assertClean(result, 1, 'wrapper, one change')
       wrapper.push(p.total)
       phases.push(p)
     }
     if (!(await hasExtra(i))) throw new Error(`${method}: service ${i} does not list ${EXTRA_SERVER} after the change`)
-    await mustRun(IPVSADM, rawExtraArgs('-d', i)) // back to the 50,000-rule table the director knows
+    // Back to the 50,000-rule table (untimed): raw by hand; the director by its own next change, as an API
+    // removal would, so its view and owned set follow.
+    if (method === 'raw') await mustRun(IPVSADM, rawExtraArgs('-d', i))
+    else {
+      const svc = table.services[i]!
+      assertClean((await director.changeServices(wanted(svc), [serviceKey(svc)])).result, 1, 'wrapper, undoing the change')
+      if (await hasExtra(i)) throw new Error(`wrapper: service ${i} still lists ${EXTRA_SERVER} after the undo`)
+    }
     log(`one change: ${method} ${(method === 'raw' ? raw : wrapper).at(-1)!.toFixed(0)} ms`)
   }
+  // The state file (snapshot + journal) holds what the running director holds (untimed).
+  const reloaded = await loadOwned(director.statePath)
+  if (reloaded.size !== running.owned.size || [...running.owned].some((k) => !reloaded.has(k))) {
+    throw new Error(`the owned-set state file (${reloaded.size} keys) differs from the director's set (${running.owned.size} keys)`)
+  }
+  const owned = running.owned
+  await director.stop()
   const save: number[] = []
   for (let k = 0; k < 2; k++) save.push((await mustRun(IPVSADM, ['-Sn'])).ms)
   log(`ipvsadm -Sn of the table: ${save.map((ms) => sec(ms).toFixed(2)).join(', ')} s`)
@@ -171,7 +199,7 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   const kernel = await director.ipvs.read()
   const readMs = now() - oneShotStart
   const readProcesses = director.processes.slice(before).map((p) => ({ argv: p.argv.join(' '), ms: p.ms }))
-  const oneShot = await director.change(withExtra(table, i), kernel, base.result.owned)
+  const oneShot = await director.change(withExtra(table, i), kernel, owned)
   assertClean(oneShot.result, 1, 'one-shot apply, one change')
   const oneShotMs = now() - oneShotStart
   await mustRun(IPVSADM, rawExtraArgs('-d', i))
@@ -182,6 +210,7 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
     raw: { medianMs: median(raw), samplesMs: raw },
     wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
+    ownMs: median(phases.map((p) => p.total - p.process)),
     saveTableMs: median(save),
     oneShotMs, oneShotReadMs: readMs, oneShotReadProcesses: readProcesses,
   }
@@ -211,8 +240,11 @@ async function main(): Promise<void> {
     options: {
       sizes: { type: 'string', default: '1000,10000' }, repeats: { type: 'string', default: '3' },
       changes: { type: 'string', default: '5' }, 'reuse-namespace': { type: 'boolean', default: false },
+      only: { type: 'string' },
     },
   })
+  const onlyIncremental = values.only === 'incremental'
+  if (values.only !== undefined && !onlyIncremental) throw new Error('usage: --only incremental (skip the full-programming runs)')
   const sizes = values.sizes.split(',').map(Number)
   const repeats = Number(values.repeats)
   const changes = Number(values.changes)
@@ -226,12 +258,13 @@ async function main(): Promise<void> {
   const started = now()
   const results: SizeResult[] = []
   let largest: Table | undefined
-  for (const n of sizes) {
+  for (const n of onlyIncremental ? [] : sizes) {
     const r = await programSize(n, repeats, stateDir, reuse)
     results.push(r.size)
     largest = r.table
   }
-  const netnsMs = reuse ? 0 : await netnsExecCost('lvsb-1')
+  largest ??= parseTable(benchTableInput(Math.max(...sizes)))
+  const netnsMs = reuse || onlyIncremental ? 0 : await netnsExecCost('lvsb-1')
   const inc = await incremental(largest!, new BenchDirector(join(stateDir, 'owned.json')), changes)
   const report: Report = {
     bench: 'ipvs-program', kernel: release(), cpu: cpuModel(), vcpus: cpus().length, node: process.version, ipvsadm: version,

@@ -1,12 +1,14 @@
 // The wrapper's side of the IPVS programming benchmark: the path `lvs-director apply` takes (owned set, kernel
-// view, diff, one batched ipvsadm -R through applyPlan, owned-set write), timed phase by phase.
+// view, diff, one batched ipvsadm -R through applyPlan, owned-set write), and the path a running director takes
+// for one change (diff of the touched services, applyPlanInPlace, one journal line), timed phase by phase.
 import { rm } from 'node:fs/promises'
-import { applyPlan, type ApplyDriver, type ApplyResult } from '../src/ipvs/apply.js'
-import { diff } from '../src/ipvs/diff.js'
+import { applyPlan, applyPlanInPlace, type ApplyDriver, type ApplyOutcome, type ApplyResult } from '../src/ipvs/apply.js'
+import { diff, diffServices, type ServiceLookup } from '../src/ipvs/diff.js'
 import { nodeExec, type Exec } from '../src/ipvs/exec.js'
 import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
 import type { Table } from '../src/ipvs/model.js'
-import { loadOwned, saveOwned, type Owned } from '../src/ipvs/owned.js'
+import { loadOwned, OwnedStore, saveOwned, type Owned } from '../src/ipvs/owned.js'
+import { TableView } from '../src/ipvs/table-view.js'
 import { now, timedExec } from './ipvs-measure.js'
 
 /** Milliseconds per phase of one wrapper run; `total` is what the benchmark compares with raw ipvsadm. */
@@ -17,7 +19,7 @@ export interface Phases {
   read: number
   /** diff(desired, kernel, owned). */
   diff: number
-  /** applyPlan up to the restore call: building the -R lines. */
+  /** applyPlan up to the restore call: building the -R lines (and, for applyPlan, copying the owned set). */
   lines: number
   /** The restore call: joining the lines, spawning ipvsadm -R, feeding it, waiting for its exit. */
   restore: number
@@ -25,7 +27,7 @@ export interface Phases {
   process: number
   /** applyPlan after the restore: the new kernel view and owned set. */
   post: number
-  /** Writing the owned set (temporary file, fsync, rename). */
+  /** Writing the owned set (temporary file, fsync, rename; a running director: one journal line, fsync). */
   save: number
   total: number
 }
@@ -39,6 +41,8 @@ export function netnsExec(ns: string): Exec {
 export class BenchDirector {
   readonly processes: Array<{ argv: string[]; ms: number }> = []
   readonly ipvs: Ipvsadm
+  /** A running director's state (see keep): its kernel view, owned set and state file. */
+  running: { view: TableView; owned: Set<string>; store: OwnedStore } | undefined
   /** `exec` defaults to running ipvsadm directly, in the benchmark process's own namespace. */
   constructor(readonly statePath: string, exec: Exec = nodeExec) {
     this.ipvs = new Ipvsadm({ exec: timedExec(exec, this.processes), timeoutMs: 600_000 })
@@ -56,10 +60,39 @@ export class BenchDirector {
     return { phases: { ...phases, loadOwned: t1 - t0, read: t2 - t1, total: phases.total + (t2 - t0) }, result }
   }
 
-  /** A running director with a known kernel view and owned set makes the kernel match `desired`. */
-  async change(desired: Table, kernel: Table, owned: Owned): Promise<{ phases: Phases; result: ApplyResult }> {
+  /** Become a running director holding `kernel` (after program): index the view, open the state file (untimed). */
+  async keep(kernel: Table): Promise<void> {
+    await this.running?.store.close()
+    const { store, owned } = await OwnedStore.open(this.statePath)
+    this.running = { view: new TableView(kernel), owned, store }
+  }
+
+  /** Stop being a running director (the state file stays valid). */
+  async stop(): Promise<void> {
+    await this.running?.store.close()
+    this.running = undefined
+  }
+
+  /**
+   * What a running director does for one API change: diff only the `touched` services (their wanted form in
+   * `desired`), apply in place on its view and owned set, append the owned set's change to the journal.
+   */
+  async changeServices(desired: ServiceLookup, touched: string[]): Promise<{ phases: Phases; result: ApplyOutcome }> {
+    const state = this.running
+    if (!state) throw new Error('changeServices needs keep() first')
     const marks = { restoreStart: 0, restoreEnd: 0, process: 0 }
-    const driver: ApplyDriver = {
+    const t0 = now()
+    const plan = diffServices(desired, state.view, state.owned, touched)
+    const t1 = now()
+    const result = await applyPlanInPlace(this.#driver(marks), plan, state.view, state.owned)
+    const t2 = now()
+    await state.store.record(state.owned, result.ownedDelta)
+    const t3 = now()
+    return { phases: phasesOf(marks, t0, t1, t2, t3), result }
+  }
+
+  #driver(marks: { restoreStart: number; restoreEnd: number; process: number }): ApplyDriver {
+    return {
       restore: async (lines) => {
         marks.restoreStart = now()
         const before = this.processes.length
@@ -70,30 +103,37 @@ export class BenchDirector {
       },
       read: () => this.ipvs.read(),
     }
+  }
+
+  /** The one-shot path (`lvs-director apply`) with a known kernel view and owned set: whole diff, applyPlan, snapshot. */
+  async change(desired: Table, kernel: Table, owned: Owned): Promise<{ phases: Phases; result: ApplyResult }> {
+    const marks = { restoreStart: 0, restoreEnd: 0, process: 0 }
     const t0 = now()
     const plan = diff(desired, kernel, owned)
     const t1 = now()
-    const result = await applyPlan(driver, plan, kernel, owned)
+    const result = await applyPlan(this.#driver(marks), plan, kernel, owned)
     const t2 = now()
     await saveOwned(this.statePath, result.owned)
     const t3 = now()
-    const ran = marks.restoreStart > 0
-    return {
-      phases: {
-        loadOwned: 0, read: 0, diff: t1 - t0,
-        lines: ran ? marks.restoreStart - t1 : 0,
-        restore: ran ? marks.restoreEnd - marks.restoreStart : 0,
-        process: marks.process,
-        post: ran ? t2 - marks.restoreEnd : t2 - t1,
-        save: t3 - t2, total: t3 - t0,
-      },
-      result,
-    }
+    return { phases: phasesOf(marks, t0, t1, t2, t3), result }
+  }
+}
+
+/** Phases from the marks: t0 diff start, t1 diff end, t2 apply end, t3 save end. */
+function phasesOf(marks: { restoreStart: number; restoreEnd: number; process: number }, t0: number, t1: number, t2: number, t3: number): Phases {
+  const ran = marks.restoreStart > 0
+  return {
+    loadOwned: 0, read: 0, diff: t1 - t0,
+    lines: ran ? marks.restoreStart - t1 : 0,
+    restore: ran ? marks.restoreEnd - marks.restoreStart : 0,
+    process: marks.process,
+    post: ran ? t2 - marks.restoreEnd : t2 - t1,
+    save: t3 - t2, total: t3 - t0,
   }
 }
 
 /** Throws unless the apply went through as one clean batch with no table read. */
-export function assertClean(result: ApplyResult, expectedOps: number, what: string): void {
+export function assertClean(result: Pick<ApplyOutcome, 'applied' | 'failed' | 'batches' | 'reads'>, expectedOps: number, what: string): void {
   const bad = result.failed.length > 0 || result.batches !== 1 || result.reads !== 0 || result.applied.length !== expectedOps
   if (bad) {
     const first = result.failed[0]

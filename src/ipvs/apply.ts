@@ -11,10 +11,11 @@
 // Hence: after a batch with stderr or a non-zero status, read the table once, see which changes hold, pair the
 // missing ones in order with the stderr lines, and re-send only the lines an abort skipped.
 import { opKey, restoreLine, type Op } from './commands.js'
-import { applyOps, indexTable, opHolds, type Plan } from './diff.js'
+import { indexTable, opHolds, type Plan } from './diff.js'
 import type { RestoreResult } from './ipvsadm.js'
 import type { Table } from './model.js'
-import { nextOwned, type Owned } from './owned.js'
+import { nextOwned, replaceOwned, updateOwned, type Owned, type OwnedDelta } from './owned.js'
+import { TableView } from './table-view.js'
 
 /** The part of Ipvsadm that apply needs. */
 export interface ApplyDriver {
@@ -30,7 +31,18 @@ export interface FailedOp {
   op: Op
 }
 
-/** What applying a plan did. */
+/** What applying a plan did to the kernel (the view and owned set were updated in place). */
+export interface ApplyOutcome {
+  applied: Op[]
+  failed: FailedOp[]
+  /** ipvsadm -R processes run and full table reads made. */
+  batches: number
+  reads: number
+  /** The owned set's net change: what to append to the state file (OwnedStore.record). */
+  ownedDelta: OwnedDelta
+}
+
+/** What applying a plan did, with the new kernel view and owned set as values. */
 export interface ApplyResult {
   applied: Op[]
   failed: FailedOp[]
@@ -46,11 +58,40 @@ export interface ApplyResult {
 /** Exit status of ipvsadm's fail(): the process stopped at that line. */
 const ABORTED = 2
 
-/** Apply `plan` to a kernel believed to hold `kernel`; never throws for failed lines (see FailedOp). */
+/**
+ * Apply `plan` to a kernel believed to hold `kernel`; never throws for failed lines (see FailedOp). Leaves its
+ * arguments as they were; the owned set is trimmed to the kernel (stale keys of a state file go). O(table).
+ */
 export async function applyPlan(driver: ApplyDriver, plan: Plan, kernel: Table, owned: Owned): Promise<ApplyResult> {
-  const result: ApplyResult = { applied: [], failed: [], kernel, owned: new Set(owned), batches: 0, reads: 0 }
+  const view = new TableView(kernel)
+  const run = await applyBatches(driver, plan, view)
+  const after = view.toTable()
+  return { ...run, kernel: after, owned: nextOwned(owned, plan.adopted, run.applied, after) }
+}
+
+/**
+ * Apply `plan` to a kernel believed to hold `view`, updating `view` and `owned` in place: after a clean batch in
+ * time proportional to the plan (no copy of either); after a failed one from one table read, as applyPlan does.
+ * Expects `owned` to hold only entries in `view` (true after trimOwned, and kept by every apply).
+ */
+export async function applyPlanInPlace(driver: ApplyDriver, plan: Plan, view: TableView, owned: Set<string>): Promise<ApplyOutcome> {
+  let ownedDelta: OwnedDelta | undefined
+  // A clean first batch: the owned set follows its ops (before the view does: a deleted service's real servers).
+  const run = await applyBatches(driver, plan, view, (batch) => { ownedDelta = updateOwned(owned, plan.adopted, batch, view) })
+  if (run.reads > 0) {
+    // The careful path: the owned set follows the table as read (and the batches applied after that read).
+    ownedDelta = replaceOwned(owned, nextOwned(owned, plan.adopted, run.applied, view.toTable()))
+  }
+  return { ...run, ownedDelta: ownedDelta ?? updateOwned(owned, plan.adopted, [], view) }
+}
+
+/**
+ * Send the plan (one batch, plus one per abort), keeping `view` as the kernel holds it: a clean batch is applied
+ * to it (after `beforeClean`, only when no read happened), a failed one makes it the table read back.
+ */
+async function applyBatches(driver: ApplyDriver, plan: Plan, view: TableView, beforeClean?: (batch: Op[]) => void): Promise<Omit<ApplyOutcome, 'ownedDelta'>> {
+  const result: Omit<ApplyOutcome, 'ownedDelta'> = { applied: [], failed: [], batches: 0, reads: 0 }
   let pending = plan.ops
-  let view = kernel
   while (pending.length > 0) {
     const batch = pending
     pending = []
@@ -59,13 +100,14 @@ export async function applyPlan(driver: ApplyDriver, plan: Plan, kernel: Table, 
     const errors = res.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
     if (res.code === 0 && errors.length === 0) {
       result.applied.push(...batch)
-      view = applyOps(view, batch)
+      if (result.reads === 0) beforeClean?.(batch)
+      view.apply(batch)
       break
     }
-    view = await driver.read()
+    view.reset(await driver.read())
     result.reads++
     const missing: Op[] = []
-    const index = indexTable(view)
+    const index = indexTable(view.toTable())
     for (const op of batch) (opHolds(index, op) ? result.applied : missing).push(op)
     // Lines fail in order and each prints one line: the i-th missing change owns the i-th message.
     missing.forEach((op, i) => {
@@ -81,7 +123,5 @@ export async function applyPlan(driver: ApplyDriver, plan: Plan, kernel: Table, 
       }
     })
   }
-  result.kernel = view
-  result.owned = nextOwned(owned, plan.adopted, result.applied, view)
   return result
 }

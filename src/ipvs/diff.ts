@@ -5,6 +5,7 @@ import {
   type Destination, type Service, type Table,
 } from './model.js'
 import type { Owned } from './owned.js'
+import { TableView } from './table-view.js'
 
 /** What reconciling would do, and what it leaves alone. */
 export interface Plan {
@@ -29,20 +30,49 @@ export function entryKey(s: Service, d?: Destination): string {
   return d ? `${serviceKey(s)} -> ${destinationKey(d)}` : serviceKey(s)
 }
 
+/** Looks a service up by its key: a Map, or a TableView. */
+export interface ServiceLookup {
+  get(key: string): Service | undefined
+}
+
+/** Options of a full diff. */
+export interface FullDiffOptions extends DiffOptions {
+  /** Only these services (keys), as if the rest of both tables matched; the plan is the full one restricted. */
+  only?: ReadonlySet<string>
+}
+
 /** Diff `desired` against `kernel`; only entries in `owned` (or adopted) are changed or deleted. */
-export function diff(desired: Table, kernel: Table, owned: Owned, options: DiffOptions = {}): Plan {
+export function diff(desired: Table, kernel: Table, owned: Owned, options: FullDiffOptions = {}): Plan {
+  const wanted = new Map(desired.services.map((s) => [serviceKey(s), s]))
+  const have = new Map(kernel.services.map((s) => [serviceKey(s), s]))
+  // Wanted services in table order, then the kernel's other services in kernel order.
+  const keys = [...wanted.keys(), ...[...have.keys()].filter((k) => !wanted.has(k))]
+  const only = options.only
+  return diffServices(wanted, have, owned, only ? keys.filter((k) => only.has(k)) : keys, options)
+}
+
+/**
+ * Diff only the services named by `keys` (those a change touched): each one's wanted form (`desired.get`, none =
+ * unwanted) against the kernel's. Costs the size of those services, not of the tables; equal to the full diff
+ * restricted to them when the keys come in the full diff's order (desired order, then kernel order).
+ */
+export function diffServices(desired: ServiceLookup, kernel: ServiceLookup, owned: Owned, keys: Iterable<string>, options: DiffOptions = {}): Plan {
   const plan: Plan = { ops: [], foreign: [], conflicts: [], adopted: [] }
   const svcOps: Op[] = []
   const destOps: Op[] = []
   const destDeletes: Op[] = []
   const svcDeletes: Op[] = []
-  const kernelByKey = new Map(kernel.services.map((s) => [serviceKey(s), s]))
-  const wantedKeys = new Set(desired.services.map((s) => serviceKey(s)))
   const mine = (key: string) => owned.has(key)
 
-  for (const want of desired.services) {
-    const key = serviceKey(want)
-    const have = kernelByKey.get(key)
+  for (const key of keys) {
+    const want = desired.get(key)
+    const have = kernel.get(key)
+    if (!want) {
+      if (!have) continue
+      if (mine(key)) svcDeletes.push({ kind: 'delete-service', service: have })
+      else plan.foreign.push(key, ...have.destinations.map((d) => `${key} -> ${destinationKey(d)}`))
+      continue
+    }
     if (!have) {
       svcOps.push({ kind: 'add-service', service: want })
       for (const dest of want.destinations) destOps.push({ kind: 'add-dest', service: want, dest })
@@ -58,10 +88,11 @@ export function diff(desired: Table, kernel: Table, owned: Owned, options: DiffO
     if (!sameServiceAttrs(want, have)) svcOps.push({ kind: 'edit-service', service: want })
     const haveDests = new Map(have.destinations.map((d) => [destinationKey(d), d]))
     for (const dest of want.destinations) {
-      const dkey = entryKey(want, dest)
-      const cur = haveDests.get(destinationKey(dest))
+      const dk = destinationKey(dest)
+      const cur = haveDests.get(dk)
       if (!cur) destOps.push({ kind: 'add-dest', service: want, dest })
       else {
+        const dkey = `${key} -> ${dk}`
         if (!mine(dkey)) {
           if (!options.adopt) { plan.conflicts.push(dkey); continue }
           plan.adopted.push(dkey)
@@ -71,42 +102,22 @@ export function diff(desired: Table, kernel: Table, owned: Owned, options: DiffO
     }
     const wantDests = new Set(want.destinations.map((d) => destinationKey(d)))
     for (const cur of have.destinations) {
-      if (wantDests.has(destinationKey(cur))) continue
-      const dkey = entryKey(have, cur)
+      const dk = destinationKey(cur)
+      if (wantDests.has(dk)) continue
+      const dkey = `${key} -> ${dk}`
       if (mine(dkey)) destDeletes.push({ kind: 'delete-dest', service: have, dest: cur })
       else plan.foreign.push(dkey)
     }
-  }
-
-  for (const have of kernel.services) {
-    const key = serviceKey(have)
-    if (wantedKeys.has(key)) continue
-    if (mine(key)) svcDeletes.push({ kind: 'delete-service', service: have })
-    else plan.foreign.push(key, ...have.destinations.map((d) => entryKey(have, d)))
   }
   plan.ops = [...svcOps, ...destOps, ...destDeletes, ...svcDeletes]
   return plan
 }
 
-/** The table the kernel holds after `ops` succeed on `kernel` (pure; used to keep the director's view). */
+/** The table the kernel holds after `ops` succeed on `kernel` (pure; see TableView.apply for the in-place form). */
 export function applyOps(kernel: Table, ops: Op[]): Table {
-  const services = new Map(kernel.services.map((s) => [serviceKey(s), { ...s, destinations: [...s.destinations] }]))
-  for (const op of ops) {
-    const key = serviceKey(op.service)
-    const svc = services.get(key)
-    switch (op.kind) {
-      case 'add-service': if (!svc) services.set(key, { ...op.service, destinations: [] }); break
-      case 'edit-service': if (svc) services.set(key, { ...op.service, destinations: svc.destinations }); break
-      case 'delete-service': services.delete(key); break
-      default: {
-        if (!svc) break
-        const dkey = destinationKey(op.dest)
-        svc.destinations = svc.destinations.filter((d) => destinationKey(d) !== dkey)
-        if (op.kind !== 'delete-dest') svc.destinations.push(op.dest)
-      }
-    }
-  }
-  return { services: [...services.values()] }
+  const view = new TableView(kernel)
+  view.apply(ops)
+  return view.toTable()
 }
 
 /** A table indexed by service key and destination key, for lookups in large tables. */

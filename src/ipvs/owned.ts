@@ -1,12 +1,11 @@
-// The owned set: which kernel entries this director created (or adopted), kept in a small JSON state file
-// written atomically, so it touches only its own entries when it shares the kernel with other tools.
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
-import { dirname } from 'node:path'
-import { Type } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
-import { ERR_STATE_FILE } from '../errors.js'
+// The owned set: which kernel entries this director created (or adopted), so it touches only its own entries when
+// it shares the kernel with other tools; how it follows an applied plan (whole or incrementally). The state file
+// that keeps it across restarts is owned-journal.ts (re-exported here).
 import { opKey, type Op } from './commands.js'
 import { destinationKey, serviceKey, type Table } from './model.js'
+import type { TableView } from './table-view.js'
+
+export { loadOwned, OwnedStore, saveOwned } from './owned-journal.js'
 
 /** Keys of owned entries: service keys and `service -> destination` keys (see diff.entryKey). */
 export type Owned = ReadonlySet<string>
@@ -14,43 +13,10 @@ export type Owned = ReadonlySet<string>
 /** Where the owned set lives by default (one file per IPVS table, i.e. per network namespace). */
 export const DEFAULT_OWNED_PATH = '/var/lib/lvs-director/owned.json'
 
-const OwnedFileSchema = Type.Object({ version: Type.Literal(1), entries: Type.Array(Type.String({ maxLength: 200 })) })
-
-/** Read the owned set; a missing file is an empty set, a corrupt one LVS_ERR_STATE_FILE. */
-export async function loadOwned(path: string): Promise<Set<string>> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set()
-    throw new ERR_STATE_FILE(path, (err as Error).message)
-  }
-  let data: unknown
-  try {
-    data = JSON.parse(text)
-  } catch (err) {
-    throw new ERR_STATE_FILE(path, (err as Error).message)
-  }
-  if (!Value.Check(OwnedFileSchema, data)) throw new ERR_STATE_FILE(path, 'not an owned-set file ({version: 1, entries: [...]})')
-  return new Set(data.entries)
-}
-
-/** Write the owned set atomically (temporary file, fsync, rename), creating the folder when needed. */
-export async function saveOwned(path: string, owned: Owned): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`
-  try {
-    await mkdir(dirname(path), { recursive: true })
-    const fh = await open(tmp, 'w', 0o644)
-    try {
-      await fh.writeFile(`${JSON.stringify({ version: 1, entries: [...owned].sort() }, null, 2)}\n`)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, path)
-  } catch (err) {
-    throw new ERR_STATE_FILE(path, (err as Error).message)
-  }
+/** A net change of the owned set: keys that became owned, keys that no longer are (disjoint). */
+export interface OwnedDelta {
+  added: string[]
+  removed: string[]
 }
 
 /**
@@ -67,4 +33,54 @@ export function nextOwned(before: Owned, adopted: string[], succeeded: Op[], ker
   for (const op of succeeded) if (op.kind === 'add-service' || op.kind === 'add-dest') next.add(opKey(op))
   for (const key of next) if (!present.has(key)) next.delete(key)
   return next
+}
+
+/**
+ * Update `owned` in place for `ops` that all succeeded (a clean batch) and the `adopted` keys, in time
+ * proportional to the ops. `before` is the kernel view before the ops (a deleted service takes its real servers'
+ * keys with it). Equals nextOwned when `owned` held only entries present in `before` (true after trimOwned).
+ */
+export function updateOwned(owned: Set<string>, adopted: Iterable<string>, ops: readonly Op[], before: TableView): OwnedDelta {
+  const was = new Map<string, boolean>() // each touched key: owned before?
+  const touch = (key: string) => { if (!was.has(key)) was.set(key, owned.has(key)) }
+  const add = (key: string) => { touch(key); owned.add(key) }
+  const remove = (key: string) => { touch(key); owned.delete(key) }
+  const addedDests = new Map<string, string[]>() // real servers added by these ops, by service key
+  for (const key of adopted) add(key)
+  for (const op of ops) {
+    if (op.kind === 'add-service') add(opKey(op))
+    else if (op.kind === 'add-dest') {
+      const key = opKey(op)
+      add(key)
+      const svc = serviceKey(op.service)
+      const list = addedDests.get(svc)
+      if (list) list.push(key)
+      else addedDests.set(svc, [key])
+    } else if (op.kind === 'delete-dest') remove(opKey(op))
+    else if (op.kind === 'delete-service') {
+      const key = serviceKey(op.service)
+      remove(key)
+      for (const d of before.get(key)?.destinations ?? []) remove(`${key} -> ${destinationKey(d)}`)
+      for (const k of addedDests.get(key) ?? []) remove(k)
+    }
+  }
+  const delta: OwnedDelta = { added: [], removed: [] }
+  for (const [key, before] of was) {
+    const now = owned.has(key)
+    if (now !== before) (now ? delta.added : delta.removed).push(key)
+  }
+  return delta
+}
+
+/** Replace the content of `owned` with `next` in place, returning the net change. */
+export function replaceOwned(owned: Set<string>, next: ReadonlySet<string>): OwnedDelta {
+  const delta: OwnedDelta = { added: [], removed: [] }
+  for (const key of owned) if (!next.has(key)) { owned.delete(key); delta.removed.push(key) }
+  for (const key of next) if (!owned.has(key)) { owned.add(key); delta.added.push(key) }
+  return delta
+}
+
+/** Drop from `owned` every key the kernel `view` does not hold (after a read: someone else deleted it). */
+export function trimOwned(owned: Set<string>, view: TableView): OwnedDelta {
+  return replaceOwned(owned, nextOwned(owned, [], [], view.toTable()))
 }
