@@ -27,14 +27,9 @@ export function serviceArgs(cmd: '-A' | '-E', s: Service): string[] {
 
 const FORWARD_SWITCH = { dr: '-g', nat: '-m', tun: '-i' } as const
 
-/** `-r` value: fwmark destinations without a port are `addr:0` (the packet's own port). */
-function realServer(d: Destination): string {
-  return hostPort(d.address, d.port ?? 0)
-}
-
 /** Arguments of `-a` (add) or `-e` (edit) for a destination; -e sends the whole destination. */
 export function destinationArgs(cmd: '-a' | '-e', s: Service, d: Destination): string[] {
-  const argv = [cmd, ...serviceIdArgs(s), '-r', realServer(d), FORWARD_SWITCH[d.forwarding], '-w', String(d.weight)]
+  const argv = [cmd, ...serviceIdArgs(s), '-r', destinationKey(d), FORWARD_SWITCH[d.forwarding], '-w', String(d.weight)]
   if (d.upperThreshold) argv.push('-x', String(d.upperThreshold))
   if (d.lowerThreshold) argv.push('-y', String(d.lowerThreshold))
   if (d.forwarding === 'tun' && d.tunType && d.tunType !== 'ipip') {
@@ -53,7 +48,7 @@ export function opArgs(op: Op): string[] {
     case 'delete-service': return ['-D', ...serviceIdArgs(op.service)]
     case 'add-dest': return destinationArgs('-a', op.service, op.dest)
     case 'edit-dest': return destinationArgs('-e', op.service, op.dest)
-    case 'delete-dest': return ['-d', ...serviceIdArgs(op.service), '-r', realServer(op.dest)]
+    case 'delete-dest': return ['-d', ...serviceIdArgs(op.service), '-r', destinationKey(op.dest)]
   }
 }
 
