@@ -115,14 +115,6 @@ export class Ipvsadm {
     return parseList(await this.#check(argv))
   }
 
-  /** The raw text of `ipvsadm -Ln --exact [--stats|--rate]`, for printing as ipvsadm does. */
-  async listText(options: { stats?: boolean; rate?: boolean } = {}): Promise<string> {
-    const argv = ['-Ln', '--exact']
-    if (options.stats) argv.push('--stats')
-    else if (options.rate) argv.push('--rate')
-    return this.#check(argv)
-  }
-
   /** Start the connection-sync daemon (master or backup). */
   async startDaemon(daemon: SyncDaemon): Promise<void> {
     await this.#check(startDaemonArgs(daemon))
