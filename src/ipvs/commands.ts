@@ -1,6 +1,6 @@
 // Builds ipvsadm argument vectors for table changes, and the `ipvsadm -R` lines made from the same vectors.
 // Every value here was validated by model.ts, so no argument can carry a space, a quote or a shell word.
-import { hostPort, serviceKey, destinationKey, type Destination, type Service, type Table } from './model.js'
+import { hostPort, serviceKey, destinationKey, entryKey, type Destination, type Service, type Table } from './model.js'
 
 /** One change to the kernel table. */
 export type Op =
@@ -60,7 +60,7 @@ export function restoreLine(op: Op): string {
 /** Identity of the entry an op touches: a service key, or `service -> destination`. */
 export function opKey(op: Op): string {
   const s = serviceKey(op.service)
-  return 'dest' in op ? `${s} -> ${destinationKey(op.dest)}` : s
+  return 'dest' in op ? entryKey(s, destinationKey(op.dest)) : s
 }
 
 /** The ops that build a whole table from nothing (services, each followed by its destinations). */

@@ -1,7 +1,7 @@
 // Pure diff of a desired table against the kernel's into a minimal, ordered plan that touches only owned entries.
 import type { Op } from './commands.js'
 import {
-  destinationKey, sameDestinationAttrs, sameServiceAttrs, serviceKey,
+  destinationKey, entryKey, sameDestinationAttrs, sameServiceAttrs, serviceKey,
   type Destination, type Service, type Table,
 } from './model.js'
 import type { Owned } from './owned.js'
@@ -23,11 +23,6 @@ export interface Plan {
 export interface DiffOptions {
   /** Take over existing entries the table names instead of reporting conflicts. @default false */
   adopt?: boolean
-}
-
-/** Key of a destination inside a service: `service -> addr:port`. */
-export function entryKey(s: Service, d?: Destination): string {
-  return d ? `${serviceKey(s)} -> ${destinationKey(d)}` : serviceKey(s)
 }
 
 /** Looks a service up by its key: a Map, or a TableView. */
@@ -70,7 +65,7 @@ export function diffServices(desired: ServiceLookup, kernel: ServiceLookup, owne
     if (!want) {
       if (!have) continue
       if (mine(key)) svcDeletes.push({ kind: 'delete-service', service: have })
-      else plan.foreign.push(key, ...have.destinations.map((d) => `${key} -> ${destinationKey(d)}`))
+      else plan.foreign.push(key, ...have.destinations.map((d) => entryKey(key, destinationKey(d))))
       continue
     }
     if (!have) {
@@ -92,7 +87,7 @@ export function diffServices(desired: ServiceLookup, kernel: ServiceLookup, owne
       const cur = haveDests.get(dk)
       if (!cur) destOps.push({ kind: 'add-dest', service: want, dest })
       else {
-        const dkey = `${key} -> ${dk}`
+        const dkey = entryKey(key, dk)
         if (!mine(dkey)) {
           if (!options.adopt) { plan.conflicts.push(dkey); continue }
           plan.adopted.push(dkey)
@@ -104,7 +99,7 @@ export function diffServices(desired: ServiceLookup, kernel: ServiceLookup, owne
     for (const cur of have.destinations) {
       const dk = destinationKey(cur)
       if (wantDests.has(dk)) continue
-      const dkey = `${key} -> ${dk}`
+      const dkey = entryKey(key, dk)
       if (mine(dkey)) destDeletes.push({ kind: 'delete-dest', service: have, dest: cur })
       else plan.foreign.push(dkey)
     }

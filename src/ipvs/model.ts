@@ -239,6 +239,11 @@ export function destinationKey(d: Pick<Destination, 'address' | 'port'>): string
   return hostPort(d.address, d.port ?? 0)
 }
 
+/** Key of a real server in plans and the owned set: `<service key> -> <destination key>` (kept in state files). */
+export function entryKey(service: string, destination: string): string {
+  return `${service} -> ${destination}`
+}
+
 /** `addr:port`, bracketing IPv6 as ipvsadm does. */
 export function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`

@@ -2,12 +2,12 @@
 // it shares the kernel with other tools; how it follows an applied plan (whole or incrementally). The state file
 // that keeps it across restarts is owned-journal.ts (re-exported here).
 import { opKey, type Op } from './commands.js'
-import { destinationKey, serviceKey, type Table } from './model.js'
+import { destinationKey, entryKey, serviceKey, type Table } from './model.js'
 import type { TableView } from './table-view.js'
 
 export { loadOwned, OwnedStore, saveOwned } from './owned-journal.js'
 
-/** Keys of owned entries: service keys and `service -> destination` keys (see diff.entryKey). */
+/** Keys of owned entries: service keys and `service -> destination` keys (see model.entryKey). */
 export type Owned = ReadonlySet<string>
 
 /** Where the owned set lives by default (one file per IPVS table, i.e. per network namespace). */
@@ -26,8 +26,9 @@ export interface OwnedDelta {
 export function nextOwned(before: Owned, adopted: string[], succeeded: Op[], kernelAfter: Table): Set<string> {
   const present = new Set<string>()
   for (const s of kernelAfter.services) {
-    present.add(serviceKey(s))
-    for (const d of s.destinations) present.add(`${serviceKey(s)} -> ${destinationKey(d)}`)
+    const key = serviceKey(s)
+    present.add(key)
+    for (const d of s.destinations) present.add(entryKey(key, destinationKey(d)))
   }
   const next = new Set([...before, ...adopted])
   for (const op of succeeded) if (op.kind === 'add-service' || op.kind === 'add-dest') next.add(opKey(op))
@@ -60,7 +61,7 @@ export function updateOwned(owned: Set<string>, adopted: Iterable<string>, ops: 
     else if (op.kind === 'delete-service') {
       const key = serviceKey(op.service)
       remove(key)
-      for (const d of before.get(key)?.destinations ?? []) remove(`${key} -> ${destinationKey(d)}`)
+      for (const d of before.get(key)?.destinations ?? []) remove(entryKey(key, destinationKey(d)))
       for (const k of addedDests.get(key) ?? []) remove(k)
     }
   }
