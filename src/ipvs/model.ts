@@ -93,8 +93,8 @@ function address(text: string, path: string): { address: string; family: 'inet' 
   return a
 }
 
-// The kernel keeps three flag bits; ipvsadm names them after the scheduler (sh-*, mh-*, or flag-N).
-const FLAG_BIT: Record<SchedFlag, number> = {
+/** The kernel bit (1..3) of each flag name; ipvsadm names the three bits after the scheduler (sh-*, mh-*, or flag-N). */
+export const FLAG_BIT: Record<SchedFlag, number> = {
   'sh-fallback': 1, 'mh-fallback': 1, 'flag-1': 1, 'sh-port': 2, 'mh-port': 2, 'flag-2': 2, 'flag-3': 3,
 }
 

@@ -2,7 +2,7 @@
 // Formats follow ipvsadm.c (v1.31): print_service_entry, print_title and print_largenum.
 import { ERR_IPVS_PARSE } from '../errors.js'
 import {
-  canonicalAddress, destinationKey, flagNames, serviceKey, SCHED_FLAGS,
+  canonicalAddress, destinationKey, FLAG_BIT, flagNames, serviceKey, SCHED_FLAGS,
   type Destination, type SchedFlag, type Service, type Table,
 } from './model.js'
 
@@ -76,7 +76,7 @@ function canonicalFlags(scheduler: string, list: string, lineNo: number): SchedF
   const bits = new Set<number>()
   for (const f of list.split(',')) {
     if (!(SCHED_FLAGS as readonly string[]).includes(f)) fail(lineNo, `unknown scheduler flag ${JSON.stringify(f)}`)
-    bits.add(f.endsWith('fallback') || f === 'flag-1' ? 1 : f.endsWith('port') || f === 'flag-2' ? 2 : 3)
+    bits.add(FLAG_BIT[f as SchedFlag])
   }
   return flagNames(scheduler, bits)
 }
