@@ -247,9 +247,9 @@ export function parseList(text: string): Listing {
 export function withThresholds(table: Table, listing: Listing): Table {
   const byKey = new Map(listing.services.map((s) => [s.key, s]))
   for (const s of table.services) {
-    const listed = byKey.get(serviceKey(s))
+    const listed = new Map(byKey.get(serviceKey(s))?.destinations.map((x) => [destinationKey(x), x]))
     for (const d of s.destinations) {
-      const l = listed?.destinations.find((x) => destinationKey(x) === destinationKey(d))
+      const l = listed.get(destinationKey(d))
       d.upperThreshold = l?.upperThreshold ?? d.upperThreshold
       d.lowerThreshold = l?.lowerThreshold ?? d.lowerThreshold
     }
