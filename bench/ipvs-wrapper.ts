@@ -2,7 +2,7 @@
 // view, diff, one batched ipvsadm -R through applyPlan, owned-set write), and the path a running director takes
 // for one change (diff of the touched services, applyPlanInPlace, one journal line), timed phase by phase.
 import { rm } from 'node:fs/promises'
-import { applyPlan, applyPlanInPlace, type ApplyDriver, type ApplyOutcome, type ApplyResult } from '../src/ipvs/apply.js'
+import { applyPlan, applyPlanInPlace, type ApplyDriver, type ApplyOutcome, type ApplyResult, type ApplyRun } from '../src/ipvs/apply.js'
 import { diff, diffServices, type ServiceLookup } from '../src/ipvs/diff.js'
 import { nodeExec, type Exec } from '../src/ipvs/exec.js'
 import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
@@ -133,7 +133,7 @@ function phasesOf(marks: { restoreStart: number; restoreEnd: number; process: nu
 }
 
 /** Throws unless the apply went through as one clean batch with no table read. */
-export function assertClean(result: Pick<ApplyOutcome, 'applied' | 'failed' | 'batches' | 'reads'>, expectedOps: number, what: string): void {
+export function assertClean(result: ApplyRun, expectedOps: number, what: string): void {
   const bad = result.failed.length > 0 || result.batches !== 1 || result.reads !== 0 || result.applied.length !== expectedOps
   if (bad) {
     const first = result.failed[0]

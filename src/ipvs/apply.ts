@@ -31,28 +31,27 @@ export interface FailedOp {
   op: Op
 }
 
-/** What applying a plan did to the kernel (the view and owned set were updated in place). */
-export interface ApplyOutcome {
+/** Which changes took and which failed, and what that cost. */
+export interface ApplyRun {
   applied: Op[]
   failed: FailedOp[]
   /** ipvsadm -R processes run and full table reads made. */
   batches: number
   reads: number
+}
+
+/** What applying a plan did to the kernel (the view and owned set were updated in place). */
+export interface ApplyOutcome extends ApplyRun {
   /** The owned set's net change: what to append to the state file (OwnedStore.record). */
   ownedDelta: OwnedDelta
 }
 
 /** What applying a plan did, with the new kernel view and owned set as values. */
-export interface ApplyResult {
-  applied: Op[]
-  failed: FailedOp[]
+export interface ApplyResult extends ApplyRun {
   /** What the kernel holds now, as the director believes (read back after any failure). */
   kernel: Table
   /** The owned set to persist. */
   owned: Set<string>
-  /** ipvsadm -R processes run and full table reads made. */
-  batches: number
-  reads: number
 }
 
 /** Exit status of ipvsadm's fail(): the process stopped at that line. */
@@ -89,8 +88,8 @@ export async function applyPlanInPlace(driver: ApplyDriver, plan: Plan, view: Ta
  * Send the plan (one batch, plus one per abort), keeping `view` as the kernel holds it: a clean batch is applied
  * to it (after `beforeClean`, only when no read happened), a failed one makes it the table read back.
  */
-async function applyBatches(driver: ApplyDriver, plan: Plan, view: TableView, beforeClean?: (batch: Op[]) => void): Promise<Omit<ApplyOutcome, 'ownedDelta'>> {
-  const result: Omit<ApplyOutcome, 'ownedDelta'> = { applied: [], failed: [], batches: 0, reads: 0 }
+async function applyBatches(driver: ApplyDriver, plan: Plan, view: TableView, beforeClean?: (batch: Op[]) => void): Promise<ApplyRun> {
+  const result: ApplyRun = { applied: [], failed: [], batches: 0, reads: 0 }
   let pending = plan.ops
   while (pending.length > 0) {
     const batch = pending
