@@ -157,9 +157,13 @@ function counter(text: string | undefined, lineNo: number): number {
   return Number(m[1]) * SCALE[m[2]!]!
 }
 
-function five(words: string[], lineNo: number): number[] {
+// The five counters of a --stats or --rate line, as that format names them.
+function counters(words: string[], format: 'stats' | 'rate', lineNo: number): { stats: Counters } | { rate: Rates } {
   if (words.length !== 5) fail(lineNo, `expected 5 counters, got ${words.length}`)
-  return words.map((w) => counter(w, lineNo))
+  const [a, b, c, d, e] = words.map((w) => counter(w, lineNo)) as [number, number, number, number, number]
+  return format === 'stats'
+    ? { stats: { conns: a, inPkts: b, outPkts: c, inBytes: d, outBytes: e } }
+    : { rate: { cps: a, inPps: b, outPps: c, inBps: d, outBps: e } }
 }
 
 function parseServiceLine(words: string[], format: Listing['format'], lineNo: number): ListedService {
@@ -174,12 +178,7 @@ function parseServiceLine(words: string[], format: Listing['format'], lineNo: nu
     svc = { key: '', protocol: proto === 'TCP' ? 'tcp' : 'udp', address: hp.address, port: hp.port, family: hp.family, destinations: [] }
   } else return fail(lineNo, `unknown protocol ${JSON.stringify(proto)}`)
   svc.key = serviceKey(svc)
-  if (format === 'stats' || format === 'rate') {
-    const [a, b, c, d, e] = five(words, lineNo) as [number, number, number, number, number]
-    if (format === 'stats') svc.stats = { conns: a, inPkts: b, outPkts: c, inBytes: d, outBytes: e }
-    else svc.rate = { cps: a, inPps: b, outPps: c, inBps: d, outBps: e }
-    return svc
-  }
+  if (format === 'stats' || format === 'rate') return Object.assign(svc, counters(words, format, lineNo))
   svc.scheduler = words.shift() ?? fail(lineNo, 'no scheduler')
   if (words[0]?.startsWith('(')) svc.flags = words.shift()!.replace(/[()]/g, '').split(',')
   svc.ops = false
@@ -201,9 +200,7 @@ function parseDestLine(words: string[], format: Listing['format'], tunInfo: bool
   const d: ListedDestination = { address: hp.address, port: hp.port }
   const n = (w: string | undefined) => int(w, lineNo, 'number')
   if (format === 'stats' || format === 'rate') {
-    const [a, b, c, e, f] = five(words, lineNo) as [number, number, number, number, number]
-    if (format === 'stats') d.stats = { conns: a, inPkts: b, outPkts: c, inBytes: e, outBytes: f }
-    else d.rate = { cps: a, inPps: b, outPps: c, inBps: e, outBps: f }
+    Object.assign(d, counters(words, format, lineNo))
   } else if (format === 'thresholds') {
     Object.assign(d, { upperThreshold: n(words[0]), lowerThreshold: n(words[1]), activeConns: n(words[2]), inactiveConns: n(words[3]) })
   } else if (format === 'persistent') {
