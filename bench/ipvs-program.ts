@@ -19,7 +19,7 @@ import { loadOwned } from '../src/ipvs/owned.js'
 import { parseTableText } from '../src/table-file.js'
 import { median, medianPhases, mustRun, now, runRaw } from './ipvs-measure.js'
 import { formatReport, type Report, type SizeResult } from './ipvs-report.js'
-import { BENCH_VIP, benchPort, DIRECTOR_IP, benchTableInput, EXTRA_SERVER, rawExtraArgs, rawRestoreText } from './ipvs-rules.js'
+import { BENCH_VIP, benchPort, benchRules, DIRECTOR_IP, benchTableInput, EXTRA_SERVER, rawExtraArgs, rawRestoreText } from './ipvs-rules.js'
 import { assertClean, BenchDirector, netnsExec, type Phases } from './ipvs-wrapper.js'
 
 const IPVSADM = 'ipvsadm'
@@ -72,7 +72,7 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
   parseTableText(yamlText, 'bench.yaml')
   const yamlMs = now() - ty
   log(`${n} services: parseTable ${sec(validateMs).toFixed(2)} s, YAML file + parseTable ${sec(yamlMs).toFixed(2)} s`)
-  const rules = n * 5
+  const rules = benchRules(n)
   const raw: number[] = []
   const wrapper: number[] = []
   const phases: Phases[] = []
@@ -147,7 +147,7 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   const n = table.services.length
   // The director programs the table into its own namespace (dir-a, which never held a big table: empty trash).
   const base = await director.program(table)
-  assertClean(base.result, n * 5, 'wrapper, the table for the change')
+  assertClean(base.result, benchRules(n), 'wrapper, the table for the change')
   log(`${n} services into dir-a: wrapper ${sec(base.phases.total).toFixed(2)} s`)
   // From here on it is a running director: it keeps its kernel view, owned set and state file (untimed set-up).
   await director.keep(base.result.kernel)
@@ -206,7 +206,7 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   log(`one-shot apply (read first): ${sec(oneShotMs).toFixed(2)} s, of which the read ${sec(readMs).toFixed(2)} s`)
   await mustRun(IPVSADM, ['-C'])
   return {
-    tableRules: n * 5,
+    tableRules: benchRules(n),
     raw: { medianMs: median(raw), samplesMs: raw },
     wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),

@@ -19,6 +19,11 @@ export function benchPort(i: number): number {
   return FIRST_PORT + i
 }
 
+/** Rules (services plus real servers) in a table of `n` services. */
+export function benchRules(n: number): number {
+  return n * (1 + REAL_SERVERS.length)
+}
+
 /** The desired table of `n` services as a table file would give it (parseTable validates and completes it). */
 export function benchTableInput(n: number): unknown {
   const services = []
