@@ -35,10 +35,9 @@ function validate(raw: unknown, source: string, lineOfPath: (path: string) => nu
   try {
     return parseTable(applyProfiles(raw))
   } catch (err) {
-    const path = (err as { path?: string }).path
+    const { path, detail } = err as { path?: string; detail?: string }
     if (path === undefined) throw err
     const line = lineOfPath(path)
-    const detail = (err as Error).message.replace(/^invalid \S+: /, '')
     throw new ERR_INVALID_TABLE(`${source}${line ? `:${line}` : ''}`, `${path || '/'}: ${detail}`, { cause: err })
   }
 }

@@ -65,10 +65,11 @@ export type Table = Static<typeof TableSchema>
 export type Scheduler = (typeof SCHEDULERS)[number]
 export type SchedFlag = (typeof SCHED_FLAGS)[number]
 
-/** Throws LVS_ERR_INVALID_VALUE for one field; `path` is a JSON pointer into the input. */
+/** An LVS_ERR_INVALID_VALUE for one field, carrying `path` (a JSON pointer into the input) and `detail` (the message). */
 export function invalid(path: string, message: string): Error {
-  const err = new ERR_INVALID_VALUE(path || '/', message) as Error & { path?: string }
+  const err = new ERR_INVALID_VALUE(path || '/', message) as Error & { path?: string; detail?: string }
   err.path = path
+  err.detail = message
   return err
 }
 
