@@ -7,8 +7,8 @@
 // probe to the director, so the router moves that rule after its own and sets accept_local (the reply's source is
 // the VIP, a local address, which the kernel otherwise drops as a martian). It does so by default, since the VIPs
 // move to whichever director is active; both changes are harmless while the VIP is elsewhere.
-import { execFile } from 'node:child_process'
 import { ERR_IP_COMMAND_FAILED } from '../src/errors.js'
+import { nodeExec } from '../src/ipvs/exec.js'
 import { familyOf, type Family } from './icmp.js'
 
 /** Runs `ip` (or `sysctl`) with an argv array, never a shell; resolves stdout, rejects with LVS_ERR_IP_COMMAND_FAILED. */
@@ -46,13 +46,11 @@ export interface IpGuardRouterOptions {
   localPref?: number
 }
 
-const defaultRun: RunCommand = (file, args) =>
-  new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 5000 }, (err, stdout, stderr) => {
-      if (err) reject(new ERR_IP_COMMAND_FAILED(args.join(' '), String(stderr).trim() || err.message))
-      else resolve(String(stdout))
-    })
-  })
+const defaultRun: RunCommand = async (file, args) => {
+  const r = await nodeExec(file, args, { timeoutMs: 5000 }).catch((err: Error) => ({ code: null, stdout: '', stderr: err.message }))
+  if (r.code !== 0) throw new ERR_IP_COMMAND_FAILED(args.join(' '), r.stderr.trim() || `${file} exited ${r.code ?? 'on a signal'}`)
+  return r.stdout
+}
 
 interface Via {
   family: Family

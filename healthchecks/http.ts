@@ -2,7 +2,7 @@
 import { Agent, type Dispatcher } from 'undici'
 import net from 'node:net'
 import type { Checker, CheckTarget } from './checker.js'
-import type { HttpCheckSpec, HttpsCheckSpec } from './spec.js'
+import { DEFAULT_PORTS, type HttpCheckSpec, type HttpsCheckSpec } from './spec.js'
 import type { Clock } from '../src/clock.js'
 import { down, fromError, runProbe, up, type Outcome } from './probe.js'
 
@@ -59,7 +59,7 @@ export function createHttpChecker(spec: HttpCheckSpec | HttpsCheckSpec, deps: Ht
   const dispatcher: Dispatcher = deps.dispatcher ?? owned!
   const accepted = statusMatcher(spec.status)
   const receive = spec.receive === undefined ? undefined : new RegExp(spec.receive)
-  const defaultPort = spec.kind === 'https' ? 443 : 80
+  const defaultPort = DEFAULT_PORTS[spec.kind]
 
   async function probe(target: CheckTarget, signal: AbortSignal): Promise<Outcome> {
     const host = net.isIPv6(target.address) ? `[${target.address}]` : target.address

@@ -1,6 +1,7 @@
 // The ping check: ICMP echo (IPv4) and ICMPv6 echo with our own identifier, replies matched by id, seq and source.
 import type { Checker, CheckResult, CheckTarget } from './checker.js'
 import { systemClock, type Clock, type TimerHandle } from '../src/clock.js'
+import { down, onAbort, up, type Outcome } from './probe.js'
 import { createIcmpTransport, familyOf, sameAddress, type Family, type IcmpEndpoint, type IcmpMessage, type IcmpTransport } from './icmp.js'
 
 /** The fields of a ping spec this module reads. */
@@ -57,10 +58,11 @@ export function createEchoProber(deps: EchoDeps = {}): EchoProber {
   return {
     probe(address, options, signal) {
       const start = clock.now()
-      const result = (r: Omit<CheckResult, 'durationMs'>): CheckResult => ({ ...r, durationMs: clock.now() - start })
+      const result = (r: Outcome): CheckResult => ({ ...r, durationMs: clock.now() - start })
       const family = familyOf(address)
-      if (!family) return Promise.resolve(result({ ok: false, code: 'bad-address', message: `not an IP address: ${address}` }))
-      if (signal.aborted) return Promise.resolve(result({ ok: false, code: 'timeout', message: `no echo reply from ${address}` }))
+      const timedOut = (): Outcome => down('timeout', `no echo reply from ${address}`)
+      if (!family) return Promise.resolve(result(down('bad-address', `not an IP address: ${address}`)))
+      if (signal.aborted) return Promise.resolve(result(timedOut()))
       let ep: IcmpEndpoint
       try {
         ep = endpointFor(family)
@@ -71,21 +73,20 @@ export function createEchoProber(deps: EchoDeps = {}): EchoProber {
         const sent = new Set<number>()
         let timer: TimerHandle | undefined
         let done = false
-        const finish = (r: Omit<CheckResult, 'durationMs'>): void => {
+        const finish = (r: Outcome): void => {
           if (done) return
           done = true
           if (timer) clock.clearTimeout(timer)
           listeners.delete(listener)
-          signal.removeEventListener('abort', onAbort)
+          unhook()
           resolve(result(r))
         }
         // Any of this probe's requests may be answered: a late reply to the first still proves the host is up.
         const listener = (m: IcmpMessage): void => {
           if (!sent.has(m.seq) || !(m.address === address || sameAddress(m.address, address))) return
-          if (m.kind === 'reply') finish({ ok: true, message: `echo reply from ${address}` })
-          else finish({ ok: false, code: 'unreachable', message: `${address} unreachable (ICMP error)` })
+          if (m.kind === 'reply') finish(up(`echo reply from ${address}`))
+          else finish(down('unreachable', `${address} unreachable (ICMP error)`))
         }
-        const onAbort = (): void => finish({ ok: false, code: 'timeout', message: `no echo reply from ${address}` })
         const attempt = (): void => {
           timer = undefined
           seq = (seq + 1) & 0xffff
@@ -97,7 +98,8 @@ export function createEchoProber(deps: EchoDeps = {}): EchoProber {
           }
         }
         listeners.add(listener)
-        signal.addEventListener('abort', onAbort, { once: true })
+        // Not aborted yet (checked above), so the hook cannot fire before `unhook` exists.
+        const unhook = onAbort(signal, () => finish(timedOut()))
         attempt()
       })
     },
@@ -119,13 +121,13 @@ function lostOnTheWayOut(err: unknown): boolean {
 }
 
 /** Maps a socket error to a result: missing privilege, no route, or other. */
-function socketFailure(err: unknown, address: string): Omit<CheckResult, 'durationMs'> {
+function socketFailure(err: unknown, address: string): Outcome {
   const message = String((err as Error)?.message ?? err)
   if (/not permitted|permission denied/i.test(message)) {
-    return { ok: false, code: 'no-permission', message: `raw ICMP socket not permitted (run as root or with CAP_NET_RAW): ${message}` }
+    return down('no-permission', `raw ICMP socket not permitted (run as root or with CAP_NET_RAW): ${message}`)
   }
-  if (/unreachable|no route/i.test(message)) return { ok: false, code: 'unreachable', message: `${address}: ${message}` }
-  return { ok: false, code: 'error', message: `${address}: ${message}` }
+  if (/unreachable|no route/i.test(message)) return down('unreachable', `${address}: ${message}`)
+  return down('error', `${address}: ${message}`)
 }
 
 /** Creates the ping checker: up when the target answers an echo request before the timeout. */

@@ -47,20 +47,19 @@ export async function runProbe(body: ProbeBody, signal: AbortSignal, clock: Cloc
   const started = clock.now()
   const timed = (o: Outcome): CheckResult => ({ ...o, durationMs: Math.max(0, clock.now() - started) })
   const timeout = (): CheckResult => {
-    const r = timed({ ok: false, code: 'timeout', message: '' })
-    return { ...r, message: `timeout after ${Math.round(r.durationMs)} ms` }
+    const durationMs = Math.max(0, clock.now() - started)
+    return { ...down('timeout', `timeout after ${Math.round(durationMs)} ms`), durationMs }
   }
   if (signal.aborted) return timeout()
-  let onAbort = (): void => {}
+  let unhook = (): void => {}
   const aborted = new Promise<CheckResult>((resolve) => {
-    onAbort = () => resolve(timeout())
-    signal.addEventListener('abort', onAbort, { once: true })
+    unhook = onAbort(signal, () => resolve(timeout()))
   })
   const probed = (async () => timed(await body(signal)))().catch((err: unknown) => timed(fromError(err)))
   try {
     return await Promise.race([probed, aborted])
   } finally {
-    signal.removeEventListener('abort', onAbort)
+    unhook()
   }
 }
 

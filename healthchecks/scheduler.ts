@@ -119,8 +119,7 @@ interface Probe {
   subscribers: Set<Subscriber>
   dueAt: number
   timer?: TimerHandle
-  controller?: AbortController
-  /** Ends the probe in flight at once (used when the probe stops). */
+  /** Aborts the probe in flight and ends it at once (used when the probe stops). */
   cancel?: () => void
   running: boolean
   stopped: boolean
@@ -183,7 +182,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     counts.started++
     probe.running = true
     const controller = new AbortController()
-    probe.controller = controller
     const startedAt = clock.now()
     let done = false
     const finish = (result: CheckResult): void => {
@@ -213,7 +211,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       finish({ ok: false, code: 'timeout', message: `timeout after ${probe.timeout} ms`, durationMs: probe.timeout })
     }, probe.timeout)
     deadline.unref?.()
-    probe.cancel = () => finish({ ok: false, code: 'aborted', message: 'check removed', durationMs: clock.now() - startedAt })
+    probe.cancel = () => {
+      controller.abort()
+      finish({ ok: false, code: 'aborted', message: 'check removed', durationMs: clock.now() - startedAt })
+    }
     Promise.resolve()
       .then(() => probe.checker.check(probe.target, controller.signal))
       .then(
@@ -224,7 +225,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       )
       .finally(() => {
         probe.running = false
-        if (probe.controller === controller) probe.controller = undefined
       })
   }
 
@@ -256,7 +256,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (probe.timer) clock.clearTimeout(probe.timer)
     const queued = queue.indexOf(probe)
     if (queued >= 0) queue.splice(queued, 1)
-    probe.controller?.abort()
     probe.cancel?.()
     closing.push(closeChecker(probe.checker))
   }

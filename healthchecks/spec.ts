@@ -167,19 +167,7 @@ const schemas = {
 /** Every check kind. */
 export const CHECK_KINDS = Object.keys(schemas) as CheckKind[]
 /** One check spec: a union discriminated by `kind`. */
-export const CheckSpecSchema = Type.Union([
-  ConnectCheckSchema,
-  HttpCheckSchema,
-  HttpsCheckSchema,
-  SipCheckSchema,
-  PbsCheckSchema,
-  DnsCheckSchema,
-  PingCheckSchema,
-  ExternalCheckSchema,
-  OnCheckSchema,
-  OffCheckSchema,
-  DrGuardCheckSchema,
-])
+export const CheckSpecSchema = Type.Union(Object.values(schemas))
 
 export type ConnectCheckSpec = Static<typeof ConnectCheckSchema>
 export type HttpCheckSpec = Static<typeof HttpCheckSchema>
