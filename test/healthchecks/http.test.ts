@@ -56,20 +56,25 @@ async function serve(t: Test, server: http.Server | https.Server, host: string):
 
 const spec = (extra: object) => parseCheckSpec({ kind: 'http', ...extra }) as HttpCheckSpec
 
+/** One probe with a fresh checker of `kind` built from `extra`, closed afterwards; `ms` is the probe's deadline. */
+function runner(kind: 'http' | 'https', host: string, port: number) {
+  return async (extra: object, ms = 2000) => {
+    const checker = createHttpChecker(parseCheckSpec({ kind, ...extra }) as HttpCheckSpec)
+    try {
+      return await probe(checker, target(host, port), ms)
+    } finally {
+      await checker.close?.()
+    }
+  }
+}
+
 for (const host of FAMILIES) {
   const authority = (port: number) => (host === '::1' ? `[::1]:${port}` : `${host}:${port}`)
 
   t.test(`http on ${host}`, async (t) => {
     const seen: Seen = {}
     const port = await serve(t, http.createServer(handler(seen)), host)
-    const run = async (extra: object, ms = 2000) => {
-      const checker = createHttpChecker(spec(extra))
-      try {
-        return await probe(checker, target(host, port), ms)
-      } finally {
-        await checker.close?.()
-      }
-    }
+    const run = runner('http', host, port)
 
     t.test('a 200 is up, sent as GET with the real server as Host', async (t) => {
       const r = await run({ path: '/ok' })
@@ -136,14 +141,7 @@ for (const host of FAMILIES) {
   t.test(`https on ${host}`, async (t) => {
     const seen: Seen = {}
     const port = await serve(t, https.createServer(tlsOptions, handler(seen)), host)
-    const run = async (extra: object, ms = 2000) => {
-      const checker = createHttpChecker(parseCheckSpec({ kind: 'https', ...extra }) as HttpCheckSpec)
-      try {
-        return await probe(checker, target(host, port), ms)
-      } finally {
-        await checker.close?.()
-      }
-    }
+    const run = runner('https', host, port)
     t.test('a self-signed server is up without verification (the default)', async (t) => {
       const r = await run({ path: '/ok' })
       t.equal(r.ok, true, r.message)
