@@ -4,14 +4,10 @@ import http from 'node:http'
 import https from 'node:https'
 import type net from 'node:net'
 import type tls from 'node:tls'
-import { readFileSync } from 'node:fs'
 import { Agent, buildConnector } from 'undici'
 import { createHttpChecker } from '../../healthchecks/http.js'
 import { parseCheckSpec, type HttpCheckSpec } from '../../healthchecks/spec.js'
-import { FAMILIES, closedTcpPort, listenTcp, probe, target } from './helpers.js'
-
-const fixtures = new URL('../fixtures/tls/', import.meta.url)
-const tlsOptions = { key: readFileSync(new URL('key.pem', fixtures)), cert: readFileSync(new URL('cert.pem', fixtures)) }
+import { FAMILIES, closedTcpPort, listenTcp, probe, selfSignedTls, target } from './helpers.js'
 
 interface Seen {
   method?: string
@@ -140,7 +136,7 @@ for (const host of FAMILIES) {
 
   t.test(`https on ${host}`, async (t) => {
     const seen: Seen = {}
-    const port = await serve(t, https.createServer(tlsOptions, handler(seen)), host)
+    const port = await serve(t, https.createServer(selfSignedTls(), handler(seen)), host)
     const run = runner('https', host, port)
     t.test('a self-signed server is up without verification (the default)', async (t) => {
       const r = await run({ path: '/ok' })
