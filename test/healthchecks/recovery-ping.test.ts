@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import readline from 'node:readline'
-import { addCheck, startScheduler, waitUntil, type Seen } from './recovery-harness.js'
+import { addCheck, startScheduler, waiters, type Seen } from './recovery-harness.js'
 import { createNetns, ip, loaderArgs, nsExec } from '../helpers/netns.js'
 
 const fixture = new URL('../fixtures/ping-recovery-child.ts', import.meta.url)
@@ -42,17 +42,7 @@ function startChild(t: Test, ns: string, input: object) {
   })
   const changes = (id: string) => lines.filter((l): l is Seen & { type: 'change' } => l.type === 'change' && l.id === id)
   const completed = () => lines.reduce((n, l) => (l.type === 'probes' ? l.completed : n), 0)
-  return {
-    changes,
-    async event(id: string, n: number): Promise<Seen> {
-      await waitUntil(() => changes(id).length >= n, `change event #${n} of ${id}`)
-      return changes(id)[n - 1]!
-    },
-    async probes(n: number): Promise<void> {
-      const target = completed() + n
-      await waitUntil(() => completed() >= target, `${n} more probes`)
-    },
-  }
+  return { changes, ...waiters(changes, completed) }
 }
 
 t.test('a host in a namespace: its link goes down (timeouts) and comes back up, on IPv4 and IPv6', async (t) => {
