@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import readline from 'node:readline'
 import { addCheck, startScheduler, waiters, type Seen } from './recovery-harness.js'
-import { createNetns, ip, loaderArgs, nsExec } from '../helpers/netns.js'
+import { createNetns, fixtureArgv, ip, nsExec } from '../helpers/netns.js'
 
 const fixture = new URL('../fixtures/ping-recovery-child.ts', import.meta.url)
 
@@ -26,7 +26,7 @@ type Line = { type: 'probes'; completed: number } | (Seen & { type: 'change' })
 
 /** Starts the scheduler fixture in namespace `ns`; its output lines are collected as they come. */
 function startChild(t: Test, ns: string, input: object) {
-  const argv = ['netns', 'exec', ns, process.execPath, ...loaderArgs(), fixture.pathname, JSON.stringify(input)]
+  const argv = ['netns', 'exec', ns, ...fixtureArgv(fixture, input)]
   const child = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'inherit'] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   t.teardown(async () => {
