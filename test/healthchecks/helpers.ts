@@ -1,6 +1,8 @@
-// Shared test helpers for the health checks: run a probe with a deadline, find closed ports, listen on loopback.
+// Shared test helpers for the health checks: run a probe with a deadline, find closed ports, listen on loopback,
+// and the self-signed TLS fixture.
 import net from 'node:net'
 import dgram from 'node:dgram'
+import { readFileSync } from 'node:fs'
 import type { Checker, CheckResult, CheckTarget } from '../../healthchecks/checker.js'
 
 /** The loopback addresses every check is tested on. */
@@ -48,4 +50,10 @@ export async function closedUdpPort(host: string): Promise<number> {
   const port = await bindUdp(s, host)
   await new Promise<void>((r) => s.close(() => r()))
   return port
+}
+
+/** The self-signed key and certificate in test/fixtures/tls, as `https.createServer` takes them. */
+export function selfSignedTls(): { key: Buffer; cert: Buffer } {
+  const dir = new URL('../fixtures/tls/', import.meta.url)
+  return { key: readFileSync(new URL('key.pem', dir)), cert: readFileSync(new URL('cert.pem', dir)) }
 }

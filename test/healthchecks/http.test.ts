@@ -4,14 +4,10 @@ import http from 'node:http'
 import https from 'node:https'
 import type net from 'node:net'
 import type tls from 'node:tls'
-import { readFileSync } from 'node:fs'
 import { Agent, buildConnector } from 'undici'
 import { createHttpChecker } from '../../healthchecks/http.js'
 import { parseCheckSpec, type HttpCheckSpec } from '../../healthchecks/spec.js'
-import { FAMILIES, closedTcpPort, listenTcp, probe, target } from './helpers.js'
-
-const fixtures = new URL('../fixtures/tls/', import.meta.url)
-const tlsOptions = { key: readFileSync(new URL('key.pem', fixtures)), cert: readFileSync(new URL('cert.pem', fixtures)) }
+import { FAMILIES, closedTcpPort, listenTcp, probe, selfSignedTls, target } from './helpers.js'
 
 interface Seen {
   method?: string
@@ -56,20 +52,25 @@ async function serve(t: Test, server: http.Server | https.Server, host: string):
 
 const spec = (extra: object) => parseCheckSpec({ kind: 'http', ...extra }) as HttpCheckSpec
 
+/** One probe with a fresh checker of `kind` built from `extra`, closed afterwards; `ms` is the probe's deadline. */
+function runner(kind: 'http' | 'https', host: string, port: number) {
+  return async (extra: object, ms = 2000) => {
+    const checker = createHttpChecker(parseCheckSpec({ kind, ...extra }) as HttpCheckSpec)
+    try {
+      return await probe(checker, target(host, port), ms)
+    } finally {
+      await checker.close?.()
+    }
+  }
+}
+
 for (const host of FAMILIES) {
   const authority = (port: number) => (host === '::1' ? `[::1]:${port}` : `${host}:${port}`)
 
   t.test(`http on ${host}`, async (t) => {
     const seen: Seen = {}
     const port = await serve(t, http.createServer(handler(seen)), host)
-    const run = async (extra: object, ms = 2000) => {
-      const checker = createHttpChecker(spec(extra))
-      try {
-        return await probe(checker, target(host, port), ms)
-      } finally {
-        await checker.close?.()
-      }
-    }
+    const run = runner('http', host, port)
 
     t.test('a 200 is up, sent as GET with the real server as Host', async (t) => {
       const r = await run({ path: '/ok' })
@@ -135,15 +136,8 @@ for (const host of FAMILIES) {
 
   t.test(`https on ${host}`, async (t) => {
     const seen: Seen = {}
-    const port = await serve(t, https.createServer(tlsOptions, handler(seen)), host)
-    const run = async (extra: object, ms = 2000) => {
-      const checker = createHttpChecker(parseCheckSpec({ kind: 'https', ...extra }) as HttpCheckSpec)
-      try {
-        return await probe(checker, target(host, port), ms)
-      } finally {
-        await checker.close?.()
-      }
-    }
+    const port = await serve(t, https.createServer(selfSignedTls(), handler(seen)), host)
+    const run = runner('https', host, port)
     t.test('a self-signed server is up without verification (the default)', async (t) => {
       const r = await run({ path: '/ok' })
       t.equal(r.ok, true, r.message)

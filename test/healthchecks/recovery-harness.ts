@@ -20,7 +20,7 @@ export const DEADLINE_MS = 10_000
 export type Seen = ChangeEvent & { status: CheckStatus }
 
 /** Polls `cond` every 10 ms until it holds; rejects naming `what` after `ms`. */
-export async function waitUntil(cond: () => boolean, what: string, ms = DEADLINE_MS): Promise<void> {
+async function waitUntil(cond: () => boolean, what: string, ms = DEADLINE_MS): Promise<void> {
   const end = Date.now() + ms
   while (!cond()) {
     if (Date.now() > end) throw new Error(`gave up after ${ms} ms waiting for ${what}`)
@@ -39,20 +39,22 @@ export function startScheduler(t: Test) {
   })
   const events: Seen[] = []
   scheduler.on('change', (e) => events.push({ ...e, status: scheduler.get(e.id)! }))
+  const of = (id: string) => events.filter((e) => e.id === id)
+  return { scheduler, events, of, ...waiters(of, () => scheduler.stats().completed) }
+}
+
+/** Bounded waits on a scheduler seen from outside: `of(id)` gives one subscriber's events, `completed()` the probe count. */
+export function waiters(of: (id: string) => Seen[], completed: () => number) {
   return {
-    scheduler,
-    events,
-    /** Events of one subscriber. */
-    of: (id: string) => events.filter((e) => e.id === id),
     /** Waits for the n-th (1-based) event of `id`. */
     async event(id: string, n: number): Promise<Seen> {
-      await waitUntil(() => events.filter((e) => e.id === id).length >= n, `change event #${n} of ${id}`)
-      return events.filter((e) => e.id === id)[n - 1]!
+      await waitUntil(() => of(id).length >= n, `change event #${n} of ${id}`)
+      return of(id)[n - 1]!
     },
     /** Waits until `n` more probes have completed than now. */
     async probes(n: number): Promise<void> {
-      const target = scheduler.stats().completed + n
-      await waitUntil(() => scheduler.stats().completed >= target, `${n} more probes`)
+      const target = completed() + n
+      await waitUntil(() => completed() >= target, `${n} more probes`)
     },
   }
 }

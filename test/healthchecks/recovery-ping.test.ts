@@ -3,8 +3,8 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import readline from 'node:readline'
-import { addCheck, startScheduler, waitUntil, type Seen } from './recovery-harness.js'
-import { createNetns, ip, loaderArgs, nsExec } from '../helpers/netns.js'
+import { addCheck, startScheduler, waiters, type Seen } from './recovery-harness.js'
+import { createNetns, fixtureArgv, ip, nsExec } from '../helpers/netns.js'
 
 const fixture = new URL('../fixtures/ping-recovery-child.ts', import.meta.url)
 
@@ -26,7 +26,7 @@ type Line = { type: 'probes'; completed: number } | (Seen & { type: 'change' })
 
 /** Starts the scheduler fixture in namespace `ns`; its output lines are collected as they come. */
 function startChild(t: Test, ns: string, input: object) {
-  const argv = ['netns', 'exec', ns, process.execPath, ...loaderArgs(), fixture.pathname, JSON.stringify(input)]
+  const argv = ['netns', 'exec', ns, ...fixtureArgv(fixture, input)]
   const child = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'inherit'] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   t.teardown(async () => {
@@ -42,17 +42,7 @@ function startChild(t: Test, ns: string, input: object) {
   })
   const changes = (id: string) => lines.filter((l): l is Seen & { type: 'change' } => l.type === 'change' && l.id === id)
   const completed = () => lines.reduce((n, l) => (l.type === 'probes' ? l.completed : n), 0)
-  return {
-    changes,
-    async event(id: string, n: number): Promise<Seen> {
-      await waitUntil(() => changes(id).length >= n, `change event #${n} of ${id}`)
-      return changes(id)[n - 1]!
-    },
-    async probes(n: number): Promise<void> {
-      const target = completed() + n
-      await waitUntil(() => completed() >= target, `${n} more probes`)
-    },
-  }
+  return { changes, ...waiters(changes, completed) }
 }
 
 t.test('a host in a namespace: its link goes down (timeouts) and comes back up, on IPv4 and IPv6', async (t) => {

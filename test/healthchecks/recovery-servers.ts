@@ -5,10 +5,7 @@ import net from 'node:net'
 import dgram from 'node:dgram'
 import http from 'node:http'
 import https from 'node:https'
-import { readFileSync } from 'node:fs'
-import { bindUdp, listenTcp } from './helpers.js'
-
-const tls = new URL('../fixtures/tls/', import.meta.url)
+import { bindUdp, listenTcp, selfSignedTls } from './helpers.js'
 
 /** A TCP port on `host` that stops listening on fail() and listens again, on the same number, on heal(). */
 export async function tcpPort(t: Test, host: string) {
@@ -59,7 +56,7 @@ export async function httpServer(t: Test, host: string, secure = false) {
     res.end(state.body)
   }
   const server = secure
-    ? https.createServer({ key: readFileSync(new URL('key.pem', tls)), cert: readFileSync(new URL('cert.pem', tls)) }, handler)
+    ? https.createServer(selfSignedTls(), handler)
     : http.createServer(handler)
   const port = await listenTcp(server, host)
   t.teardown(() => {

@@ -1,7 +1,7 @@
 // Recovery through rise/fall for every check kind, end to end: the real scheduler on the real clock drives the
 // checker built from a spec against a loopback server the test breaks and heals; the user sees up, down (after
 // `fall` failures, with the failure's code), up (after `rise` successes), one event per transition.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,7 @@ import { dnsServer, httpServer, sipUa, tcpPort, udpPort } from './recovery-serve
 
 const tcp = { protocol: 'tcp' as const }
 const udp = { protocol: 'udp' as const }
+const script = fileURLToPath(new URL('../fixtures/check-file.sh', import.meta.url))
 
 t.test('connect over TCP: the listener closes (refused) and reopens on the same port', async (t) => {
   for (const host of ['127.0.0.1', '::1']) {
@@ -138,13 +139,17 @@ t.test('dns over UDP: the responder falls silent (timeout), then answers again',
   await expectRecovery(t, { spec, real: { address: '127.0.0.1', port }, virtual: udp }, flip, { code: 'timeout' })
 })
 
-t.test('external: a command whose verdict follows a file the test writes', async (t) => {
+/** A state file saying "up" (removed in teardown) that check-file.sh reads; fail() writes `failWord` into it. */
+function stateFile(t: Test, failWord: string) {
   const dir = mkdtempSync(join(tmpdir(), 'lvs-recovery-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const file = join(dir, 'state')
   writeFileSync(file, 'up\n')
-  const script = fileURLToPath(new URL('../fixtures/check-file.sh', import.meta.url))
-  const flip = { fail: () => writeFileSync(file, 'broken\n'), heal: () => writeFileSync(file, 'up\n') }
+  return { file, flip: { fail: () => writeFileSync(file, `${failWord}\n`), heal: () => writeFileSync(file, 'up\n') } }
+}
+
+t.test('external: a command whose verdict follows a file the test writes', async (t) => {
+  const { file, flip } = stateFile(t, 'broken')
   const input = {
     spec: { kind: 'external', command: [script, file] },
     real: { address: '192.0.2.20', port: 8080 },
@@ -155,12 +160,7 @@ t.test('external: a command whose verdict follows a file the test writes', async
 })
 
 t.test('external: a command that hangs is killed at the timeout (down: timeout) and passes again later', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'lvs-recovery-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'state')
-  writeFileSync(file, 'up\n')
-  const script = fileURLToPath(new URL('../fixtures/check-file.sh', import.meta.url))
-  const flip = { fail: () => writeFileSync(file, 'hang\n'), heal: () => writeFileSync(file, 'up\n') }
+  const { file, flip } = stateFile(t, 'hang')
   const input = { spec: { kind: 'external', command: [script, file], timeout: 0.5, grace: 0.2 }, real: { address: '192.0.2.20', port: 8080 }, virtual: tcp }
   await expectRecovery(t, input, flip, { code: 'timeout' })
 })

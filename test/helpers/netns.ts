@@ -28,16 +28,16 @@ export async function createNetns(t: Test, prefix: string): Promise<string> {
   return name
 }
 
-/** Node flags that load TypeScript the way tap does, minus tap's own per-process hooks. */
-export function loaderArgs(): string[] {
-  const args: string[] = []
-  for (const a of process.execArgv) if (/typescript|enable-source-maps/.test(a)) args.push(a)
-  return args
+/** argv that runs a TypeScript fixture with `input` as its JSON argument, loading TypeScript the way tap does. */
+export function fixtureArgv(fixture: URL, input: unknown): string[] {
+  // tap's TypeScript loader flags, minus tap's own per-process hooks.
+  const loader = process.execArgv.filter((a) => /typescript|enable-source-maps/.test(a))
+  return [process.execPath, ...loader, fixture.pathname, JSON.stringify(input)]
 }
 
 /** Runs a TypeScript fixture (optionally in a namespace, optionally with extra argv before node) and parses its JSON stdout. */
 export async function runFixture<T>(fixture: URL, input: unknown, opts: { ns?: string; prefix?: string[] } = {}): Promise<T> {
-  const node = [process.execPath, ...loaderArgs(), fixture.pathname, JSON.stringify(input)]
+  const node = fixtureArgv(fixture, input)
   const argv = [...(opts.prefix ?? []), ...(opts.ns ? ['ip', 'netns', 'exec', opts.ns] : []), ...node]
   const { stdout } = await run(argv[0]!, argv.slice(1), { timeout: 60_000 })
   return JSON.parse(stdout) as T

@@ -2,15 +2,12 @@
 // send HTTP requests from a namespace, and reset the lab between scenarios.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { run as runProgram, type Ran } from '../host/exec.js'
 import { byRole, host, initialVipHolder, vip } from '../topology.js'
 import { ScenarioFailure } from './assert.js'
 
 /** What a finished program left behind (code null: killed by the timeout or could not start). */
-export interface ExecResult {
-  code: number | null
-  stdout: string
-  stderr: string
-}
+export type ExecResult = Ran
 
 /** Options of one program run. */
 export interface ExecOptions {
@@ -97,25 +94,7 @@ export class Lab {
 
   /** Runs `argv` in namespace `ns` (null: root namespace) to completion; never throws on a non-zero exit. */
   exec(ns: string | null, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const [cmd, ...args] = inNs(ns, argv)
-    return new Promise((resolve) => {
-      const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
-      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-      child.on('error', (e) => {
-        clearTimeout(timer)
-        resolve({ code: null, stdout, stderr: stderr + e.message })
-      })
-      child.on('close', (code) => {
-        clearTimeout(timer)
-        resolve({ code, stdout, stderr })
-      })
-      child.stdin.on('error', () => {})
-      child.stdin.end(opts.input ?? '')
-    })
+    return runProgram(inNs(ns, argv), { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 })
   }
 
   /**

@@ -8,7 +8,7 @@ import type { LabParts } from './parts.js'
 import { projectRoot } from './paths.js'
 
 /** Modules the guest loads before the job; a missing one (ip_vs_twos on older kernels) is noted, not fatal. */
-export const guestModules = [
+const guestModules = [
   'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_wlc', 'ip_vs_lc', 'ip_vs_sh', 'ip_vs_mh', 'ip_vs_dh', 'ip_vs_sed',
   'ip_vs_nq', 'ip_vs_lblc', 'ip_vs_lblcr', 'ip_vs_fo', 'ip_vs_ovf', 'ip_vs_twos', 'ip_vs_pe_sip',
   'nf_conntrack', 'veth', 'bridge', 'dummy',

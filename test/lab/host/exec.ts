@@ -1,4 +1,5 @@
-// Running host programs for the lab harness: argv arrays only (never a shell), output collected.
+// Running programs for the lab harness, on the host and in the guest: argv arrays only (never a shell), output
+// collected.
 import { spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
@@ -10,18 +11,28 @@ export interface Ran {
   stderr: string
 }
 
-/** Runs `argv` to completion; never throws for a non-zero exit (a missing program gives code null). */
-export function run(argv: readonly string[], opts: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
+/**
+ * Runs `argv` to completion; never throws for a non-zero exit (a missing program, or one killed at
+ * `timeoutMs`, gives code null).
+ */
+export function run(argv: readonly string[], opts: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Ran> {
   return new Promise((resolve) => {
     const [cmd, ...args] = argv
     if (!cmd) throw new Error('run: empty argv')
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     const err: Buffer[] = []
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs)
     child.stdout.on('data', (b: Buffer) => out.push(b))
     child.stderr.on('data', (b: Buffer) => err.push(b))
-    child.on('error', (e) => resolve({ code: null, stdout: '', stderr: e.message }))
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }))
+    child.on('error', (e) => {
+      clearTimeout(timer)
+      resolve({ code: null, stdout: '', stderr: e.message })
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+    })
     child.stdin.on('error', () => {}) // a program that exits without reading its input is not our failure
     child.stdin.end(opts.input ?? '')
   })

@@ -9,7 +9,7 @@ import { runOk, which } from './exec.js'
 import { projectRoot } from './paths.js'
 
 /** The modules that give the guest 9p over virtio, in the order they must be loaded. */
-export const ninePModules = [
+const ninePModules = [
   'virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci',
   'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p',
 ] as const

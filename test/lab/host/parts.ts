@@ -35,15 +35,11 @@ const packages: ReadonlyArray<readonly [program: string, pkg: string]> = [
   ['redis-server', 'redis-server'],
 ]
 
-/** The default cache folder (outside the repository); LVS_LAB_CACHE overrides it. */
-export function defaultCacheDir(): string {
-  return process.env.LVS_LAB_CACHE ?? '/var/cache/lvs-director-lab'
-}
-
 /** Makes sure every part exists (installing and downloading when root), or says why the lab cannot run. */
 export async function ensureParts(opts: { cacheDir?: string; log?: (line: string) => void } = {}): Promise<PartsResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`lab: ${line}\n`))
-  const cacheDir = opts.cacheDir ?? defaultCacheDir()
+  // The default cache folder is outside the repository; LVS_LAB_CACHE overrides it.
+  const cacheDir = opts.cacheDir ?? process.env.LVS_LAB_CACHE ?? '/var/cache/lvs-director-lab'
   if (process.platform !== 'linux') return { ok: false, reason: `the lab needs Linux (this is ${process.platform})`, broken: false }
   if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (to install its parts and run namespaces in the guest)', broken: false }
   try {
