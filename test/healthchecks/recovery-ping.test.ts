@@ -1,5 +1,6 @@
-// Ping through the real scheduler: loopback stays up on both families; a host in a namespace the test creates
-// goes down (after `fall` timeouts) when the test takes its link down, and comes back (after `rise` replies).
+// Ping and the DR guard through the real scheduler: loopback stays up on both families; a host in a namespace the
+// test creates goes down (after `fall` failures) when the test takes its link down or its VIP away, and comes back
+// (after `rise` replies).
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import readline from 'node:readline'
@@ -45,7 +46,8 @@ function startChild(t: Test, ns: string, input: object) {
   return { changes, ...waiters(changes, completed) }
 }
 
-t.test('a host in a namespace: its link goes down (timeouts) and comes back up, on IPv4 and IPv6', async (t) => {
+/** A director namespace and a host namespace joined by a veth: 198.51.100.1-2/24 and 2001:db8::1-2/64. */
+async function pair(t: Test): Promise<{ director: string; host: string }> {
   const director = await createNetns(t, 'lvsrd')
   const host = await createNetns(t, 'lvsrh')
   // No duplicate address detection (link-local addresses included), so IPv6 answers from the first probe; and
@@ -59,6 +61,11 @@ t.test('a host in a namespace: its link goes down (timeouts) and comes back up, 
   await ip('-n', host, 'addr', 'add', '2001:db8::2/64', 'dev', 'h0', 'nodad')
   await ip('-n', director, 'link', 'set', 'd0', 'up')
   await ip('-n', host, 'link', 'set', 'h0', 'up')
+  return { director, host }
+}
+
+t.test('a host in a namespace: its link goes down (timeouts) and comes back up, on IPv4 and IPv6', async (t) => {
+  const { director, host } = await pair(t)
   const timing = { interval: 0.15, timeout: 0.5, fall: 2, rise: 2 }
   const ids = ['v4', 'v6'] as const
   const child = startChild(t, director, {
@@ -84,6 +91,42 @@ t.test('a host in a namespace: its link goes down (timeouts) and comes back up, 
     t.equal(up.status.successes, timing.rise, `${id}: up on success #${timing.rise} in a row, not before`)
   }
   await child.probes(4)
+  for (const id of ids) {
+    t.same(child.changes(id).map((e) => `${e.from}->${e.to}`), ['unknown->up', 'up->down', 'down->up'], `${id}: one event per transition`)
+  }
+})
+
+t.test('the DR guard: a real server that loses the VIP from lo goes down, and comes back with it, on IPv4 and IPv6', async (t) => {
+  const { director, host } = await pair(t)
+  const vips = { v4: '192.0.2.100', v6: '2001:db8:100::100' } as const
+  const onLo = (verb: 'add' | 'del') =>
+    Promise.all([ip('-n', host, 'addr', verb, `${vips.v4}/32`, 'dev', 'lo'), ip('-n', host, '-6', 'addr', verb, `${vips.v6}/128`, 'dev', 'lo')])
+  await nsExec(host, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2')
+  await onLo('add')
+  const timing = { interval: 0.15, timeout: 0.5, fall: 2, rise: 2 }
+  const ids = ['v4', 'v6'] as const
+  const child = startChild(t, director, {
+    kind: 'dr-guard',
+    timing,
+    checks: [
+      { id: 'v4', address: '198.51.100.2', vip: vips.v4 },
+      { id: 'v6', address: '2001:db8::2', vip: vips.v6 },
+    ],
+  })
+  for (const id of ids) t.match(await child.event(id, 1), { from: 'unknown', to: 'up' }, `${id} up while the real server holds the VIP`)
+  await onLo('del')
+  for (const id of ids) {
+    const down = await child.event(id, 2)
+    // Linux answers an IPv6 echo for an address it lacks with ICMPv6 unreachable; IPv4 stays silent.
+    t.match(down, { from: 'up', to: 'down', code: /^(timeout|unreachable)$/ }, `${id} down: ${down.reason}`)
+    t.equal(down.status.failures, timing.fall, `${id}: down on failure #${timing.fall} in a row, not before`)
+  }
+  await onLo('add')
+  for (const id of ids) {
+    const up = await child.event(id, 3)
+    t.match(up, { from: 'down', to: 'up' }, `${id} up again: ${up.reason}`)
+    t.equal(up.status.successes, timing.rise, `${id}: up on success #${timing.rise} in a row, not before`)
+  }
   for (const id of ids) {
     t.same(child.changes(id).map((e) => `${e.from}->${e.to}`), ['unknown->up', 'up->down', 'down->up'], `${id}: one event per transition`)
   }

@@ -50,6 +50,18 @@ t.test('pbs through a check address and port (a fwmark real server has port 0): 
   await expectRecovery(t, input, server, { code: 'refused' })
 })
 
+t.test('pbs with a qstat-style command: the port stays open, the command fails and passes again', async (t) => {
+  const server = await tcpPort(t, '127.0.0.1')
+  const { file, flip } = stateFile(t, 'broken')
+  // check-file.sh takes the state file and four more words; {address} and {port} are filled in by the check.
+  const spec = { kind: 'pbs', command: [script, file, '{address}', '{port}', 'pbs', 'server'] }
+  const events = await expectRecovery(t, { spec, real: { address: '127.0.0.1', port: server.port }, virtual: tcp }, flip, {
+    code: 'exit-code',
+    reason: /^exit 1: file says broken$/,
+  })
+  t.match(events[0]?.reason, `up: 127.0.0.1:${server.port} -> pbs:server`, 'the command got the target filled in')
+})
+
 for (const kind of ['http', 'https'] as const) {
   t.test(`${kind}: the server answers 200, then 500, then 200 again`, async (t) => {
     for (const host of ['127.0.0.1', '::1']) {
