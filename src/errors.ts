@@ -5,6 +5,7 @@ import createError from '@fastify/error'
 // --- input validation (config files, table files, API bodies)
 export const ERR_INVALID_TABLE = createError('LVS_ERR_INVALID_TABLE', 'invalid table %s: %s', 400)
 export const ERR_INVALID_VALUE = createError('LVS_ERR_INVALID_VALUE', 'invalid %s: %s', 400)
+export const ERR_INVALID_CONFIG = createError('LVS_ERR_INVALID_CONFIG', 'invalid config %s: %s', 400)
 export const ERR_FILE_READ = createError('LVS_ERR_FILE_READ', 'cannot read %s: %s', 400)
 
 // --- the kernel and ipvsadm
@@ -29,3 +30,15 @@ export const ERR_APPLY_PARTIAL = createError('LVS_ERR_APPLY_PARTIAL', '%d of %d 
 export const ERR_INVALID_CHECK = createError('LVS_ERR_INVALID_CHECK', 'invalid health check %s: %s', 400)
 export const ERR_SCHEDULER_CLOSED = createError('LVS_ERR_SCHEDULER_CLOSED', 'the health-check scheduler is closed', 500)
 export const ERR_IP_COMMAND_FAILED = createError('LVS_ERR_IP_COMMAND_FAILED', 'ip %s failed: %s', 502)
+
+// --- the director daemon, its desired table and its REST API
+export const ERR_INVALID_LDIRECTORD = createError('LVS_ERR_INVALID_LDIRECTORD', 'invalid ldirectord config %s: %s', 400)
+export const ERR_NOT_FOUND = createError('LVS_ERR_NOT_FOUND', '%s not found', 404)
+export const ERR_EXISTS = createError('LVS_ERR_EXISTS', '%s already exists', 409)
+export const ERR_PRECONDITION = createError('LVS_ERR_PRECONDITION', '%s has changed (If-Match %s, now %s): read it again', 412)
+export const ERR_DRAIN_LIMIT = createError('LVS_ERR_DRAIN_LIMIT', '%s: %d of %d real servers would be out of the pool (maxDrainShare %s)', 409)
+export const ERR_UNAUTHORIZED = createError('LVS_ERR_UNAUTHORIZED', 'a valid bearer token is required', 401)
+export const ERR_FORBIDDEN = createError('LVS_ERR_FORBIDDEN', 'token %s has role %s; this needs admin', 403)
+export const ERR_BAD_REQUEST = createError('LVS_ERR_BAD_REQUEST', 'bad request: %s', 400)
+export const ERR_STATE_LOCKED = createError('LVS_ERR_STATE_LOCKED', 'state directory %s is in use by process %s (a running director): use its API', 409)
+export const ERR_DAEMON_UNREACHABLE = createError('LVS_ERR_DAEMON_UNREACHABLE', 'cannot reach the director at %s: %s', 503)

@@ -1,0 +1,101 @@
+// Reads the director's config file: YAML (a table file is a valid config), validated against one schema, each
+// service normalised as the API normalises it. Every error names the file, the line and the field.
+import { readFile } from 'node:fs/promises'
+import { Value } from '@sinclair/typebox/value'
+import ipaddr from 'ipaddr.js'
+import { ERR_FILE_READ, ERR_INVALID_CONFIG } from '../errors.js'
+import { describeError, invalid } from '../ipvs/model.js'
+import { DirectorSettingsSchema, type DirectorSettings } from './schema.js'
+import { normalizeServiceConfig, kernelKey, type DesiredService } from './service.js'
+import { parseSource, SourceSyntaxError, where } from './yaml.js'
+
+/** A loaded config: the director's settings and its services, canonical and frozen. */
+export interface LoadedConfig {
+  director: Readonly<DirectorSettings>
+  services: readonly DesiredService[]
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Validate a parsed config value; throws LVS_ERR_INVALID_VALUE with the field's JSON pointer. */
+export function parseConfig(input: unknown): LoadedConfig {
+  const root = input ?? {}
+  if (!isObject(root)) throw invalid('', 'the config must be a mapping with director: and services:')
+  for (const key of Object.keys(root)) if (key !== 'director' && key !== 'services') throw invalid(`/${key}`, 'unknown field (director, services)')
+  const director = Value.Default(DirectorSettingsSchema, structuredClone(root.director ?? {})) as DirectorSettings
+  const first = Value.Errors(DirectorSettingsSchema, director).First()
+  if (first) throw invalid(`/director${first.path}`, describeError(first))
+  checkListen(director)
+  const raw = root.services ?? []
+  if (!Array.isArray(raw)) throw invalid('/services', 'must be a list of services')
+  const { maxConcurrent: _m, ...checks } = director.checks
+  const services = raw.map((s, i) => normalizeServiceConfig(s, `/services/${i}`, checks))
+  checkUnique(services, (i) => `/services/${i}`)
+  return deepFreeze({ director, services })
+}
+
+/** Throws when two services share a name or a kernel identity (`pathOf(i)` points at the later one). */
+export function checkUnique(services: readonly DesiredService[], pathOf: (i: number) => string): void {
+  const names = new Map<string, number>()
+  const keys = new Map<string, number>()
+  services.forEach((s, i) => {
+    if (names.has(s.name)) throw invalid(`${pathOf(i)}/name`, `name ${s.name} is used twice`)
+    const key = kernelKey(s)
+    if (keys.has(key)) throw invalid(pathOf(i), `service ${key} appears twice (also as ${services[keys.get(key)!]!.name})`)
+    names.set(s.name, i)
+    keys.set(key, i)
+  })
+}
+
+/** `ADDRESS:PORT` of the API, parsed. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text)
+  const port = Number(m?.[2])
+  if (!m || !ipaddr.isValid(m[1]!) || !(port >= 0 && port <= 65535)) throw invalid('/director/api/listen', `${JSON.stringify(text)} is not ADDRESS:PORT`)
+  return { host: ipaddr.parse(m[1]!).toString(), port }
+}
+
+// Without tokens anyone who reaches the port may change the table: allow that on loopback only.
+function checkListen(d: DirectorSettings): void {
+  const { host } = parseListen(d.api.listen)
+  if (d.api.tokens.length === 0 && ipaddr.parse(host).range() !== 'loopback') {
+    throw invalid('/director/api/listen', `${host} is not a loopback address: configure director.api.tokens to listen there`)
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** Parse config text; `source` names the file in errors (LVS_ERR_INVALID_CONFIG, with line and field). */
+export function parseConfigText(text: string, source: string): LoadedConfig {
+  let doc
+  try {
+    doc = parseSource(text, source)
+  } catch (err) {
+    if (err instanceof SourceSyntaxError) throw new ERR_INVALID_CONFIG(where(source, err.line), err.message)
+    throw err
+  }
+  try {
+    return parseConfig(doc.value)
+  } catch (err) {
+    const { path, detail } = err as { path?: string; detail?: string }
+    if (path === undefined) throw err
+    throw new ERR_INVALID_CONFIG(where(source, doc.lineOf(path)), `${path || '/'}: ${detail}`, { cause: err })
+  }
+}
+
+/** Read and validate a config file; LVS_ERR_FILE_READ when unreadable, LVS_ERR_INVALID_CONFIG when wrong. */
+export async function loadConfig(path: string): Promise<LoadedConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ERR_FILE_READ(path, (err as Error).message, { cause: err })
+  }
+  return parseConfigText(text, path)
+}

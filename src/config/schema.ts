@@ -1,0 +1,130 @@
+// The director's configuration: one TypeBox schema that types the code, validates the YAML file and validates
+// the REST API's bodies. A service is a table-file service (src/ipvs/model.ts) plus what the daemon adds:
+// a name, a health check, quiescent or removal, a fallback server, a drain timeout, and per real server an
+// admin state.
+import { Type, type Static } from '@sinclair/typebox'
+import { DestinationSchema, ServiceSchema } from '../ipvs/model.js'
+import { CheckSpecSchema } from '../../healthchecks/spec.js'
+
+const lit = <const T extends string>(values: readonly T[], options: { default?: NoInfer<T>; description?: string } = {}) =>
+  Type.Unsafe<T>(Type.Union(values.map((v) => Type.Literal(v)), options))
+
+/** What an operator has said about a real server: in the pool, draining (no new connections), or out. */
+export const ADMIN_STATES = ['enabled', 'draining', 'disabled'] as const
+export type AdminState = (typeof ADMIN_STATES)[number]
+
+/** A service name: URL-safe, unique in the director. */
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'
+
+/** A real server of a director's service: a table destination plus its admin state. */
+export const RealSchema = Type.Object(
+  {
+    ...DestinationSchema.properties,
+    admin: lit(ADMIN_STATES, { default: 'enabled', description: 'enabled: in the pool; draining: weight 0 until its connections end, then removed; disabled: out' }),
+  },
+  { additionalProperties: false },
+)
+
+/** A fallback ("sorry") server: in the pool only while every real server is out. */
+export const FallbackSchema = Type.Object(
+  {
+    address: DestinationSchema.properties.address,
+    port: DestinationSchema.properties.port,
+    forwarding: DestinationSchema.properties.forwarding,
+    weight: Type.Integer({ minimum: 1, maximum: 65535, default: 1 }),
+  },
+  { additionalProperties: false },
+)
+
+const { destinations: _destinations, ...serviceFields } = ServiceSchema.properties
+
+/** A virtual service as the director serves it. */
+export const ServiceConfigSchema = Type.Object(
+  {
+    /** Unique and URL-safe; by default derived from protocol, address and port (`tcp-192.0.2.100-80`). */
+    name: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
+    /** `web`, `sip` or `pbs`: defaults for the service, its real servers and its check (directors/). */
+    profile: Type.Optional(lit(['web', 'sip', 'pbs'] as const)),
+    ...serviceFields,
+    /** The health check of every real server; by default the profile's, else one guessed from the port. */
+    check: Type.Optional(CheckSpecSchema),
+    /** A real server that fails its check stays with weight 0 (true, ldirectord's default) or is removed. */
+    quiescent: Type.Boolean({ default: true }),
+    fallback: Type.Optional(FallbackSchema),
+    /** Seconds a draining real server keeps its connections before it is removed anyway. */
+    drainTimeout: Type.Number({ minimum: 0, maximum: 604800, default: 300 }),
+    destinations: Type.Array(RealSchema, { default: [] }),
+  },
+  { additionalProperties: false },
+)
+
+/** An API token: a name (written in the audit trail), the secret, and what it may do. */
+export const TokenSchema = Type.Object(
+  {
+    name: Type.String({ pattern: NAME_PATTERN }),
+    token: Type.String({ minLength: 16, maxLength: 256 }),
+    role: lit(['read', 'admin'] as const),
+  },
+  { additionalProperties: false },
+)
+
+/** The director's own settings. Times are seconds unless named otherwise. */
+export const DirectorSettingsSchema = Type.Object(
+  {
+    api: Type.Object(
+      {
+        /** `ADDRESS:PORT`; without tokens only a loopback address is allowed. */
+        listen: Type.String({ default: '127.0.0.1:9410', maxLength: 64 }),
+        tls: Type.Optional(Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+        tokens: Type.Array(TokenSchema, { default: [] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Where the desired table, the owned set and the lock live. */
+    stateDir: Type.String({ minLength: 1, default: '/var/lib/lvs-director' }),
+    logLevel: lit(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
+    /** Defaults for every check's timing, and the bound on probes running at once. */
+    checks: Type.Object(
+      {
+        interval: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 86400 })),
+        timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+        fall: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        maxConcurrent: Type.Integer({ minimum: 1, maximum: 100000, default: 1000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Seconds between full reads of the kernel table that repair drift. */
+    driftInterval: Type.Number({ minimum: 1, maximum: 86400, default: 60 }),
+    /** Milliseconds health transitions and API writes are gathered into one `ipvsadm -R`. */
+    batchWindow: Type.Integer({ minimum: 0, maximum: 5000, default: 20 }),
+    /** The largest share (0..1) of a service's real servers an operator may have draining or disabled at once. */
+    maxDrainShare: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+    /** Allow dr-guard checks (they add policy routing on the director; undone on stop). */
+    drGuard: Type.Boolean({ default: false }),
+    ipvsadm: Type.Object(
+      {
+        path: Type.String({ minLength: 1, default: 'ipvsadm' }),
+        timeout: Type.Number({ minimum: 1, maximum: 3600, default: 120 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+/** The whole config file. A table file (`services:` only) is a valid config. */
+export const ConfigSchema = Type.Object(
+  {
+    director: DirectorSettingsSchema,
+    services: Type.Array(ServiceConfigSchema, { default: [] }),
+  },
+  { additionalProperties: false },
+)
+
+export type RealConfig = Static<typeof RealSchema>
+export type FallbackConfig = Static<typeof FallbackSchema>
+export type ServiceConfig = Static<typeof ServiceConfigSchema>
+export type DirectorSettings = Static<typeof DirectorSettingsSchema>
+export type Config = Static<typeof ConfigSchema>
+export type Token = Static<typeof TokenSchema>
