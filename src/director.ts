@@ -1,0 +1,450 @@
+// The director: joins the desired table, the health checks and the reconciler. Every change to the desired
+// table (API, reload, drain end) goes through `change`/`reload`, is persisted before it is acknowledged, is
+// written to the audit trail, and reaches the kernel through the reconciler for the touched services only.
+import type { Checker } from '../healthchecks/checker.js'
+import { checkKey } from '../healthchecks/check-key.js'
+import type { ChangeEvent, Scheduler } from '../healthchecks/scheduler.js'
+import type { CheckSpec } from '../healthchecks/spec.js'
+import type { Health } from '../healthchecks/state.js'
+import { resolveTarget } from '../healthchecks/target.js'
+import type { AuditEntry, ChangeContext, DirectorControl, KernelCounters, RealView, ServiceView, StatusView } from './api/control.js'
+import type { LoadedConfig } from './config/load.js'
+import { normalizeServiceConfig, kernelKey, type DesiredService } from './config/service.js'
+import type { RealConfig } from './config/schema.js'
+import type { Clock } from './clock.js'
+import { ERR_BAD_REQUEST } from './errors.js'
+import type { ListedDestination, ListedService } from './ipvs/parse.js'
+import { destinationKey } from './ipvs/model.js'
+import { expandService, type Expanded } from './reconcile/expand.js'
+import type { Reconciler, ReconcileEvent } from './reconcile/reconciler.js'
+import { DesiredTable, etag, realKey, type Applied, type Mutation } from './table/desired-table.js'
+import { mergeConfig } from './table/reload-merge.js'
+import type { PersistedTable } from './table/state-file.js'
+
+/** The pino-style logger of the director. */
+export interface DirectorLog {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+/** What the director is built from (src/main.ts wires the real ones; tests pass fakes). */
+export interface DirectorDeps {
+  config: LoadedConfig
+  /** Reads the config file again (reload). */
+  loadConfig: () => Promise<LoadedConfig>
+  /** The desired table as persisted, when there is one (restart). */
+  persisted?: PersistedTable
+  save: (t: PersistedTable) => Promise<void>
+  scheduler: Scheduler
+  createChecker: (spec: CheckSpec) => Checker
+  reconciler: Reconciler
+  /** The kernel's listing with activeConns, stats and rates (the director caches it for a second). */
+  kernelStats: () => Promise<ListedService[]>
+  clock: Clock
+  /** Wall-clock milliseconds (audit times, drain deadlines that survive a restart). @default Date.now */
+  now?: () => number
+  log: DirectorLog
+  version: string
+  /** Audit entries kept in memory. @default 1000 */
+  auditSize?: number
+}
+
+interface Subscription { id: string; signature: string }
+
+const AUDIT_DEFAULT = 1000
+const STATS_TTL_MS = 1000
+const DRAIN_POLL_MS = 1000
+
+/** The director core. `start()` once, `close()` at the end. */
+export class Director implements DirectorControl {
+  readonly #d: DirectorDeps
+  readonly #now: () => number
+  readonly #table: DesiredTable
+  #config: LoadedConfig
+  #base: DesiredService[]
+  readonly #drains: Map<string, number>
+  readonly #subs = new Map<string, Subscription>() // by `service|real`
+  readonly #expanded = new Map<string, Expanded>() // by service name
+  readonly #kernelKeys = new Map<string, string>() // service name -> kernel key
+  readonly #audit: AuditEntry[] = []
+  #seq = 0
+  #startedAt: number
+  #ready = false
+  #stats: { at: number; value: Promise<Map<string, ListedService>> } | undefined
+  #drainTimer: ReturnType<Clock['setTimeout']> | undefined
+  #closed = false
+  readonly #kernel: StatusView['kernel'] = { ok: true, pending: 0, driftRepairs: 0 }
+  #reload: StatusView['reload'] = { ok: true }
+
+  constructor(deps: DirectorDeps) {
+    this.#d = deps
+    this.#now = deps.now ?? Date.now
+    this.#startedAt = this.#now()
+    this.#config = deps.config
+    const limits = { checks: checkDefaults(deps.config), maxDrainShare: deps.config.director.maxDrainShare }
+    const p = deps.persisted
+    // A restart with an edited config: apply what the file changed since the table last saw it.
+    const services = p ? mergeConfig(p.base, deps.config.services, p.services) : [...deps.config.services]
+    this.#table = new DesiredTable(services, p?.revision ?? 0, limits)
+    this.#base = [...deps.config.services]
+    this.#drains = new Map(Object.entries(p?.drains ?? {}))
+    this.#d.scheduler.on('change', (e) => this.#onHealth(e))
+  }
+
+  /** Subscribe every check, starting from what the kernel holds, and bring the kernel in line. */
+  async start(): Promise<void> {
+    for (const s of this.#table.list()) this.#sync(undefined, s)
+    await this.#persist()
+    await this.#d.reconciler.flush()
+    this.#ready = true
+    this.#armDrains()
+  }
+
+  // --- DirectorControl: reads
+
+  ready(): boolean {
+    return this.#ready && !this.#closed
+  }
+
+  async services(): Promise<ServiceView[]> {
+    const stats = await this.#kernelStats()
+    return this.#table.list().map((s) => this.#view(s, stats))
+  }
+
+  async service(name: string): Promise<ServiceView> {
+    const s = this.#table.service(name)
+    return this.#view(s, await this.#kernelStats())
+  }
+
+  async real(name: string, real: string): Promise<RealView> {
+    const r = this.#table.real(name, real)
+    const s = this.#table.service(name)
+    const stats = await this.#kernelStats()
+    return this.#realView(s, r, stats.get(kernelKey(s)))
+  }
+
+  status(): StatusView {
+    const reals = { up: 0, down: 0, unknown: 0, draining: 0, disabled: 0 }
+    for (const s of this.#table.list()) {
+      for (const r of s.destinations) {
+        reals[this.#health(s, r)]++
+        if (r.admin !== 'enabled') reals[r.admin]++
+      }
+    }
+    return {
+      role: 'single',
+      version: this.#d.version,
+      startedAt: new Date(this.#startedAt).toISOString(),
+      revision: this.#table.revision,
+      services: this.#table.list().length,
+      reals,
+      kernel: { ...this.#kernel, pending: this.#d.reconciler.pending },
+      reload: this.#reload,
+    }
+  }
+
+  audit({ after = 0, limit = 100 }: { after?: number; limit?: number }): AuditEntry[] {
+    return this.#audit.filter((e) => e.seq > after).slice(0, Math.max(1, Math.min(limit, AUDIT_DEFAULT)))
+  }
+
+  exportTable(): { revision: number; etag: string; services: DesiredService[] } {
+    return { revision: this.#table.revision, etag: this.#table.tableTag(), services: this.#table.list() }
+  }
+
+  // --- DirectorControl: writes
+
+  async change(m: Mutation, ctx: ChangeContext): Promise<Applied> {
+    const applied = this.#table.apply(m, ctx.ifMatch)
+    await this.#commit(applied, ctx.actor, m.op, 'name' in m ? m.name : (applied.service?.name ?? ''), 'real' in m ? m.real : undefined)
+    return applied
+  }
+
+  async reload(actor: string): Promise<{ revision: number; changed: number }> {
+    let next: LoadedConfig
+    try {
+      next = await this.#d.loadConfig()
+    } catch (err) {
+      const e = err as { code?: string; message: string }
+      this.#reload = { at: this.#iso(), ok: false, error: { code: e.code ?? 'ERROR', message: e.message } }
+      this.#d.log.error({ err: this.#reload.error }, 'reload refused: the last good table keeps serving')
+      throw err
+    }
+    this.#config = next
+    this.#table.setLimits({ checks: checkDefaults(next), maxDrainShare: next.director.maxDrainShare })
+    const merged = mergeConfig(this.#base, next.services, this.#table.list())
+    const applied = this.#table.replaceAll(merged)
+    this.#base = [...next.services]
+    await this.#commit(applied, actor, 'reload', 'table')
+    this.#reload = { at: this.#iso(), ok: true }
+    return { revision: applied.revision, changed: applied.touched.length }
+  }
+
+  async restoreTable(services: unknown, ctx: ChangeContext): Promise<Applied> {
+    if (!Array.isArray(services)) throw new ERR_BAD_REQUEST('services must be a list')
+    const list = services.map((s, i) => {
+      try {
+        return normalizeServiceConfig(s, `/services/${i}`, checkDefaults(this.#config))
+      } catch (err) {
+        const e = err as { path?: string; detail?: string }
+        throw e.path === undefined ? err : new ERR_BAD_REQUEST(`${e.path}: ${e.detail}`)
+      }
+    })
+    const applied = this.#table.replaceAll(list, ctx.ifMatch)
+    await this.#commit(applied, ctx.actor, 'restore', 'table')
+    return applied
+  }
+
+  /** Stop checks and timers; the kernel table is left as it is so traffic keeps flowing. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#drainTimer) this.#d.clock.clearTimeout(this.#drainTimer)
+    await this.#d.scheduler.close()
+    await this.#d.reconciler.close()
+  }
+
+  /** Record a reconciler event in status (main passes the reconciler's onEvent here). */
+  onReconcile(e: ReconcileEvent): void {
+    if (e.type === 'applied') {
+      this.#kernel.ok = this.#d.reconciler.pending === 0 || this.#kernel.ok
+      this.#kernel.lastApplyAt = this.#iso()
+      if (this.#d.reconciler.pending === 0) {
+        this.#kernel.ok = true
+        delete this.#kernel.lastError
+      }
+    } else if (e.type === 'failed') {
+      this.#kernel.ok = false
+      const first = e.failed[0]
+      this.#kernel.lastError = e.error
+        ? { at: this.#iso(), ...e.error }
+        : { at: this.#iso(), code: 'LVS_ERR_IPVSADM_FAILED', message: first ? `${first.key}: ${first.error}` : 'apply failed' }
+    } else {
+      this.#kernel.driftRepairs += e.keys.length
+      this.#kernel.lastDriftCheckAt = this.#iso()
+      for (const key of e.keys) this.#record('drift', 'repair', `kernel ${key}`)
+    }
+  }
+
+  /** One drift check (main runs it on the drift interval). */
+  async checkDrift(): Promise<void> {
+    await this.#d.reconciler.checkDrift()
+    this.#kernel.lastDriftCheckAt = this.#iso()
+  }
+
+  // --- internals
+
+  async #commit(applied: Applied, actor: string, action: string, name: string, real?: string): Promise<void> {
+    if (applied.touched.length === 0) return
+    await this.#persist()
+    const target = real ? `service ${name} real ${real}` : name === 'table' ? 'table' : `service ${name}`
+    this.#record(actor, action, target, { revision: applied.revision, services: applied.touched.length })
+    for (const t of applied.touched) this.#sync(t.before, t.after)
+  }
+
+  #persist(): Promise<void> {
+    return this.#d.save({ revision: this.#table.revision, base: this.#base, services: this.#table.list(), drains: Object.fromEntries(this.#drains) })
+  }
+
+  #record(actor: string, action: string, target: string, detail?: Record<string, unknown>): void {
+    const entry: AuditEntry = { seq: ++this.#seq, at: this.#iso(), actor, action, target, ...(detail ? { detail } : {}) }
+    this.#audit.push(entry)
+    if (this.#audit.length > (this.#d.auditSize ?? AUDIT_DEFAULT)) this.#audit.shift()
+    this.#d.log.info({ audit: entry }, `${action} ${target}`)
+  }
+
+  /** Bring checks, drains and the wanted kernel service in line with one service's change. */
+  #sync(before: DesiredService | undefined, after: DesiredService | undefined): void {
+    const name = (after ?? before)!.name
+    const keep = new Set<string>()
+    for (const r of after?.destinations ?? []) {
+      const id = `${name}|${realKey(r)}`
+      keep.add(id)
+      this.#subscribe(id, after!, r)
+      if (r.admin === 'draining') {
+        if (!this.#drains.has(id)) {
+          this.#drains.set(id, this.#now())
+          this.#armDrains()
+        }
+      } else this.#drains.delete(id)
+    }
+    for (const [id] of this.#subs) {
+      if (id.startsWith(`${name}|`) && !keep.has(id)) {
+        this.#d.scheduler.remove(id)
+        this.#subs.delete(id)
+        this.#drains.delete(id)
+      }
+    }
+    const oldKey = this.#kernelKeys.get(name)
+    if (!after) {
+      this.#expanded.delete(name)
+      this.#kernelKeys.delete(name)
+      if (oldKey) this.#d.reconciler.want(oldKey, undefined)
+      return
+    }
+    const key = kernelKey(after)
+    if (oldKey && oldKey !== key) this.#d.reconciler.want(oldKey, undefined)
+    this.#kernelKeys.set(name, key)
+    this.#expand(after)
+  }
+
+  #expand(s: DesiredService): void {
+    const e = expandService(s, (rk) => this.#healthOf(`${s.name}|${rk}`))
+    const prev = this.#expanded.get(s.name)
+    this.#expanded.set(s.name, e)
+    if (prev && prev.fallbackActive !== e.fallbackActive) {
+      this.#record('health', e.fallbackActive ? 'fallback-in' : 'fallback-out', `service ${s.name}`)
+    }
+    this.#d.reconciler.want(kernelKey(s), e.service)
+  }
+
+  #subscribe(id: string, s: DesiredService, r: RealConfig): void {
+    const spec = s.check
+    const target = resolveTarget(spec, { address: r.address, port: r.port ?? 0 }, {
+      address: s.address ?? (s.fwmark !== undefined ? String(s.fwmark) : undefined),
+      port: s.port,
+      protocol: s.protocol === 'udp' ? 'udp' : 'tcp',
+    })
+    const timing = { interval: spec.interval * 1000, timeout: spec.timeout * 1000 }
+    const key = checkKey(spec, target, timing)
+    const signature = `${key}|${spec.rise}|${spec.fall}`
+    const cur = this.#subs.get(id)
+    if (cur?.signature === signature) return
+    const initial = cur ? this.#healthOf(id) : this.#initialHealth(s, r)
+    if (cur) this.#d.scheduler.remove(id)
+    this.#d.scheduler.add(id, { checker: this.#d.createChecker(spec), target, ...timing, rise: spec.rise, fall: spec.fall, initial, key })
+    this.#subs.set(id, { id, signature })
+  }
+
+  // A restart neither flaps nor drops traffic: a real server the kernel serves with weight > 0 starts up.
+  #initialHealth(s: DesiredService, r: RealConfig): Health {
+    const d = this.#d.reconciler.view.get(kernelKey(s))?.destinations.find((x) => destinationKey(x) === realKey(r))
+    if (!d) return 'unknown'
+    return d.weight > 0 ? 'up' : 'unknown'
+  }
+
+  #healthOf(id: string): Health {
+    return this.#d.scheduler.get(id)?.health ?? 'unknown'
+  }
+
+  #health(s: DesiredService, r: RealConfig): Health {
+    return this.#healthOf(`${s.name}|${realKey(r)}`)
+  }
+
+  #onHealth(e: ChangeEvent): void {
+    const bar = e.id.indexOf('|')
+    const name = e.id.slice(0, bar)
+    const s = this.#table.get(name)
+    if (!s || this.#closed) return
+    this.#record('health', `real ${e.to}`, `service ${name} real ${e.id.slice(bar + 1)}`, { from: e.from, reason: e.reason, ...(e.code ? { code: e.code } : {}) })
+    this.#expand(s)
+  }
+
+  // --- drains: weight 0 until the real server's active connections reach zero or its timeout passes
+
+  #armDrains(): void {
+    if (this.#closed || this.#drainTimer || this.#drains.size === 0 || !this.#ready) return
+    this.#drainTimer = this.#d.clock.setTimeout(() => {
+      this.#drainTimer = undefined
+      this.#checkDrains().catch((err) => this.#d.log.error({ err }, 'drain check failed')).finally(() => this.#armDrains())
+    }, DRAIN_POLL_MS)
+  }
+
+  async #checkDrains(): Promise<void> {
+    const stats = await this.#kernelStats(true)
+    for (const [id, since] of [...this.#drains]) {
+      const bar = id.indexOf('|')
+      const name = id.slice(0, bar)
+      const key = id.slice(bar + 1)
+      const s = this.#table.get(name)
+      const r = s?.destinations.find((x) => realKey(x) === key)
+      if (!s || !r || r.admin !== 'draining') {
+        this.#drains.delete(id)
+        continue
+      }
+      const listed = findListed(stats.get(kernelKey(s)), r)
+      const timedOut = this.#now() >= since + s.drainTimeout * 1000
+      if (!timedOut && listed && (listed.activeConns ?? 0) > 0) continue
+      this.#drains.delete(id)
+      const why = timedOut ? 'timeout' : 'connections ended'
+      try {
+        await this.change({ op: 'delete-real', name, real: key }, { actor: 'drain' })
+        this.#d.log.info({ service: name, real: key, why }, 'drain finished: real server removed')
+      } catch (err) {
+        this.#d.log.error({ service: name, real: key, err }, 'drain could not remove the real server')
+      }
+    }
+  }
+
+  // --- views
+
+  #kernelStats(fresh = false): Promise<Map<string, ListedService>> {
+    const now = this.#d.clock.now()
+    if (!this.#stats || fresh || now - this.#stats.at >= STATS_TTL_MS) {
+      const value = this.#d.kernelStats().then(
+        (list) => new Map(list.map((s) => [s.key, s])),
+        (err) => {
+          this.#d.log.warn({ err }, 'kernel read for counters failed')
+          return new Map<string, ListedService>()
+        },
+      )
+      this.#stats = { at: now, value }
+    }
+    return this.#stats.value
+  }
+
+  #view(s: DesiredService, stats: Map<string, ListedService>): ServiceView {
+    const listed = stats.get(kernelKey(s))
+    const { destinations, ...rest } = s
+    return {
+      ...rest,
+      key: kernelKey(s),
+      etag: etag(s),
+      destinations: destinations.map((r) => this.#realView(s, r, listed)),
+      fallbackActive: this.#expanded.get(s.name)?.fallbackActive ?? false,
+      ...(listed?.stats ? { kernel: counters(listed) } : {}),
+    }
+  }
+
+  #realView(s: DesiredService, r: RealConfig, listed: ListedService | undefined): RealView {
+    const id = `${s.name}|${realKey(r)}`
+    const st = this.#d.scheduler.get(id)
+    const d = findListed(listed, r)
+    const since = this.#drains.get(id)
+    const health: RealView['health'] = { state: st?.health ?? 'unknown' }
+    if (st?.lastChangeAt !== undefined) health.since = new Date(this.#now() - (this.#d.clock.now() - st.lastChangeAt)).toISOString()
+    if (st?.lastResult) health.lastResult = { ok: st.lastResult.ok, message: st.lastResult.message, durationMs: st.lastResult.durationMs, ...(st.lastResult.code ? { code: st.lastResult.code } : {}) }
+    return {
+      ...r,
+      key: realKey(r),
+      etag: etag(r),
+      health,
+      effectiveWeight: this.#expanded.get(s.name)?.weights.get(realKey(r)) ?? null,
+      ...(since !== undefined ? { drain: { since: new Date(since).toISOString(), deadline: new Date(since + s.drainTimeout * 1000).toISOString() } } : {}),
+      ...(d ? { kernel: { weight: d.weight ?? 0, ...counters(d) } } : {}),
+    }
+  }
+
+  #iso(): string {
+    return new Date(this.#now()).toISOString()
+  }
+}
+
+function checkDefaults(c: LoadedConfig) {
+  const { maxConcurrent: _m, ...checks } = c.director.checks
+  return checks
+}
+
+function findListed(s: ListedService | undefined, r: RealConfig): ListedDestination | undefined {
+  return s?.destinations.find((d) => d.address === r.address && d.port === r.port)
+}
+
+function counters(x: ListedService | ListedDestination): KernelCounters {
+  const st = x.stats
+  const rt = x.rate
+  return {
+    ...('activeConns' in x ? { activeConns: x.activeConns ?? 0, inactiveConns: x.inactiveConns ?? 0 } : {}),
+    connections: st?.conns ?? 0, inPackets: st?.inPkts ?? 0, outPackets: st?.outPkts ?? 0, inBytes: st?.inBytes ?? 0, outBytes: st?.outBytes ?? 0,
+    cps: rt?.cps ?? 0, inPps: rt?.inPps ?? 0, outPps: rt?.outPps ?? 0, inBps: rt?.inBps ?? 0, outBps: rt?.outBps ?? 0,
+  }
+}

@@ -1,0 +1,72 @@
+// Files that survive a crash: written whole or not at all, and a pid lock so two processes never write one
+// state directory at the same time.
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { ERR_STATE_LOCKED } from './errors.js'
+
+/** Write `text` to `path` atomically: temporary file, fsync, rename, fsync of the folder. */
+export async function writeAtomic(path: string, text: string, mode = 0o644): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`
+  await mkdir(dirname(path), { recursive: true })
+  const fh = await open(tmp, 'w', mode)
+  try {
+    await fh.writeFile(text)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await rename(tmp, path)
+  const dir = await open(dirname(path), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}
+
+/** A held lock; `release` is idempotent. */
+export interface DirLock {
+  release(): Promise<void>
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Take `<dir>/lock` for this process (its pid inside). A lock left by a process that is gone (a crash) is taken
+ * over; one held by a live process is LVS_ERR_STATE_LOCKED naming it.
+ */
+export async function lockDir(dir: string): Promise<DirLock> {
+  const path = join(dir, 'lock')
+  await mkdir(dir, { recursive: true })
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(path, 'wx', 0o644)
+      await fh.writeFile(`${process.pid}\n`)
+      await fh.close()
+      let released = false
+      return {
+        async release() {
+          if (released) return
+          released = true
+          const owner = await readFile(path, 'utf8').catch(() => '')
+          if (Number(owner) === process.pid) await rm(path, { force: true })
+        },
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ERR_STATE_LOCKED(dir, 'unknown')
+        throw err
+      }
+      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new ERR_STATE_LOCKED(dir, String(pid))
+      await rm(path, { force: true }) // stale: its process is gone
+    }
+  }
+}

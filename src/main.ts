@@ -1,0 +1,190 @@
+// The one place that builds and wires the daemon: config, logger, ipvsadm, owned set, reconciler, checks,
+// director, API, signals. Everything else takes its side effects as arguments.
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { pino, type Logger } from 'pino'
+import { Agent } from 'undici'
+import { createChecker } from '../healthchecks/registry.js'
+import { createScheduler } from '../healthchecks/scheduler.js'
+import { createIcmpTransport } from '../healthchecks/icmp.js'
+import type { FastifyInstance } from 'fastify'
+import { systemClock } from './clock.js'
+import { loadConfig, parseConfig, parseListen, type LoadedConfig } from './config/load.js'
+import { Director } from './director.js'
+import { lockDir } from './fs-atomic.js'
+import { nodeExec, type Exec } from './ipvs/exec.js'
+import { mergeListings } from './ipvs/format.js'
+import { Ipvsadm } from './ipvs/ipvsadm.js'
+import { OwnedStore } from './ipvs/owned.js'
+import { Reconciler } from './reconcile/reconciler.js'
+import { StateFile } from './table/state-file.js'
+import type { DirectorControl } from './api/control.js'
+import type { Token } from './config/schema.js'
+
+/** Where the daemon's table comes from, and overrides from the command line. */
+export interface DaemonOptions {
+  /** A YAML config (or table) file. */
+  config?: string
+  /** An ldirectord.cf, run as it is. */
+  ldirectord?: string
+  /** `ADDRESS:PORT` for the API, overriding the config's. */
+  api?: string
+  /** Where logs go. @default stdout */
+  logStream?: NodeJS.WritableStream
+  /** How ipvsadm runs (the lab runs it in a namespace). @default nodeExec */
+  exec?: Exec
+  /** Builds the HTTP API (src/api); absent: no API. */
+  buildApi?: (o: { control: DirectorControl; tokens: Token[]; logger: Logger; https?: { cert: Buffer; key: Buffer }; version: string }) => FastifyInstance
+}
+
+/** A running daemon. */
+export interface Daemon {
+  director: Director
+  log: Logger
+  /** `http(s)://host:port` of the API, when it listens. */
+  url?: string
+  /** Stops checks, timers, API and files; the kernel table is left as it is. Idempotent. */
+  close(): Promise<void>
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+/** The config named by the options (ldirectord.cf converted), with `--api` applied. */
+async function configFrom(o: DaemonOptions, onWarning: (w: { line: number; directive: string; message: string }) => void): Promise<LoadedConfig> {
+  let config: LoadedConfig
+  config = await loadConfig(o.config!)
+  void onWarning
+  if (!o.api) return config
+  // Re-validated so the loopback-without-tokens rule holds for the flag too.
+  return parseConfig({ director: { ...structuredClone(config.director), api: { ...config.director.api, listen: o.api } }, services: config.services })
+}
+
+/** Start the daemon; throws a coded error (bad config, locked state, no ipvsadm, no IPVS) before changing anything. */
+export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
+  const warnings: Array<{ line: number; directive: string; message: string }> = []
+  const config = await configFrom(o, (w) => warnings.push(w))
+  const s = config.director
+  const log = pino({ level: s.logLevel, base: { component: 'director' }, redact: ['*.token', 'token', 'headers.authorization'] }, o.logStream ?? process.stdout)
+  for (const w of warnings) log.warn({ file: o.ldirectord, line: w.line, directive: w.directive }, w.message)
+  const lock = await lockDir(s.stateDir)
+  const closers: Array<() => Promise<unknown>> = [() => lock.release()]
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch((err) => log.error({ err }, 'close failed'))
+  }
+  try {
+    const exec = o.exec ?? nodeExec
+    const ipvs = (exists?: (p: string) => boolean) => new Ipvsadm({ exec, path: s.ipvsadm.path, timeoutMs: s.ipvsadm.timeout * 1000, exists })
+    const writer = ipvs(existsSync)
+    const reader = ipvs()
+    await writer.preflight()
+    const { store, owned } = await OwnedStore.open(join(s.stateDir, 'owned.json'))
+    closers.push(() => store.close())
+    const kernel = await reader.read()
+    let director: Director | undefined
+    const reconciler = new Reconciler(kernel, {
+      writer, reader, owned, store, clock: systemClock, log: log.child({ component: 'reconcile' }),
+      batchWindowMs: s.batchWindow, onEvent: (e) => director?.onReconcile(e),
+    })
+    closers.push(() => reconciler.close())
+    const scheduler = createScheduler({ clock: systemClock, maxConcurrent: s.checks.maxConcurrent })
+    closers.push(() => scheduler.close())
+    const agent = new Agent({ connections: 4, pipelining: 0, keepAliveTimeout: 1000 })
+    closers.push(() => agent.close())
+    const icmp = createIcmpTransport() // its raw sockets close with their last check
+    const stateFile = new StateFile(s.stateDir)
+    director = new Director({
+      config,
+      loadConfig: () => configFrom(o, (w) => log.warn({ line: w.line, directive: w.directive }, w.message)),
+      persisted: await stateFile.load(),
+      save: (t) => stateFile.save(t),
+      scheduler,
+      createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp }),
+      reconciler,
+      kernelStats: async () => {
+        const plain = await reader.list()
+        const stats = await reader.list({ stats: true })
+        const rate = await reader.list({ rate: true })
+        const withStats = mergeListings(plain, stats)
+        return mergeListings({ ...plain, services: withStats }, rate)
+      },
+      clock: systemClock,
+      log,
+      version: VERSION,
+    })
+    closers.push(() => director!.close())
+    await director.start()
+    armDrift(director, s.driftInterval * 1000, log, closers)
+    let url: string | undefined
+    if (o.buildApi) {
+      const https = s.api.tls ? { cert: readFileSync(s.api.tls.cert), key: readFileSync(s.api.tls.key) } : undefined
+      const app = o.buildApi({ control: director, tokens: s.api.tokens, logger: log.child({ component: 'api' }), https, version: VERSION })
+      const { host, port } = parseListen(s.api.listen)
+      await app.listen({ host, port })
+      closers.push(() => app.close())
+      const addr = app.server.address()
+      const bound = typeof addr === 'object' && addr ? addr.port : port
+      url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`
+    }
+    log.info({ services: director.status().services, revision: director.status().revision, api: url }, 'director started')
+    let closing: Promise<void> | undefined
+    return {
+      director, log, url,
+      close: () => (closing ??= closeAll().then(() => log.info({}, 'director stopped'))),
+    }
+  } catch (err) {
+    await closeAll()
+    throw err
+  }
+}
+
+function armDrift(director: Director, everyMs: number, log: Logger, closers: Array<() => Promise<unknown>>): void {
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  const tick = () => {
+    timer = setTimeout(() => {
+      director.checkDrift().catch((err) => log.error({ err }, 'drift check failed')).finally(() => { if (!stopped) tick() })
+    }, everyMs)
+  }
+  tick()
+  closers.push(async () => {
+    stopped = true
+    clearTimeout(timer)
+  })
+}
+
+/**
+ * Run the daemon in the foreground until SIGTERM/SIGINT: SIGHUP reloads; the first SIGTERM stops cleanly
+ * (checks and API closed, the kernel table left serving); a second one, or 10 s, forces the exit.
+ */
+export async function runForeground(o: DaemonOptions): Promise<number> {
+  const daemon = await startDaemon(o)
+  return new Promise((resolve) => {
+    const onHup = () => {
+      daemon.director.reload('signal').catch(() => {}) // refused reloads are logged and shown in status
+    }
+    let stopping = false
+    const onStop = (signal: string) => {
+      if (stopping) {
+        daemon.log.warn({ signal }, 'second signal: exiting now')
+        process.exit(1)
+      }
+      stopping = true
+      daemon.log.info({ signal }, 'stopping')
+      const force = setTimeout(() => {
+        daemon.log.error({}, 'stop took over 10 s: exiting now')
+        process.exit(1)
+      }, 10_000)
+      force.unref()
+      daemon.close().then(() => {
+        clearTimeout(force)
+        process.off('SIGHUP', onHup)
+        process.off('SIGTERM', onStop)
+        process.off('SIGINT', onStop)
+        resolve(0)
+      })
+    }
+    process.on('SIGHUP', onHup)
+    process.on('SIGTERM', onStop)
+    process.on('SIGINT', onStop)
+  })
+}

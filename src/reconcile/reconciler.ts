@@ -1,0 +1,217 @@
+// Keeps the kernel's IPVS table equal to the wanted one, service by service: changes gathered over a short
+// window go out as one `ipvsadm -R` (diff of the touched services only, applied in place), failures are
+// retried with backoff, and a periodic full read on its own ipvsadm queue repairs entries changed by hand.
+import type { Clock, TimerHandle } from '../clock.js'
+import { applyPlanInPlace, type ApplyDriver, type FailedOp } from '../ipvs/apply.js'
+import { diffServices, type Plan } from '../ipvs/diff.js'
+import { sameDestinationAttrs, sameServiceAttrs, serviceKey, destinationKey, type Service, type Table } from '../ipvs/model.js'
+import { trimOwned, type OwnedDelta } from '../ipvs/owned.js'
+import { TableView } from '../ipvs/table-view.js'
+
+/** The pino-style logger the reconciler writes to: one line per apply, failure, retry and repair. */
+export interface ReconcileLog {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+/** Where the owned set is kept (OwnedStore). */
+export interface OwnedRecorder {
+  record(owned: ReadonlySet<string>, delta: OwnedDelta): Promise<void>
+  compact(owned: ReadonlySet<string>): Promise<void>
+}
+
+/** What happened in the kernel, for status, metrics and the audit trail. */
+export type ReconcileEvent =
+  | { type: 'applied'; lines: number; keys: string[] }
+  | { type: 'failed'; failed: FailedOp[]; error?: { code: string; message: string }; retryInMs: number }
+  | { type: 'drift'; keys: string[] }
+
+/** Dependencies and settings of a reconciler. */
+export interface ReconcilerOptions {
+  /** The writer: every `ipvsadm -R` and the read-back after a failed batch. */
+  writer: ApplyDriver
+  /** The drift reader: a second ipvsadm queue, so a long full read never delays a health-driven write. */
+  reader: { read(): Promise<Table> }
+  owned: Set<string>
+  store: OwnedRecorder
+  clock: Clock
+  log: ReconcileLog
+  /** Milliseconds changes are gathered before one apply. @default 20 */
+  batchWindowMs?: number
+  /** First retry delay after a failure, doubling up to maxRetryMs. @default 250 */
+  retryMs?: number
+  /** @default 30000 */
+  maxRetryMs?: number
+  onEvent?: (e: ReconcileEvent) => void
+}
+
+/** The reconciler of one IPVS table. */
+export class Reconciler {
+  readonly #o: Required<Omit<ReconcilerOptions, 'onEvent'>> & Pick<ReconcilerOptions, 'onEvent'>
+  readonly #view: TableView
+  readonly #wanted = new Map<string, Service>()
+  #dirty = new Set<string>()
+  #timer: TimerHandle | undefined
+  #running: Promise<void> | undefined
+  #retryDelay = 0
+  #failing = new Set<string>()
+  /** Applies so far; a drift read that overlapped one compares only services untouched since it began. */
+  #generation = 0
+  readonly #touchedAt = new Map<string, number>()
+  #closed = false
+
+  /** `kernel` is the table as just read; the owned set is trimmed to it. */
+  constructor(kernel: Table, options: ReconcilerOptions) {
+    this.#o = { batchWindowMs: 20, retryMs: 250, maxRetryMs: 30_000, ...options }
+    this.#view = new TableView(kernel)
+    trimOwned(this.#o.owned, this.#view)
+  }
+
+  /** The kernel as the director believes it holds it. */
+  get view(): TableView {
+    return this.#view
+  }
+
+  /** Changes waiting to be applied (or retried). */
+  get pending(): number {
+    return this.#dirty.size + this.#failing.size
+  }
+
+  /** Set the wanted form of one service (undefined = not wanted); applied after the batch window. */
+  want(key: string, service: Service | undefined): void {
+    if (service) this.#wanted.set(key, service)
+    else this.#wanted.delete(key)
+    this.#dirty.add(key)
+    this.#arm(this.#o.batchWindowMs)
+  }
+
+  /** Apply what is pending now (start-up, tests); resolves when the kernel has it or the attempt failed. */
+  async flush(): Promise<void> {
+    while (this.#running) await this.#running
+    if (this.#timer) this.#o.clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    await this.#run()
+  }
+
+  #arm(ms: number): void {
+    if (this.#closed || this.#timer || this.#running) return
+    this.#timer = this.#o.clock.setTimeout(() => {
+      this.#timer = undefined
+      void this.#run()
+    }, ms)
+  }
+
+  #run(): Promise<void> {
+    this.#running ??= this.#apply().finally(() => {
+      this.#running = undefined
+      if (this.#dirty.size > 0) this.#arm(this.#failing.size > 0 ? this.#retryDelay : this.#o.batchWindowMs)
+    })
+    return this.#running
+  }
+
+  async #apply(): Promise<void> {
+    const keys = [...this.#dirty]
+    this.#dirty = new Set()
+    if (keys.length === 0) return
+    const plan = this.#plan(keys)
+    if (plan.ops.length === 0 && plan.adopted.length === 0) {
+      this.#settled(keys)
+      return
+    }
+    try {
+      const outcome = await applyPlanInPlace(this.#o.writer, plan, this.#view, this.#o.owned)
+      this.#generation++
+      for (const k of keys) this.#touchedAt.set(k, this.#generation)
+      await this.#o.store.record(this.#o.owned, outcome.ownedDelta)
+      if (outcome.applied.length > 0) {
+        this.#o.log.info({ changes: outcome.applied.length, services: keys.length, batches: outcome.batches }, 'kernel table updated')
+        this.#o.onEvent?.({ type: 'applied', lines: outcome.applied.length, keys })
+      }
+      if (outcome.failed.length === 0) return this.#settled(keys)
+      const failedKeys = new Set(outcome.failed.map((f) => serviceKey(f.op.service)))
+      this.#retry(keys.filter((k) => failedKeys.has(k)), { failed: outcome.failed })
+      this.#settled(keys.filter((k) => !failedKeys.has(k)))
+    } catch (err) {
+      // The whole attempt failed (ipvsadm missing or timed out, state file unwritable): retry it all.
+      const e = err as { code?: string; message: string }
+      this.#retry(keys, { failed: [], error: { code: e.code ?? 'ERROR', message: e.message } })
+    }
+  }
+
+  #plan(keys: string[]): Plan {
+    // Entries the desired table names are taken over (adopt): the operator told this director to manage them.
+    return diffServices(this.#wanted, this.#view, this.#o.owned, keys, { adopt: true })
+  }
+
+  #settled(keys: string[]): void {
+    for (const k of keys) this.#failing.delete(k)
+    if (this.#failing.size === 0) this.#retryDelay = 0
+    for (const k of keys) if (!this.#wanted.has(k) && !this.#view.get(k)) this.#touchedAt.delete(k)
+  }
+
+  #retry(keys: string[], what: { failed: FailedOp[]; error?: { code: string; message: string } }): void {
+    if (keys.length === 0) return
+    this.#retryDelay = Math.min(this.#o.maxRetryMs, this.#retryDelay ? this.#retryDelay * 2 : this.#o.retryMs)
+    for (const k of keys) {
+      this.#failing.add(k)
+      this.#dirty.add(k)
+    }
+    const lines = what.failed.map((f) => `${f.key}: ${f.error}`)
+    this.#o.log.error({ services: keys, failed: lines, err: what.error, retryInMs: this.#retryDelay }, 'kernel update failed')
+    this.#o.onEvent?.({ type: 'failed', ...what, retryInMs: this.#retryDelay })
+  }
+
+  /**
+   * One drift check: read the whole kernel table (on the reader's queue), and repair every owned entry that
+   * differs from what this director applied. Services applied to while the read ran are left for the next check.
+   * Returns the keys repaired.
+   */
+  async checkDrift(): Promise<string[]> {
+    const since = this.#generation
+    const kernel = await this.#o.reader.read()
+    while (this.#running) await this.#running
+    const fresh = new TableView(kernel)
+    const drifted: string[] = []
+    const keys = new Set([...this.#view.services()].map(serviceKey).concat(kernel.services.map(serviceKey)))
+    for (const key of keys) {
+      if ((this.#touchedAt.get(key) ?? 0) > since) continue
+      if (!sameService(this.#view.get(key), fresh.get(key))) drifted.push(key)
+    }
+    if (drifted.length === 0) return []
+    // The view takes what the kernel holds for the drifted services; the diff then puts back what we want.
+    const merged = this.#view.toTable().services.filter((s) => !drifted.includes(serviceKey(s)))
+    for (const key of drifted) {
+      const s = fresh.get(key)
+      if (s) merged.push(s)
+    }
+    this.#view.reset({ services: merged })
+    trimOwned(this.#o.owned, this.#view)
+    await this.#o.store.compact(this.#o.owned)
+    const mine = drifted.filter((k) => this.#wanted.has(k) || this.#o.owned.has(k))
+    if (mine.length === 0) return []
+    this.#o.log.warn({ services: mine }, 'kernel drift repaired')
+    this.#o.onEvent?.({ type: 'drift', keys: mine })
+    for (const k of mine) this.#dirty.add(k)
+    await this.flush()
+    return mine
+  }
+
+  /** Stop timers; a run in progress finishes. The kernel table is left as it is. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#timer) this.#o.clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    while (this.#running) await this.#running
+  }
+}
+
+function sameService(a: Service | undefined, b: Service | undefined): boolean {
+  if (!a || !b) return a === b
+  if (!sameServiceAttrs(a, b) || a.destinations.length !== b.destinations.length) return false
+  const byKey = new Map(b.destinations.map((d) => [destinationKey(d), d]))
+  return a.destinations.every((d) => {
+    const o = byKey.get(destinationKey(d))
+    return o !== undefined && sameDestinationAttrs(d, o)
+  })
+}
