@@ -207,7 +207,6 @@ export class Director implements DirectorControl {
   /** Record a reconciler event in status (main passes the reconciler's onEvent here). */
   onReconcile(e: ReconcileEvent): void {
     if (e.type === 'applied') {
-      this.#kernel.ok = this.#d.reconciler.pending === 0 || this.#kernel.ok
       this.#kernel.lastApplyAt = this.#iso()
       if (this.#d.reconciler.pending === 0) {
         this.#kernel.ok = true

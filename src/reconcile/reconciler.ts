@@ -124,14 +124,13 @@ export class Reconciler {
       this.#generation++
       for (const k of keys) this.#touchedAt.set(k, this.#generation)
       await this.#o.store.record(this.#o.owned, outcome.ownedDelta)
+      const failedKeys = new Set(outcome.failed.map((f) => serviceKey(f.op.service)))
+      this.#settled(keys.filter((k) => !failedKeys.has(k)))
       if (outcome.applied.length > 0) {
         this.#o.log.info({ changes: outcome.applied.length, services: keys.length, batches: outcome.batches }, 'kernel table updated')
         this.#o.onEvent?.({ type: 'applied', lines: outcome.applied.length, keys })
       }
-      if (outcome.failed.length === 0) return this.#settled(keys)
-      const failedKeys = new Set(outcome.failed.map((f) => serviceKey(f.op.service)))
       this.#retry(keys.filter((k) => failedKeys.has(k)), { failed: outcome.failed })
-      this.#settled(keys.filter((k) => !failedKeys.has(k)))
     } catch (err) {
       // The whole attempt failed (ipvsadm missing or timed out, state file unwritable): retry it all.
       const e = err as { code?: string; message: string }
