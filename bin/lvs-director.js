@@ -1,3 +1,5 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (npm run build).
-import '../dist/src/cli.js'
+import { main } from '../dist/src/cli.js'
+
+await main()

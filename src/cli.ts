@@ -1,6 +1,9 @@
-// The lvs-director command line: `apply` makes the kernel's IPVS table match a YAML table (only owned entries),
-// `show` prints the kernel's table with stats. Errors are one coded line on stderr, never a stack trace.
+// The lvs-director command line: `run` is the daemon; `apply` makes the kernel's IPVS table match a YAML table
+// once (only owned entries); `show` prints the kernel's table; `status`, `real`, `reload`, `export`, `restore`
+// talk to a running director's API. Errors are one coded line on stderr, never a stack trace. Importing this
+// module runs nothing: bin/lvs-director.js calls main().
 import { existsSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.js'
 import { applyPlan } from './ipvs/apply.js'
@@ -10,8 +13,12 @@ import { nodeExec } from './ipvs/exec.js'
 import { formatListing, mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { DEFAULT_OWNED_PATH, loadOwned, saveOwned } from './ipvs/owned.js'
-import { loadTableFile } from './table-file.js'
+import { loadConfig } from './config/load.js'
+import { staticTable } from './reconcile/expand.js'
 import { runCheck } from './check-command.js'
+import { lockDir } from './fs-atomic.js'
+import { defaultApi, exportCommand, realCommand, restoreCommand, statusCommand, call, type ClientOptions } from './client.js'
+import type { Table } from './ipvs/model.js'
 import { CHECK_KINDS } from '../healthchecks/spec.js'
 
 /** Exit status: 0 done, 1 nothing applied (bad input, no ipvsadm or ip_vs, ...), 2 applied in part. */
@@ -34,10 +41,28 @@ function ipvsadm(o: Common): Ipvsadm {
 }
 
 async function apply(file: string, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {
-  const desired = await loadTableFile(file) // a bad file stops here, before any process runs
+  const desired = staticTable((await loadConfig(file)).services) // a bad file stops here, before any process runs
+  // A running director holds the state directory: apply beside it would lose its writes.
+  const lock = o.dryRun ? undefined : await lockDir(dirname(o.state))
+  try {
+    return await applyLocked(desired, o)
+  } finally {
+    await lock?.release()
+  }
+}
+
+async function applyLocked(desired: Table, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {
   const owned = await loadOwned(o.state)
   const ipvs = ipvsadm(o)
-  const kernel = await ipvs.read()
+  let kernel: Table
+  try {
+    kernel = await ipvs.read()
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    if (!o.dryRun || (code !== 'LVS_ERR_IPVS_UNAVAILABLE' && code !== 'LVS_ERR_IPVSADM_MISSING')) throw err
+    warn(`# no IPVS here (${code}): planning against an empty table`)
+    kernel = { services: [] }
+  }
   const plan = diff(desired, kernel, owned, { adopt: o.adopt })
   for (const key of plan.conflicts) warn(coded(new ERR_NOT_OWNED(`${key} (exists, not created by this director; --adopt takes it over)`)))
   if (o.dryRun) {
@@ -75,6 +100,9 @@ async function show(o: Common & { stats?: boolean; rate?: boolean; json?: boolea
   return EXIT.ok
 }
 
+const client = (o: { api?: string; token?: string }): ClientOptions => ({ api: o.api ?? defaultApi(), token: o.token })
+const done = (p: Promise<unknown>) => p.then(() => EXIT.ok)
+
 /** Build the program; `run` resolves to the exit status. */
 export function program(run: (status: Promise<number>) => Promise<void>): Command {
   const cmd = new Command('lvs-director')
@@ -85,8 +113,8 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
     .option('--ipvsadm <path>', 'the ipvsadm program', 'ipvsadm')
     .option('--timeout <seconds>', 'deadline of one ipvsadm process', seconds, 120)
   common(cmd.command('apply')
-    .description('make the kernel IPVS table match TABLE (YAML), changing only entries this director owns')
-    .argument('<table>', 'YAML table file (see etc/*.yaml)')
+    .description('make the kernel IPVS table match a config once (no checks: real servers taken as up), changing only entries this director owns')
+    .argument('<config>', 'YAML config or table file (see etc/*.yaml)')
     .option('--dry-run', 'print the plan as ipvsadm -R lines and change nothing')
     .option('--state <file>', 'owned-set state file', DEFAULT_OWNED_PATH)
     .option('--adopt', 'take over existing entries the table names instead of reporting them')
@@ -98,6 +126,39 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
     .option('--rate', 'with per-second rates')
     .option('--json', 'print as JSON'))
     .action((o) => run(show(o)))
+  cmd.command('run')
+    .description('run the director daemon in the foreground: checks, reconcile, REST API (SIGHUP reloads, SIGTERM stops)')
+    .argument('[config]', 'YAML config (a table file is one too)', 'etc/director.yaml')
+    .option('--ldirectord <file>', 'run an ldirectord.cf as it is instead of a YAML config')
+    .option('--api <address:port>', 'where the API listens (overrides director.api.listen)')
+    .action(async (file: string, o: { ldirectord?: string; api?: string }) => {
+      const { runForeground } = await import('./main.js')
+      const { buildApi } = await import('./api/app.js')
+      return run(runForeground({ config: file, ldirectord: o.ldirectord, api: o.api, buildApi }))
+    })
+  const api = (c: Command) => c
+    .option('--api <url>', 'the director\'s API (env LVS_DIRECTOR_API)', undefined)
+    .option('--token <token>', 'bearer token (env LVS_DIRECTOR_TOKEN)')
+  api(cmd.command('status')
+    .description('the running director\'s table: ipvsadm -Ln with health, admin state and effective weight')
+    .option('--json', 'print as JSON'))
+    .action((o) => run(done(statusCommand(client(o), !!o.json, say))))
+  api(cmd.command('real')
+    .description('change one real server of a running director: add, drain, enable, disable, remove, weight')
+    .addArgument(new Argument('<action>').choices(['add', 'drain', 'enable', 'disable', 'remove', 'weight']))
+    .argument('<service>', 'service name (see lvs-director status)')
+    .argument('<real>', 'ADDRESS[:PORT] or [IPv6]:PORT')
+    .argument('[weight]', 'weight (for add and weight)'))
+    .action((action: string, service: string, real: string, weight: string | undefined, o) => {
+      if (action === 'weight' && weight === undefined) throw new InvalidArgumentError('weight needs a value')
+      return run(done(realCommand(client(o), action, service, real, weight, say)))
+    })
+  api(cmd.command('reload').description('make the running director re-read its config file (as SIGHUP does)'))
+    .action((o) => run(done(call(client(o), 'POST', '/v1/reload').then((r) => say(`reloaded: ${JSON.stringify(r)}`)))))
+  api(cmd.command('export').description('write the running director\'s desired table to FILE (YAML)').argument('<file>'))
+    .action((file: string, o) => run(done(exportCommand(client(o), file, say))))
+  api(cmd.command('restore').description('replace the running director\'s desired table with FILE\'s services').argument('<file>'))
+    .action((file: string, o) => run(done(restoreCommand(client(o), file, say))))
   cmd.command('check')
     .description('run one health check against one real server: once (exit 0 up, 3 down), or --watch its transitions')
     .addArgument(new Argument('<kind>', 'check kind').choices(CHECK_KINDS))
@@ -111,7 +172,8 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
   return cmd
 }
 
-async function main(): Promise<void> {
+/** Parse `process.argv`, run the command, set the exit status. */
+export async function main(): Promise<void> {
   let status: Promise<number> = Promise.resolve(EXIT.ok)
   try {
     // The action's promise is kept (and awaited below) so its error becomes one coded line.
@@ -130,4 +192,3 @@ async function main(): Promise<void> {
   }
 }
 
-await main()

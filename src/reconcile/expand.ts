@@ -49,3 +49,8 @@ export function expandService(s: DesiredService, healthOf: HealthOf): Expanded {
   const { name: _n, profile: _p, check: _c, quiescent: _q, fallback: _f, drainTimeout: _t, destinations: _d, ...ipvs } = s
   return { service: { ...ipvs, destinations }, weights, fallbackActive }
 }
+
+/** The kernel table of desired services taken as healthy (the one-shot `apply`, which runs no checks). */
+export function staticTable(services: readonly DesiredService[]): { services: Service[] } {
+  return { services: services.map((s) => expandService(s, () => 'up').service) }
+}
