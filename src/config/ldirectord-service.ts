@@ -113,7 +113,9 @@ export function convertBlock(
 
   const fb = get(block.v6 ? 'fallback6' : 'fallback')
   if (fb) {
-    svc.fallback = parseFallback(fb, block.v6, protocol === 'fwm', port, fail, warn)
+    // A global fallback's warnings say which virtual they are about.
+    const fbWarn = fb.line < block.line || fb.line > block.end ? (w: Warning) => warn({ ...w, message: `${w.message} (virtual on line ${block.line})` }) : warn
+    svc.fallback = parseFallback(fb, block.v6, protocol === 'fwm', port, fail, fbWarn)
     at('fallback', fb)
   }
   const other = block.settings.get(block.v6 ? 'fallback' : 'fallback6')
