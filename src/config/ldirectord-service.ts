@@ -159,8 +159,9 @@ function parseReal(text: string, line: number, v6: boolean, fwmark: boolean, vpo
   const end = v6 ? undefined : am[2]
   const portText = v6 ? am[2] : am[3]
   const addresses = end === undefined ? [first] : expandRange(first, parseAddress(end, false, line, 'real server range end', fail), line, fail)
-  const hp = { port: portText === undefined ? undefined : parsePort(portText, line, 'real server', fail, true) }
-  let port = hp.port && hp.port > 0 ? hp.port : undefined
+  const written = portText === undefined ? 0 : parsePort(portText, line, 'real server', fail, true)
+  // Port 0 (or none) means the virtual's port, or for a firewall mark the packet's own.
+  let port = written > 0 ? written : undefined
   // The kernel gives gate/ipip reals the virtual's port whatever is written; say so rather than refuse.
   if (!fwmark && forwarding !== 'nat' && port !== undefined && port !== vport) {
     warn({ line, directive: 'real', message: `${method} forwarding keeps the virtual's port ${vport}; port ${port} is not used` })
