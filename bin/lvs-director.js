@@ -1,5 +1,3 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (npm run build).
-import { main } from '../dist/src/cli.js'
-
-await main()
+import '../dist/src/cli-main.js'

@@ -14,6 +14,7 @@ import { formatListing, mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { DEFAULT_OWNED_PATH, loadOwned, saveOwned } from './ipvs/owned.js'
 import { loadConfig } from './config/load.js'
+import { loadLdirectord, renderLdirectordYaml } from './config/ldirectord.js'
 import { staticTable } from './reconcile/expand.js'
 import { runCheck } from './check-command.js'
 import { lockDir } from './fs-atomic.js'
@@ -100,6 +101,13 @@ async function show(o: Common & { stats?: boolean; rate?: boolean; json?: boolea
   return EXIT.ok
 }
 
+async function importLdirectord(file: string): Promise<number> {
+  const { conversion, warnings } = await loadLdirectord(file) // refuses a bad file before printing anything
+  process.stdout.write(renderLdirectordYaml(conversion, file))
+  for (const w of warnings) warn(`${file}:${w.line}: warning: ${w.directive}: ${w.message}`)
+  return EXIT.ok
+}
+
 const client = (o: { api?: string; token?: string }): ClientOptions => ({ api: o.api ?? defaultApi(), token: o.token })
 const done = (p: Promise<unknown>) => p.then(() => EXIT.ok)
 
@@ -159,6 +167,10 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
     .action((file: string, o) => run(done(exportCommand(client(o), file, say))))
   api(cmd.command('restore').description('replace the running director\'s desired table with FILE\'s services').argument('<file>'))
     .action((file: string, o) => run(done(restoreCommand(client(o), file, say))))
+  cmd.command('import-ldirectord')
+    .description('print the lvs-director config (YAML) equivalent to an ldirectord.cf; warnings name what does not carry over')
+    .argument('<file>', 'ldirectord.cf')
+    .action((file: string) => run(importLdirectord(file)))
   cmd.command('check')
     .description('run one health check against one real server: once (exit 0 up, 3 down), or --watch its transitions')
     .addArgument(new Argument('<kind>', 'check kind').choices(CHECK_KINDS))

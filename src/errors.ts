@@ -16,7 +16,7 @@ export const ERR_IPVSADM_MISSING = createError(
 )
 export const ERR_IPVS_UNAVAILABLE = createError(
   'LVS_ERR_IPVS_UNAVAILABLE',
-  'the kernel has no IPVS (%s): run "modprobe ip_vs" as root, or use a kernel built with CONFIG_IP_VS (see the lab in the README)',
+  'the kernel has no IPVS (%s): run "modprobe ip_vs" as root, or use a kernel built with CONFIG_IP_VS; to see lvs-director work here, run "npm run demo" (the real-IPVS lab)',
   500,
 )
 export const ERR_IPVSADM_FAILED = createError('LVS_ERR_IPVSADM_FAILED', 'ipvsadm %s failed: %s', 502)

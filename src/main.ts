@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify'
 import { systemClock } from './clock.js'
 import { loadConfig, parseConfig, parseListen, type LoadedConfig } from './config/load.js'
 import { Director } from './director.js'
+import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
 import { nodeExec, type Exec } from './ipvs/exec.js'
 import { mergeListings } from './ipvs/format.js'
@@ -52,8 +53,11 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 /** The config named by the options (ldirectord.cf converted), with `--api` applied. */
 async function configFrom(o: DaemonOptions, onWarning: (w: { line: number; directive: string; message: string }) => void): Promise<LoadedConfig> {
   let config: LoadedConfig
-  config = await loadConfig(o.config!)
-  void onWarning
+  if (o.ldirectord) {
+    const r = await loadLdirectord(o.ldirectord)
+    r.warnings.forEach(onWarning)
+    config = r.config
+  } else config = await loadConfig(o.config!)
   if (!o.api) return config
   // Re-validated so the loopback-without-tokens rule holds for the flag too.
   return parseConfig({ director: { ...structuredClone(config.director), api: { ...config.director.api, listen: o.api } }, services: config.services })

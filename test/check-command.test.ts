@@ -10,7 +10,7 @@ import { parseEndpoint } from '../src/check-command.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const loader = process.execArgv.filter((a) => a.includes('typescript'))
-const argv = (args: string[]) => [...loader, join(root, 'src/cli.ts'), 'check', ...args]
+const argv = (args: string[]) => [...loader, join(root, 'src/cli-main.ts'), 'check', ...args]
 
 // spawnSync would block this process's event loop, and with it the test's own HTTP server.
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -9,11 +9,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-// Run src/cli.ts with the TypeScript loader tap runs this test with.
+// Run src/cli-main.ts with the TypeScript loader tap runs this test with.
 const loader = process.execArgv.filter((a) => a.includes('typescript'))
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [...loader, join(root, 'src/cli.ts'), ...args], { encoding: 'utf8', cwd: root })
+  const r = spawnSync(process.execPath, [...loader, join(root, 'src/cli-main.ts'), ...args], { encoding: 'utf8', cwd: root })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 

@@ -19,7 +19,7 @@ const client = 'client'
 const [rs1, rs2, rs3] = [host('rs1'), host('rs2'), host('rs3')]
 const connJs = fileURLToPath(new URL('./ipvs-conn.js', import.meta.url))
 // dist/test/lab/ → the project: the compiled CLI and the example table.
-const cliJs = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
+const cliJs = fileURLToPath(new URL('../../src/cli-main.js', import.meta.url))
 const webYaml = fileURLToPath(new URL('../../../etc/web.yaml', import.meta.url))
 
 /** ipvsadm in a director namespace: the wrapper's Exec, prefixed with `ip netns exec`. */

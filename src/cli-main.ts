@@ -1,0 +1,4 @@
+// The command's entry point: runs the CLI (src/cli.ts runs nothing on import, so tests can import it).
+import { main } from './cli.js'
+
+await main()
