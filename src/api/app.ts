@@ -53,6 +53,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance
 
   app.setValidatorCompiler(validatorCompiler)
+  // Bodies are JSON only: a text/plain body would reach the handlers as a string.
+  app.removeContentTypeParser('text/plain')
   // A merge patch is JSON with its own media type (RFC 7386); fastify's JSON parser reads both.
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
   addErrorHandlers(app)

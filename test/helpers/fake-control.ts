@@ -1,6 +1,8 @@
 // A DirectorControl for API tests: a real DesiredTable, with health and kernel counters set by the test.
+import type { FastifyInstance } from 'fastify'
+import { buildApi } from '../../src/api/app.js'
 import type { AuditEntry, DirectorControl, KernelCounters, RealView, ServiceView, StatusView } from '../../src/api/control.js'
-import type { RealConfig } from '../../src/config/schema.js'
+import type { RealConfig, Token } from '../../src/config/schema.js'
 import { kernelKey, normalizeServiceConfig, type DesiredService } from '../../src/config/service.js'
 import { ERR_BAD_REQUEST } from '../../src/errors.js'
 import { DesiredTable, etag, realKey, type Mutation } from '../../src/table/desired-table.js'
@@ -120,3 +122,17 @@ export const SAMPLE = [
   },
   { name: 'sip6', protocol: 'udp', address: '2001:db8::100', port: 5060, check: { kind: 'connect' }, destinations: [{ address: '2001:db8::11' }] },
 ]
+
+export const ADMIN = { name: 'ops', token: 'admin-token-0123456789', role: 'admin' as const }
+export const READER = { name: 'grafana', token: 'read-token-0123456789', role: 'read' as const }
+
+/** An API over a fake director holding SAMPLE, closed when the test ends. */
+export function testApi(
+  t: { teardown(fn: () => unknown): void },
+  options: { tokens?: Token[]; services?: unknown[]; maxDrainShare?: number } = {},
+): { app: FastifyInstance; control: FakeControl } {
+  const control = createFakeControl(options.services ?? SAMPLE, options)
+  const app = buildApi({ control, tokens: options.tokens ?? [], version: '0.0.0-test' })
+  t.teardown(() => app.close())
+  return { app, control }
+}
