@@ -42,3 +42,7 @@ export const ERR_FORBIDDEN = createError('LVS_ERR_FORBIDDEN', 'token %s has role
 export const ERR_BAD_REQUEST = createError('LVS_ERR_BAD_REQUEST', 'bad request: %s', 400)
 export const ERR_STATE_LOCKED = createError('LVS_ERR_STATE_LOCKED', 'state directory %s is in use by process %s (a running director): use its API', 409)
 export const ERR_DAEMON_UNREACHABLE = createError('LVS_ERR_DAEMON_UNREACHABLE', 'cannot reach the director at %s: %s', 503)
+export const ERR_NOT_READY = createError('LVS_ERR_NOT_READY', 'the director is not ready: %s', 503)
+export const ERR_UNSUPPORTED_MEDIA_TYPE = createError('LVS_ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type %s: send application/json', 415)
+export const ERR_BODY_TOO_LARGE = createError('LVS_ERR_BODY_TOO_LARGE', 'the request body is larger than %d bytes', 413)
+export const ERR_INTERNAL = createError('LVS_ERR_INTERNAL', 'internal error: %s', 500)
