@@ -68,7 +68,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const warnings: Array<{ line: number; directive: string; message: string }> = []
   const config = await configFrom(o, (w) => warnings.push(w))
   const s = config.director
-  const log = pino({ level: s.logLevel, base: { component: 'director' }, redact: ['*.token', 'token', 'headers.authorization'] }, o.logStream ?? process.stdout)
+  const log = pino({ level: s.logLevel, redact: ['*.token', 'token', 'headers.authorization'] }, o.logStream ?? process.stdout)
   for (const w of warnings) log.warn({ file: o.ldirectord, line: w.line, directive: w.directive }, w.message)
   const lock = await lockDir(s.stateDir)
   const closers: Array<() => Promise<unknown>> = [() => lock.release()]
@@ -112,7 +112,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         return mergeListings({ ...plain, services: withStats }, rate)
       },
       clock: systemClock,
-      log,
+      log: log.child({ component: 'director' }),
       version: VERSION,
     })
     closers.push(() => director!.close())
