@@ -48,7 +48,14 @@ export interface Daemon {
   close(): Promise<void>
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+// package.json is one level up from src/ (run from source) or two from dist/src/ (compiled).
+const VERSION = ((): string => {
+  for (const up of ['../package.json', '../../package.json']) {
+    const url = new URL(up, import.meta.url)
+    if (existsSync(url)) return (JSON.parse(readFileSync(url, 'utf8')) as { name: string; version: string }).version
+  }
+  return 'unknown'
+})()
 
 /** The config named by the options (ldirectord.cf converted), with `--api` applied. */
 async function configFrom(o: DaemonOptions, onWarning: (w: { line: number; directive: string; message: string }) => void): Promise<LoadedConfig> {
@@ -70,17 +77,17 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const s = config.director
   const log = pino({ level: s.logLevel, redact: ['*.token', 'token', 'headers.authorization'] }, o.logStream ?? process.stdout)
   for (const w of warnings) log.warn({ file: o.ldirectord, line: w.line, directive: w.directive }, w.message)
+  const exec = o.exec ?? nodeExec
+  const ipvs = (exists?: (p: string) => boolean) => new Ipvsadm({ exec, path: s.ipvsadm.path, timeoutMs: s.ipvsadm.timeout * 1000, exists })
+  const writer = ipvs(existsSync)
+  const reader = ipvs()
+  await writer.preflight() // no ipvsadm or no IPVS: one coded error before anything is touched
   const lock = await lockDir(s.stateDir)
   const closers: Array<() => Promise<unknown>> = [() => lock.release()]
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err) => log.error({ err }, 'close failed'))
   }
   try {
-    const exec = o.exec ?? nodeExec
-    const ipvs = (exists?: (p: string) => boolean) => new Ipvsadm({ exec, path: s.ipvsadm.path, timeoutMs: s.ipvsadm.timeout * 1000, exists })
-    const writer = ipvs(existsSync)
-    const reader = ipvs()
-    await writer.preflight()
     const { store, owned } = await OwnedStore.open(join(s.stateDir, 'owned.json'))
     closers.push(() => store.close())
     const kernel = await reader.read()

@@ -48,7 +48,7 @@ esac
     const r = cli('apply', bad, '--ipvsadm', fake, '--state', state)
     t.equal(r.code, 1)
     t.equal(r.stdout, '')
-    t.equal(r.stderr, `lvs-director: LVS_ERR_INVALID_TABLE: invalid table ${bad}:4: /services/0/address: "1.2.3.4; reboot" is not an IPv4 or IPv6 address\n`)
+    t.equal(r.stderr, `lvs-director: LVS_ERR_INVALID_CONFIG: invalid config ${bad}:4: /services/0/address: "1.2.3.4; reboot" is not an IPv4 or IPv6 address\n`)
     t.notOk(existsSync(calls), 'ipvsadm never ran')
   })
 
@@ -57,12 +57,12 @@ esac
     await writeFile(port, 'services:\n  - protocol: tcp\n    address: 192.0.2.1\n    port: 70000\n')
     const r1 = cli('apply', port, '--ipvsadm', fake)
     t.equal(r1.code, 1)
-    t.match(r1.stderr, /^lvs-director: LVS_ERR_INVALID_TABLE: invalid table .*port\.yaml:4: \/services\/0\/port: 70000: Expected integer to be less or equal to 65535\n$/)
+    t.match(r1.stderr, /^lvs-director: LVS_ERR_INVALID_CONFIG: invalid config .*port\.yaml:4: \/services\/0\/port: 70000: Expected integer to be less or equal to 65535\n$/)
     const syntax = join(dir, 'syntax.yaml')
     await writeFile(syntax, 'services:\n  - protocol: tcp\n   address: [\n')
     const r2 = cli('apply', syntax, '--ipvsadm', fake)
     t.equal(r2.code, 1)
-    t.match(r2.stderr, /^lvs-director: LVS_ERR_INVALID_TABLE: invalid table .*syntax\.yaml:\d+: .+\n$/)
+    t.match(r2.stderr, /^lvs-director: LVS_ERR_INVALID_CONFIG: invalid config .*syntax\.yaml:\d+: .+\n$/)
     const r3 = cli('apply', join(dir, 'nope.yaml'))
     t.equal(r3.code, 1)
     t.match(r3.stderr, /^lvs-director: LVS_ERR_FILE_READ: cannot read .*nope\.yaml: ENOENT.*\n$/)
@@ -76,6 +76,13 @@ esac
       t.match(r.stderr, /^lvs-director: LVS_ERR_IPVS_UNAVAILABLE: the kernel has no IPVS \(no \/proc\/net\/ip_vs; ipvsadm: Can't initialize ipvs: Protocol not available\): run "modprobe ip_vs".*\n$/)
       t.notMatch(r.stderr, /\n\s+at /, 'no stack trace')
     }
+    const run = cli('run', join(root, 'etc/director.yaml'))
+    t.equal(run.code, 1, 'run stops at once')
+    t.match(run.stderr, /^lvs-director: LVS_ERR_IPVS_UNAVAILABLE: .*npm run demo.*\n$/, 'one line pointing at the lab demo')
+    const dry = cli('apply', join(root, 'etc/web.yaml'), '--dry-run', '--state', state)
+    t.equal(dry.code, 0, 'apply --dry-run works without IPVS')
+    t.match(dry.stderr, /no IPVS here .*planning against an empty table/)
+    t.match(dry.stdout, /^-A -t 192\.0\.2\.100:80 -s wrr$/m)
   })
 
   t.test('apply --dry-run prints ipvsadm lines and changes nothing; apply then converges', async (t) => {
