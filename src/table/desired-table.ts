@@ -136,7 +136,10 @@ export class DesiredTable {
         if (!isObject(m.body)) throw new ERR_BAD_REQUEST('a real server is a JSON object')
         const key = realKey({ address: String(m.body.address), port: Number(m.body.port ?? before.port ?? 0) })
         if (before.destinations.some((d) => realKey(d) === canonicalKey(key))) throw new ERR_EXISTS(`real server ${key} of service ${m.name}`)
-        const after = this.#normalize({ ...before, destinations: [...before.destinations, m.body] }, '/destinations/' + before.destinations.length)
+        // Without a forwarding method a new real server takes the one its siblings share (a NAT farm stays NAT).
+        const methods = new Set(before.destinations.map((d) => d.forwarding))
+        const body = m.body.forwarding === undefined && methods.size === 1 ? { ...m.body, forwarding: [...methods][0] } : m.body
+        const after = this.#normalize({ ...before, destinations: [...before.destinations, body] }, '/destinations/' + before.destinations.length)
         this.#checkDrainShare(before, after, m.name)
         return this.#commit([{ before, after }], { service: after, real: after.destinations.at(-1) })
       }
