@@ -73,6 +73,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas keep their $id as their name (Error, Service, Real, Status) instead of def-N.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   })
   const control = options.control
   app.register(servicesRoutes, { control })
@@ -80,6 +82,5 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.register(operationsRoutes, { control })
   app.register(probesRoutes, { control })
   app.register(metricsRoutes, { metrics })
-  app.get('/v1/openapi.json', { schema: { tags: ['director'], summary: 'This document' } }, async () => app.swagger())
   return app
 }
