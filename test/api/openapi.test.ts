@@ -15,7 +15,7 @@ const ROUTES = [
 
 type Doc = {
   openapi: string
-  info: { title: string; version: string }
+  info: { title: string; version: string; description?: string }
   paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: unknown }> }; parameters?: Array<{ in: string; name: string; required?: boolean }>; security?: unknown[] }>>
   components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> }
 }
