@@ -11,7 +11,7 @@ import { createApiMetrics, metricsRoutes } from './metrics.js'
 import { operationsRoutes } from './operations.js'
 import { probesRoutes } from './probes.js'
 import { realsRoutes } from './reals.js'
-import { addErrorHandlers, BODY_LIMIT } from './replies.js'
+import { addErrorHandlers, answerError, BODY_LIMIT } from './replies.js'
 import { ErrorSchema } from './schemas.js'
 import { servicesRoutes } from './services.js'
 
@@ -49,6 +49,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    frameworkErrors: answerError,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance
 

@@ -37,16 +37,19 @@ export const BODY_LIMIT = 1024 * 1024 // 1 MiB
 
 /** Installs the error and not-found handlers on the root instance (children inherit them). */
 export function addErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    const e = toApiError(err)
-    // The daemon logs state changes, not requests: client errors only at debug, server errors always.
-    if (e.statusCode >= 500) request.log.error({ err }, 'api request failed')
-    else request.log.debug({ code: e.code, message: e.message }, 'api request refused')
-    return reply.code(e.statusCode).type('application/json').send({ code: e.code, message: e.message })
-  })
+  app.setErrorHandler(async (err: FastifyError, request, reply) => answerError(err, request, reply))
   app.setNotFoundHandler(async (request) => {
     throw new ERR_NOT_FOUND(`route ${request.method} ${request.url.slice(0, 100)}`)
   })
+}
+
+/** Answers an error as `{ code, message }`; also fastify's `frameworkErrors` (a malformed URL, before any route). */
+export function answerError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const e = toApiError(err)
+  // The daemon logs state changes, not requests: client errors only at debug, server errors always.
+  if (e.statusCode >= 500) request.log.error({ err }, 'api request failed')
+  else request.log.debug({ code: e.code, message: e.message }, 'api request refused')
+  return reply.code(e.statusCode).type('application/json').send({ code: e.code, message: e.message })
 }
 
 /** The tags of an If-Match / If-None-Match header, or `*`; LVS_ERR_BAD_REQUEST when it is not a list of ETags. */
