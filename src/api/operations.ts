@@ -21,7 +21,7 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ control: DirectorCont
       tags, summary: 'Changes to the desired table, oldest first; ?after=SEQ pages on', querystring: AuditQuery,
       response: { 200: Type.Object({ entries: Type.Array(AuditEntrySchema) }), ...errors() },
     },
-  }, async (request) => ({ entries: control.audit(request.query) }))
+  }, async (request) => ({ entries: control.audit({ ...request.query, limit: request.query.limit ?? 100 }) }))
 
   app.post('/v1/reload', {
     schema: { tags, summary: 'Re-read the config file (as SIGHUP); a bad file changes nothing', response: { 200: ReloadSchema, ...errors(403) } },
