@@ -18,10 +18,8 @@ interface CodedError {
 
 /** The LVS_ERR_ error an error from a route, a hook or fastify itself stands for. */
 export function toApiError(err: FastifyError): CodedError {
-  if (err.validation) {
-    const where = err.validationContext ?? 'request'
-    return new ERR_BAD_REQUEST(`${where}${err.message.startsWith(where) ? err.message.slice(where.length) : ' ' + err.message}`)
-  }
+  // A path or query schema refused the request; fastify's message names the part and field (`querystring/limit ...`).
+  if (err.validation) return new ERR_BAD_REQUEST(err.message)
   const code = typeof err.code === 'string' ? err.code : ''
   if (code.startsWith('LVS_ERR_') && typeof err.statusCode === 'number') return { code, statusCode: err.statusCode, message: err.message }
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ERR_UNSUPPORTED_MEDIA_TYPE(JSON.stringify(String(err.message).replace(/^Unsupported Media Type: ?/, '')))
