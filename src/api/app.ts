@@ -11,7 +11,7 @@ import { createApiMetrics, metricsRoutes } from './metrics.js'
 import { operationsRoutes } from './operations.js'
 import { probesRoutes } from './probes.js'
 import { realsRoutes } from './reals.js'
-import { addErrorHandlers, BODY_LIMIT } from './replies.js'
+import { addErrorHandlers, answerError, BODY_LIMIT } from './replies.js'
 import { ErrorSchema } from './schemas.js'
 import { servicesRoutes } from './services.js'
 
@@ -49,6 +49,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    frameworkErrors: answerError,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance
 
@@ -73,6 +74,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas keep their $id as their name (Error, Service, Real, Status) instead of def-N.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   })
   const control = options.control
   app.register(servicesRoutes, { control })
@@ -80,6 +83,5 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.register(operationsRoutes, { control })
   app.register(probesRoutes, { control })
   app.register(metricsRoutes, { metrics })
-  app.get('/v1/openapi.json', { schema: { tags: ['director'], summary: 'This document' } }, async () => app.swagger())
   return app
 }

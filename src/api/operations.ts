@@ -1,5 +1,5 @@
-// The director as a whole: its status, the audit trail, a config reload, and the desired table's export and
-// restore (backups and disaster recovery).
+// The director as a whole: its status, the audit trail, a config reload, the desired table's export and restore
+// (backups and disaster recovery), and the OpenAPI document of the whole API.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ERR_BAD_REQUEST } from '../errors.js'
 import type { DirectorControl } from './control.js'
@@ -8,8 +8,10 @@ import { AuditEntrySchema, AuditQuery, errors, IfMatchHeaders, ReloadSchema, Sta
 
 const tags = ['director']
 
-/** `/v1/status`, `/v1/audit`, `/v1/reload` and `/v1/table`. */
+/** `/v1/status`, `/v1/audit`, `/v1/reload`, `/v1/table` and `/v1/openapi.json`. */
 export const operationsRoutes: FastifyPluginAsyncTypebox<{ control: DirectorControl }> = async (app, { control }) => {
+  app.get('/v1/openapi.json', { schema: { tags, summary: 'This document (OpenAPI 3)' } }, async () => app.swagger())
+
   app.get('/v1/status', {
     schema: { tags, summary: 'Role, table revision, real servers by state, kernel and reload state', response: { 200: StatusViewSchema, ...errors() } },
   }, async () => control.status())
@@ -19,7 +21,7 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ control: DirectorCont
       tags, summary: 'Changes to the desired table, oldest first; ?after=SEQ pages on', querystring: AuditQuery,
       response: { 200: Type.Object({ entries: Type.Array(AuditEntrySchema) }), ...errors() },
     },
-  }, async (request) => ({ entries: control.audit(request.query) }))
+  }, async (request) => ({ entries: control.audit({ ...request.query, limit: request.query.limit ?? 100 }) }))
 
   app.post('/v1/reload', {
     schema: { tags, summary: 'Re-read the config file (as SIGHUP); a bad file changes nothing', response: { 200: ReloadSchema, ...errors(403) } },

@@ -18,10 +18,8 @@ interface CodedError {
 
 /** The LVS_ERR_ error an error from a route, a hook or fastify itself stands for. */
 export function toApiError(err: FastifyError): CodedError {
-  if (err.validation) {
-    const where = err.validationContext ?? 'request'
-    return new ERR_BAD_REQUEST(`${where}${err.message.startsWith(where) ? err.message.slice(where.length) : ' ' + err.message}`)
-  }
+  // A path or query schema refused the request; fastify's message names the part and field (`querystring/limit ...`).
+  if (err.validation) return new ERR_BAD_REQUEST(err.message)
   const code = typeof err.code === 'string' ? err.code : ''
   if (code.startsWith('LVS_ERR_') && typeof err.statusCode === 'number') return { code, statusCode: err.statusCode, message: err.message }
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ERR_UNSUPPORTED_MEDIA_TYPE(JSON.stringify(String(err.message).replace(/^Unsupported Media Type: ?/, '')))
@@ -37,16 +35,19 @@ export const BODY_LIMIT = 1024 * 1024 // 1 MiB
 
 /** Installs the error and not-found handlers on the root instance (children inherit them). */
 export function addErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    const e = toApiError(err)
-    // The daemon logs state changes, not requests: client errors only at debug, server errors always.
-    if (e.statusCode >= 500) request.log.error({ err }, 'api request failed')
-    else request.log.debug({ code: e.code, message: e.message }, 'api request refused')
-    return reply.code(e.statusCode).type('application/json').send({ code: e.code, message: e.message })
-  })
+  app.setErrorHandler(async (err: FastifyError, request, reply) => answerError(err, request, reply))
   app.setNotFoundHandler(async (request) => {
     throw new ERR_NOT_FOUND(`route ${request.method} ${request.url.slice(0, 100)}`)
   })
+}
+
+/** Answers an error as `{ code, message }`; also fastify's `frameworkErrors` (a malformed URL, before any route). */
+export function answerError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const e = toApiError(err)
+  // The daemon logs state changes, not requests: client errors only at debug, server errors always.
+  if (e.statusCode >= 500) request.log.error({ err }, 'api request failed')
+  else request.log.debug({ code: e.code, message: e.message }, 'api request refused')
+  return reply.code(e.statusCode).type('application/json').send({ code: e.code, message: e.message })
 }
 
 /** The tags of an If-Match / If-None-Match header, or `*`; LVS_ERR_BAD_REQUEST when it is not a list of ETags. */
