@@ -9,7 +9,7 @@ import { diff } from './ipvs/diff.js'
 import { nodeExec } from './ipvs/exec.js'
 import { formatListing, mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
-import { DEFAULT_OWNED_PATH, loadOwned, saveOwned } from './ipvs/owned.js'
+import { DEFAULT_OWNED_PATH, loadOwnedState, saveOwned } from './ipvs/owned.js'
 import { loadTableFile } from './table-file.js'
 import { runCheck } from './check-command.js'
 import { CHECK_KINDS } from '../healthchecks/spec.js'
@@ -35,7 +35,8 @@ function ipvsadm(o: Common): Ipvsadm {
 
 async function apply(file: string, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {
   const desired = await loadTableFile(file) // a bad file stops here, before any process runs
-  const owned = await loadOwned(o.state)
+  const { owned, warnings } = await loadOwnedState(o.state)
+  for (const w of warnings) warn(`lvs-director: warning: ${w}`)
   const ipvs = ipvsadm(o)
   const kernel = await ipvs.read()
   const plan = diff(desired, kernel, owned, { adopt: o.adopt })
