@@ -40,6 +40,7 @@ async function apply(file: string, o: Common & { dryRun?: boolean; state: string
   const ipvs = ipvsadm(o)
   const kernel = await ipvs.read()
   const plan = diff(desired, kernel, owned, { adopt: o.adopt })
+  plan.foreign.push(...(kernel.skipped ?? [])) // other protocols' services (sctp, icmp): another tool's
   for (const key of plan.conflicts) warn(coded(new ERR_NOT_OWNED(`${key} (exists, not created by this director; --adopt takes it over)`)))
   if (o.dryRun) {
     if (o.json) say(JSON.stringify({ lines: plan.ops.map(restoreLine), foreign: plan.foreign, conflicts: plan.conflicts, adopted: plan.adopted }))

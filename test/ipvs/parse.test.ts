@@ -168,3 +168,33 @@ t.test('-Ln --daemon', async (t) => {
   t.same(parseDaemons(''), [])
   t.throws(() => parseDaemons('nonsense\n'), { code: 'LVS_ERR_IPVS_PARSE' })
 })
+
+t.test("another tool's SCTP and ICMP services are skipped with their real servers, and listed", async (t) => {
+  const save = parseSave([
+    '-A -t 192.0.2.100:80 -s wrr',
+    '-a -t 192.0.2.100:80 -r 192.0.2.11:80 -g -w 1',
+    '-A --sctp-service 192.0.2.1:80 -s rr',
+    '-a --sctp-service 192.0.2.1:80 -r 192.0.2.11:80 -g -w 1',
+    '-A -q 192.0.2.2 -s rr',
+    '-a -q 192.0.2.2 -r 192.0.2.12 -g -w 1',
+    '',
+  ].join('\n'))
+  t.same(save.services.map((s) => [s.protocol, s.address, s.destinations.length]), [['tcp', '192.0.2.100', 1]])
+  t.same(save.skipped, ['sctp/192.0.2.1:80', 'sctp/192.0.2.1:80 -> 192.0.2.11:80', 'icmp/192.0.2.2', 'icmp/192.0.2.2 -> 192.0.2.12'])
+  t.notOk('skipped' in parseSave('-A -t 192.0.2.100:80 -s wrr\n'), 'a table without them is a plain table')
+
+  const list = parseList([
+    'IP Virtual Server version 1.2.1 (size=4096)',
+    'Prot LocalAddress:Port Scheduler Flags',
+    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+    'SCTP  192.0.2.1:80 rr',
+    '  -> 192.0.2.11:80                Route   1      0          0         ',
+    'TCP  192.0.2.100:80 wrr',
+    '  -> 192.0.2.11:80                Route   1      0          1         ',
+    'ICMP  192.0.2.2:0 rr',
+    '  -> 192.0.2.12:0                 Route   1      0          0         ',
+    '',
+  ].join('\n'))
+  t.same(list.services.map((s) => [s.key, s.destinations.length]), [['tcp/192.0.2.100:80', 1]])
+  t.same(list.skipped, ['sctp/192.0.2.1:80', 'sctp/192.0.2.1:80 -> 192.0.2.11:80', 'icmp/192.0.2.2:0', 'icmp/192.0.2.2:0 -> 192.0.2.12:0'])
+})
