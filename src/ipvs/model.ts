@@ -139,7 +139,9 @@ function normalizeDestination(d: Destination, svc: Service, family: string, path
   if (a.family !== family) throw invalid(`${path}/address`, `${a.address} is not of the service's family ${family}`)
   const svcPort = svc.protocol === 'fwmark' ? 0 : (svc.port ?? 0)
   const port = d.port ?? svcPort
-  if (svc.protocol !== 'fwmark' && port === 0) throw invalid(`${path}/port`, 'port must be 1..65535')
+  if (svc.protocol !== 'fwmark' && port === 0 && svcPort !== 0) throw invalid(`${path}/port`, 'port must be 1..65535')
+  // A port-0 ("all ports") service keeps each packet's own port: a fixed real-server port would fold every port into one.
+  if (svc.protocol !== 'fwmark' && svcPort === 0 && port !== 0) throw invalid(`${path}/port`, `a port-0 service's real servers are at port 0, not ${port}`)
   // ipvsadm silently forces the service's port on dr/tun destinations; say so instead of drifting for ever.
   if (svc.protocol !== 'fwmark' && d.forwarding !== 'nat' && port !== svcPort) {
     throw invalid(`${path}/port`, `${d.forwarding} forwarding keeps the service port ${svcPort}; only nat can map to ${port}`)
@@ -177,7 +179,9 @@ export function normalizeService(s: Service, path = ''): Service {
   } else {
     if (s.address === undefined) throw invalid(`${path}/address`, `a ${s.protocol} service needs address`)
     if (s.fwmark !== undefined) throw invalid(`${path}/fwmark`, `a ${s.protocol} service has no fwmark`)
-    if (!s.port) throw invalid(`${path}/port`, 'port must be 1..65535')
+    if (s.port === undefined) throw invalid(`${path}/port`, `a ${s.protocol} service needs port`)
+    // Port 0 is the kernel's "all ports" service, which it allows only when persistent.
+    if (s.port === 0 && s.persistent === undefined) throw invalid(`${path}/port`, 'port must be 1..65535 (0 only with persistent)')
     const a = address(s.address, `${path}/address`)
     if (s.family && s.family !== a.family) throw invalid(`${path}/family`, `${a.address} is not ${s.family}`)
     family = a.family
