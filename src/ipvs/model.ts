@@ -3,7 +3,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value, type ValueError } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
+import { canonicalAddress, hostPort } from '../address.js'
 import { ERR_INVALID_VALUE } from '../errors.js'
+
+// Addresses are parsed and printed in one place for the whole project; these names stay here for compatibility.
+export { canonicalAddress, hostPort }
 
 /** Schedulers the kernel ships (each is a module ip_vs_<name>). */
 export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh', 'fo', 'ovf', 'twos'] as const
@@ -71,17 +75,6 @@ export function invalid(path: string, message: string): Error {
   err.path = path
   err.detail = message
   return err
-}
-
-/** Canonical text of an IP address, or undefined when `text` is not a plain unicast-able address. */
-export function canonicalAddress(text: string): { address: string; family: 'inet' | 'inet6' } | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return { address: ipaddr.IPv4.parse(text).toString(), family: 'inet' }
-  if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
-    const v6 = ipaddr.IPv6.parse(text)
-    if (v6.zoneId) return undefined
-    return { address: v6.toRFC5952String(), family: 'inet6' }
-  }
-  return undefined
 }
 
 function address(text: string, path: string): { address: string; family: 'inet' | 'inet6' } {
@@ -247,11 +240,6 @@ export function destinationKey(d: Pick<Destination, 'address' | 'port'>): string
 /** Key of a real server in plans and the owned set: `<service key> -> <destination key>` (kept in state files). */
 export function entryKey(service: string, destination: string): string {
   return `${service} -> ${destination}`
-}
-
-/** `addr:port`, bracketing IPv6 as ipvsadm does. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
 }
 
 /** True when two services have the same attributes (identity and destinations aside). */

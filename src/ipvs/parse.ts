@@ -2,9 +2,10 @@
 // Formats follow ipvsadm.c (v1.31): print_service_entry, print_title and print_largenum.
 // Services of protocols outside the model (SCTP; ICMP and ICMPv6 of newer or forked ipvsadm: -q, -1) belong to
 // other tools: they are skipped with their real servers, never break a read, and are listed in `skipped`.
+import { parseHostPort } from '../address.js'
 import { ERR_IPVS_PARSE } from '../errors.js'
 import {
-  canonicalAddress, destinationKey, FLAG_BIT, flagNames, serviceKey, SCHED_FLAGS,
+  destinationKey, FLAG_BIT, flagNames, serviceKey, SCHED_FLAGS,
   type Destination, type SchedFlag, type Service, type Table,
 } from './model.js'
 
@@ -79,12 +80,16 @@ function fail(lineNo: number, message: string): never {
   throw new ERR_IPVS_PARSE(lineNo, message)
 }
 
-/** Split `addr:port` or `[v6]:port` into canonical address and port. */
+/** Split `addr:port` or `[v6]:port` into canonical address and port (0 allowed: fwmark real servers). */
 function splitHostPort(text: string, lineNo: number): { address: string; port: number; family: 'inet' | 'inet6' } {
-  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(text) ?? /^([0-9.]+):(\d+)$/.exec(text)
-  const a = m ? canonicalAddress(m[1]!) : undefined
-  if (!m || !a || Number(m[2]) > 65535) fail(lineNo, `bad address:port ${JSON.stringify(text)}`)
-  return { address: a.address, port: Number(m[2]), family: a.family }
+  let hp
+  try {
+    hp = parseHostPort(text, { minPort: 0 })
+  } catch (err) {
+    return fail(lineNo, (err as { detail: string }).detail)
+  }
+  if (hp.port === undefined) fail(lineNo, `no port in ${JSON.stringify(text)}`)
+  return { address: hp.address, port: hp.port, family: hp.family }
 }
 
 function int(text: string | undefined, lineNo: number, what: string): number {
