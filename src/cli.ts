@@ -6,7 +6,7 @@ import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.j
 import { applyPlan } from './ipvs/apply.js'
 import { restoreLine } from './ipvs/commands.js'
 import { diff } from './ipvs/diff.js'
-import { nodeExec } from './ipvs/exec.js'
+import { nodeExec } from './exec.js'
 import { formatListing, mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { DEFAULT_OWNED_PATH, loadOwnedState, saveOwned } from './ipvs/owned.js'

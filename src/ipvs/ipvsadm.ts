@@ -3,7 +3,7 @@
 import {
   ERR_IPVS_UNAVAILABLE, ERR_IPVSADM_FAILED, ERR_IPVSADM_MISSING, ERR_IPVSADM_TIMEOUT,
 } from '../errors.js'
-import type { Exec, ExecResult } from './exec.js'
+import type { Exec, ExecResult } from '../exec.js'
 import { parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing, type SavedTable } from './parse.js'
 import { startDaemonArgs, stopDaemonArgs, timeoutArgs, type SyncDaemon, type Timeouts } from './settings.js'
 
