@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.js'
-import { applyPlan } from './ipvs/apply.js'
+import { applyPlan, type ApplyError } from './ipvs/apply.js'
 import { restoreLine } from './ipvs/commands.js'
 import { diff } from './ipvs/diff.js'
 import { nodeExec } from './exec.js'
@@ -50,7 +50,13 @@ async function apply(file: string, o: Common & { dryRun?: boolean; state: string
     }
     return plan.conflicts.length ? EXIT.partial : EXIT.ok
   }
-  const result = plan.ops.length || plan.adopted.length ? await applyPlan(ipvs, plan, kernel, owned) : undefined
+  const result = plan.ops.length || plan.adopted.length
+    ? await applyPlan(ipvs, plan, kernel, owned).catch(async (err: ApplyError) => {
+      // ipvsadm and the read after it failed: keep every entry we may have created, then report the error.
+      if (err.owned) await saveOwned(o.state, err.owned)
+      throw err
+    })
+    : undefined
   if (result) await saveOwned(o.state, result.owned)
   const failed = result?.failed ?? []
   if (o.json) {
