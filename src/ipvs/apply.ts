@@ -199,7 +199,7 @@ function attribute(batch: Op[], errors: string[], code: number | null, index: Ta
     if (holds[j]) return
     const kind = (op.kind === 'add-service' || op.kind === 'add-dest') && entryPresent(index, op) ? op.kind : undefined
     while (k < errors.length && EXISTS[errors[k]!] && EXISTS[errors[k]!] !== kind) passOver(errors[k++]!, from, j)
-    messages[j] = errors[k++]
+    if (k < errors.length) messages[j] = errors[k++]
     from = j + 1
   })
   while (k < errors.length) passOver(errors[k++]!, from, batch.length)
@@ -208,10 +208,10 @@ function attribute(batch: Op[], errors: string[], code: number | null, index: Ta
     const suspects = []
     for (let j = from; j < to; j++) if (holds[j] && batch[j]!.kind === kind) suspects.push(j)
     const what = `${kind === 'add-service' ? 'Service' : 'Destination'} already exists`
-    const why = suspects.length <= count
+    const reason = suspects.length <= count
       ? `${what} (created by another tool; not taken as owned)`
       : `${what} for ${count} of ${suspects.length} adds here (created by another tool; none of them taken as owned)`
-    for (const j of suspects) notOurs.set(j, why)
+    for (const j of suspects) notOurs.set(j, reason)
   }
   const skipped: Op[] = []
   batch.forEach((op, j) => {
