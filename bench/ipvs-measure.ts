@@ -2,7 +2,7 @@
 // code), an Exec that records how long each wrapper process took, and medians.
 import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
-import type { Exec } from '../src/ipvs/exec.js'
+import type { Exec } from '../src/exec.js'
 
 /** Milliseconds since an arbitrary origin (monotonic). */
 export const now = (): number => performance.now()

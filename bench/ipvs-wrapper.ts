@@ -4,7 +4,7 @@
 import { rm } from 'node:fs/promises'
 import { applyPlan, applyPlanInPlace, type ApplyDriver, type ApplyOutcome, type ApplyResult, type ApplyRun } from '../src/ipvs/apply.js'
 import { diff, diffServices, type ServiceLookup } from '../src/ipvs/diff.js'
-import { nodeExec, type Exec } from '../src/ipvs/exec.js'
+import { nodeExec, type Exec } from '../src/exec.js'
 import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
 import type { Table } from '../src/ipvs/model.js'
 import { loadOwned, OwnedStore, saveOwned, type Owned } from '../src/ipvs/owned.js'

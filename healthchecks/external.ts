@@ -3,12 +3,13 @@ import type { Checker, CheckTarget } from './checker.js'
 import type { ExternalCheckSpec } from './spec.js'
 import type { Clock } from '../src/clock.js'
 import { runProbe } from './probe.js'
-import { CommandRunner, type Spawn } from './command.js'
+import type { Exec } from '../src/exec.js'
+import { CommandRunner } from './command.js'
 
 /** What the external check needs from outside. */
 export interface ExternalCheckerDeps {
-  /** @default nodeSpawn (node:child_process, no shell) */
-  spawn?: Spawn
+  /** How commands run. @default nodeExec (node:child_process, no shell) */
+  exec?: Exec
   clock?: Clock
 }
 
@@ -25,7 +26,7 @@ export function externalArgs(target: CheckTarget): string[] {
  * process group gets SIGTERM and, `grace` seconds later, SIGKILL. The message carries the first output line.
  */
 export function createExternalChecker(spec: ExternalCheckSpec, deps: ExternalCheckerDeps = {}): Checker {
-  const runner = new CommandRunner(deps.spawn, spec.grace * 1000)
+  const runner = new CommandRunner(deps.exec, spec.grace * 1000)
   return {
     kind: 'external',
     check: (target, signal) => runProbe((s) => runner.run([...spec.command, ...externalArgs(target)], s), signal, deps.clock),

@@ -8,7 +8,7 @@
 // the VIP, a local address, which the kernel otherwise drops as a martian). It does so by default, since the VIPs
 // move to whichever director is active; both changes are harmless while the VIP is elsewhere.
 import { ERR_IP_COMMAND_FAILED } from '../src/errors.js'
-import { nodeExec } from '../src/ipvs/exec.js'
+import { nodeExec } from '../src/exec.js'
 import { familyOf, type Family } from './icmp.js'
 
 /** Runs `ip` (or `sysctl`) with an argv array, never a shell; resolves stdout, rejects with LVS_ERR_IP_COMMAND_FAILED. */

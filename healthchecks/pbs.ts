@@ -4,12 +4,13 @@ import type { PbsCheckSpec } from './spec.js'
 import type { Clock } from '../src/clock.js'
 import { runProbe, up, type Outcome } from './probe.js'
 import { tcpExchange } from './tcp-exchange.js'
-import { CommandRunner, type Spawn } from './command.js'
+import type { Exec } from '../src/exec.js'
+import { CommandRunner } from './command.js'
 
 /** What the pbs check needs from outside. */
 export interface PbsCheckerDeps {
-  /** @default nodeSpawn (node:child_process, no shell) */
-  spawn?: Spawn
+  /** How commands run. @default nodeExec (node:child_process, no shell) */
+  exec?: Exec
   clock?: Clock
 }
 
@@ -23,7 +24,7 @@ export function pbsArgv(command: readonly string[], target: CheckTarget): string
  * accepts a TCP connection and, when `command` is set, that command then exits 0 within the same timeout.
  */
 export function createPbsChecker(spec: PbsCheckSpec, deps: PbsCheckerDeps = {}): Checker {
-  const runner = spec.command ? new CommandRunner(deps.spawn, spec.grace * 1000) : undefined
+  const runner = spec.command ? new CommandRunner(deps.exec, spec.grace * 1000) : undefined
 
   async function probe(target: CheckTarget, signal: AbortSignal): Promise<Outcome> {
     const connected = await tcpExchange({ address: target.address, port: target.port }, signal)

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici'
 import type { Checker } from './checker.js'
 import type { CheckSpec } from './spec.js'
 import type { Clock } from '../src/clock.js'
-import type { Spawn } from './command.js'
+import type { Exec } from '../src/exec.js'
 import { ERR_INVALID_CHECK } from '../src/errors.js'
 import { createConnectChecker } from './connect.js'
 import { createHttpChecker } from './http.js'
@@ -21,8 +21,8 @@ import type { GuardRouter } from './guard-router.js'
 export interface CheckerDeps {
   /** Shared undici dispatcher for http/https; without it each http checker owns an Agent. */
   dispatcher?: Dispatcher
-  /** Process spawner for external and pbs commands. @default nodeSpawn */
-  spawn?: Spawn
+  /** How external and pbs commands run. @default nodeExec */
+  exec?: Exec
   /** Clock for durations. @default systemClock */
   clock?: Clock
   /** Host name in the sip check's default login. @default os.hostname() */

@@ -1,7 +1,7 @@
 // The health-check spec: one TypeBox schema per kind (the single source of types and validation) and its parser.
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import net from 'node:net'
+import { canonicalAddress } from '../src/address.js'
 import { ERR_INVALID_CHECK } from '../src/errors.js'
 
 /** Fields every check kind takes. Times are in seconds; fractions are allowed. */
@@ -216,8 +216,8 @@ function checkRegex(field: string, source: string | undefined): void {
 
 // Rules a JSON schema cannot state: addresses, regexes, range order, answer family, wait vs timeout.
 function checkSemantics(spec: CheckSpec): void {
-  // net.isIP, not ipaddr.isValid: only plain literals, never forms such as "127.1" that would go to a resolver.
-  if (spec.address !== undefined && !net.isIP(spec.address)) throw invalid('address', `"${spec.address}" is not an IP address`)
+  // Only plain literals, never forms such as "127.1" that would go to a resolver.
+  if (spec.address !== undefined && !canonicalAddress(spec.address)) throw invalid('address', `"${spec.address}" is not an IP address`)
   if ('receive' in spec) checkRegex('receive', spec.receive)
   if (spec.kind === 'http' || spec.kind === 'https') {
     if (spec.method === 'HEAD' && spec.receive !== undefined) throw invalid('receive', 'a HEAD reply has no body to match; use method GET')
@@ -231,7 +231,7 @@ function checkSemantics(spec: CheckSpec): void {
     const labels = spec.name === '.' ? [] : spec.name.replace(/\.$/, '').split('.')
     if (labels.some((l) => !/^[A-Za-z0-9_*-]{1,63}$/.test(l))) throw invalid('name', `"${spec.name}" is not a DNS name`)
     if (spec.answer !== undefined) {
-      if (net.isIP(spec.answer) !== (spec.type === 'A' ? 4 : 6))
+      if (canonicalAddress(spec.answer)?.family !== (spec.type === 'A' ? 'inet' : 'inet6'))
         throw invalid('answer', `"${spec.answer}" is not an ${spec.type === 'A' ? 'IPv4' : 'IPv6'} address (type is ${spec.type})`)
     }
   }

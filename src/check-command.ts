@@ -7,9 +7,9 @@ import { createScheduler } from '../healthchecks/scheduler.js'
 import { parseCheckSpec } from '../healthchecks/spec.js'
 import { resolveTarget } from '../healthchecks/target.js'
 import type { CheckResult } from '../healthchecks/checker.js'
+import { parseHostPort } from './address.js'
 import { systemClock } from './clock.js'
 import { ERR_INVALID_VALUE } from './errors.js'
-import { canonicalAddress } from './ipvs/model.js'
 
 /** An address with an optional port. */
 export interface Endpoint {
@@ -19,13 +19,12 @@ export interface Endpoint {
 
 /** Parses `192.0.2.11`, `192.0.2.11:80`, `2001:db8::11` or `[2001:db8::11]:80`; `what` names it in errors. */
 export function parseEndpoint(text: string, what: string): Endpoint {
-  const m = /^\[([^\]]+)\](?::([^:]*))?$/.exec(text) ?? (text.split(':').length > 2 ? [text, text] : /^([^:]*)(?::(.*))?$/.exec(text))
-  const address = m?.[1] !== undefined ? canonicalAddress(m[1])?.address : undefined
-  if (address === undefined) throw new ERR_INVALID_VALUE(what, `${JSON.stringify(text)} is not an IPv4 or IPv6 address`)
-  if (m?.[2] === undefined) return { address }
-  const port = Number(m[2])
-  if (!/^\d+$/.test(m[2]) || port < 1 || port > 65535) throw new ERR_INVALID_VALUE(what, `port ${JSON.stringify(m[2])} is not 1..65535`)
-  return { address, port }
+  try {
+    const { address, port } = parseHostPort(text)
+    return port === undefined ? { address } : { address, port }
+  } catch (err) {
+    throw new ERR_INVALID_VALUE(what, (err as { detail: string }).detail) // the command line's code
+  }
 }
 
 /** What `check` was asked for on the command line. */

@@ -6,13 +6,13 @@ import { existsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.js'
-import { applyPlan } from './ipvs/apply.js'
+import { applyPlan, type ApplyError } from './ipvs/apply.js'
 import { restoreLine } from './ipvs/commands.js'
 import { diff } from './ipvs/diff.js'
-import { nodeExec } from './ipvs/exec.js'
+import { nodeExec } from './exec.js'
 import { formatListing, mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
-import { DEFAULT_OWNED_PATH, loadOwned, saveOwned } from './ipvs/owned.js'
+import { DEFAULT_OWNED_PATH, loadOwnedState, saveOwned } from './ipvs/owned.js'
 import { loadConfig } from './config/load.js'
 import { loadLdirectord, renderLdirectordYaml } from './config/ldirectord.js'
 import { staticTable } from './reconcile/expand.js'
@@ -20,6 +20,7 @@ import { runCheck } from './check-command.js'
 import { lockDir } from './fs-atomic.js'
 import { defaultApi, exportCommand, realCommand, restoreCommand, statusCommand, call, type ClientOptions } from './client.js'
 import type { Table } from './ipvs/model.js'
+import type { SavedTable } from './ipvs/parse.js'
 import { CHECK_KINDS } from '../healthchecks/spec.js'
 
 /** Exit status: 0 done, 1 nothing applied (bad input, no ipvsadm or ip_vs, ...), 2 applied in part. */
@@ -53,9 +54,10 @@ async function apply(file: string, o: Common & { dryRun?: boolean; state: string
 }
 
 async function applyLocked(desired: Table, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {
-  const owned = await loadOwned(o.state)
+  const { owned, warnings } = await loadOwnedState(o.state)
+  for (const w of warnings) warn(`lvs-director: warning: ${w}`)
   const ipvs = ipvsadm(o)
-  let kernel: Table
+  let kernel: SavedTable
   try {
     kernel = await ipvs.read()
   } catch (err) {
@@ -65,6 +67,7 @@ async function applyLocked(desired: Table, o: Common & { dryRun?: boolean; state
     kernel = { services: [] }
   }
   const plan = diff(desired, kernel, owned, { adopt: o.adopt })
+  plan.foreign.push(...(kernel.skipped ?? [])) // other protocols' services (sctp, icmp): another tool's
   for (const key of plan.conflicts) warn(coded(new ERR_NOT_OWNED(`${key} (exists, not created by this director; --adopt takes it over)`)))
   if (o.dryRun) {
     if (o.json) say(JSON.stringify({ lines: plan.ops.map(restoreLine), foreign: plan.foreign, conflicts: plan.conflicts, adopted: plan.adopted }))
@@ -74,7 +77,13 @@ async function applyLocked(desired: Table, o: Common & { dryRun?: boolean; state
     }
     return plan.conflicts.length ? EXIT.partial : EXIT.ok
   }
-  const result = plan.ops.length || plan.adopted.length ? await applyPlan(ipvs, plan, kernel, owned) : undefined
+  const result = plan.ops.length || plan.adopted.length
+    ? await applyPlan(ipvs, plan, kernel, owned).catch(async (err: ApplyError) => {
+      // ipvsadm and the read after it failed: keep every entry we may have created, then report the error.
+      if (err.owned) await saveOwned(o.state, err.owned)
+      throw err
+    })
+    : undefined
   if (result) await saveOwned(o.state, result.owned)
   const failed = result?.failed ?? []
   if (o.json) {

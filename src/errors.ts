@@ -7,6 +7,7 @@ export const ERR_INVALID_TABLE = createError('LVS_ERR_INVALID_TABLE', 'invalid t
 export const ERR_INVALID_VALUE = createError('LVS_ERR_INVALID_VALUE', 'invalid %s: %s', 400)
 export const ERR_INVALID_CONFIG = createError('LVS_ERR_INVALID_CONFIG', 'invalid config %s: %s', 400)
 export const ERR_FILE_READ = createError('LVS_ERR_FILE_READ', 'cannot read %s: %s', 400)
+export const ERR_INVALID_ADDRESS = createError('LVS_ERR_INVALID_ADDRESS', 'invalid address %s: %s', 400)
 
 // --- the kernel and ipvsadm
 export const ERR_IPVSADM_MISSING = createError(

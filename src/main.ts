@@ -13,7 +13,7 @@ import { loadConfig, parseConfig, parseListen, type LoadedConfig } from './confi
 import { Director } from './director.js'
 import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
-import { nodeExec, type Exec } from './ipvs/exec.js'
+import { nodeExec, type Exec } from './exec.js'
 import { mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { OwnedStore } from './ipvs/owned.js'
@@ -88,7 +88,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     for (const c of closers.reverse()) await c().catch((err) => log.error({ err }, 'close failed'))
   }
   try {
-    const { store, owned } = await OwnedStore.open(join(s.stateDir, 'owned.json'))
+    const { store, owned, warnings: ownedWarnings } = await OwnedStore.open(join(s.stateDir, 'owned.json'))
+    for (const w of ownedWarnings) log.warn({ file: join(s.stateDir, 'owned.json') }, w)
     closers.push(() => store.close())
     const kernel = await reader.read()
     let director: Director | undefined

@@ -3,9 +3,8 @@
 import {
   ERR_IPVS_UNAVAILABLE, ERR_IPVSADM_FAILED, ERR_IPVSADM_MISSING, ERR_IPVSADM_TIMEOUT,
 } from '../errors.js'
-import type { Exec, ExecResult } from './exec.js'
-import type { Table } from './model.js'
-import { parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing } from './parse.js'
+import type { Exec, ExecResult } from '../exec.js'
+import { parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing, type SavedTable } from './parse.js'
 import { startDaemonArgs, stopDaemonArgs, timeoutArgs, type SyncDaemon, type Timeouts } from './settings.js'
 
 /** Options of an Ipvsadm instance. */
@@ -94,13 +93,13 @@ export class Ipvsadm {
     return { code: result.code, stderr: result.stderr }
   }
 
-  /** The kernel table as `ipvsadm -Sn` shows it (no thresholds: -Sn does not print them). */
-  async save(): Promise<Table> {
+  /** The kernel table as `ipvsadm -Sn` shows it (no thresholds: -Sn does not print them; other protocols skipped). */
+  async save(): Promise<SavedTable> {
     return parseSave(await this.#check(['-Sn']))
   }
 
   /** The full kernel table: `-Sn`, with thresholds from `-Ln --thresholds` (two processes). */
-  async read(): Promise<Table> {
+  async read(): Promise<SavedTable> {
     const table = await this.save()
     const needsThresholds = table.services.some((s) => s.destinations.length > 0)
     return needsThresholds ? withThresholds(table, await this.list({ thresholds: true })) : table

@@ -3,7 +3,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value, type ValueError } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
+import { canonicalAddress, hostPort } from '../address.js'
 import { ERR_INVALID_VALUE } from '../errors.js'
+
+// Addresses are parsed and printed in one place for the whole project; these names stay here for compatibility.
+export { canonicalAddress, hostPort }
 
 /** Schedulers the kernel ships (each is a module ip_vs_<name>). */
 export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh', 'fo', 'ovf', 'twos'] as const
@@ -73,17 +77,6 @@ export function invalid(path: string, message: string): Error {
   return err
 }
 
-/** Canonical text of an IP address, or undefined when `text` is not a plain unicast-able address. */
-export function canonicalAddress(text: string): { address: string; family: 'inet' | 'inet6' } | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return { address: ipaddr.IPv4.parse(text).toString(), family: 'inet' }
-  if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
-    const v6 = ipaddr.IPv6.parse(text)
-    if (v6.zoneId) return undefined
-    return { address: v6.toRFC5952String(), family: 'inet6' }
-  }
-  return undefined
-}
-
 function address(text: string, path: string): { address: string; family: 'inet' | 'inet6' } {
   const a = canonicalAddress(text)
   if (!a) throw invalid(path, `${JSON.stringify(text)} is not an IPv4 or IPv6 address`)
@@ -139,7 +132,9 @@ function normalizeDestination(d: Destination, svc: Service, family: string, path
   if (a.family !== family) throw invalid(`${path}/address`, `${a.address} is not of the service's family ${family}`)
   const svcPort = svc.protocol === 'fwmark' ? 0 : (svc.port ?? 0)
   const port = d.port ?? svcPort
-  if (svc.protocol !== 'fwmark' && port === 0) throw invalid(`${path}/port`, 'port must be 1..65535')
+  if (svc.protocol !== 'fwmark' && port === 0 && svcPort !== 0) throw invalid(`${path}/port`, 'port must be 1..65535')
+  // A port-0 ("all ports") service keeps each packet's own port: a fixed real-server port would fold every port into one.
+  if (svc.protocol !== 'fwmark' && svcPort === 0 && port !== 0) throw invalid(`${path}/port`, `a port-0 service's real servers are at port 0, not ${port}`)
   // ipvsadm silently forces the service's port on dr/tun destinations; say so instead of drifting for ever.
   if (svc.protocol !== 'fwmark' && d.forwarding !== 'nat' && port !== svcPort) {
     throw invalid(`${path}/port`, `${d.forwarding} forwarding keeps the service port ${svcPort}; only nat can map to ${port}`)
@@ -177,7 +172,9 @@ export function normalizeService(s: Service, path = ''): Service {
   } else {
     if (s.address === undefined) throw invalid(`${path}/address`, `a ${s.protocol} service needs address`)
     if (s.fwmark !== undefined) throw invalid(`${path}/fwmark`, `a ${s.protocol} service has no fwmark`)
-    if (!s.port) throw invalid(`${path}/port`, 'port must be 1..65535')
+    if (s.port === undefined) throw invalid(`${path}/port`, `a ${s.protocol} service needs port`)
+    // Port 0 is the kernel's "all ports" service, which it allows only when persistent.
+    if (s.port === 0 && s.persistent === undefined) throw invalid(`${path}/port`, 'port must be 1..65535 (0 only with persistent)')
     const a = address(s.address, `${path}/address`)
     if (s.family && s.family !== a.family) throw invalid(`${path}/family`, `${a.address} is not ${s.family}`)
     family = a.family
@@ -243,11 +240,6 @@ export function destinationKey(d: Pick<Destination, 'address' | 'port'>): string
 /** Key of a real server in plans and the owned set: `<service key> -> <destination key>` (kept in state files). */
 export function entryKey(service: string, destination: string): string {
   return `${service} -> ${destination}`
-}
-
-/** `addr:port`, bracketing IPv6 as ipvsadm does. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
 }
 
 /** True when two services have the same attributes (identity and destinations aside). */

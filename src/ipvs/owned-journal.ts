@@ -5,14 +5,16 @@
 // `<path>.journal` = a first line {"journal":"<id>"}, then one line per change {"add":[...],"remove":[...]}.
 // The journal counts only when its id is the snapshot's: writing a new snapshot (rename) is the commit point
 // that retires the old journal, so a crash between that rename and the new journal loses nothing and replays
-// nothing twice. A last line without its newline is a write cut short by a crash: ignored (its change was never
-// acknowledged). The journal is folded into a new snapshot when it grows past the snapshot's size.
+// nothing twice. A torn last line (a write cut short by a crash or a full disk: no newline, or not a change) is
+// ignored with a warning: its change was never acknowledged. A bad line before the last is corruption. After a
+// failed append the store never appends to that journal again (the next change would be glued to the torn
+// bytes): it writes a new snapshot instead. The journal is folded into a new snapshot when it outgrows the snapshot.
 import { randomUUID } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { open, readFile, rm, type FileHandle } from 'node:fs/promises'
 import { Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ERR_STATE_FILE } from '../errors.js'
+import { writeAtomic } from '../fs-atomic.js'
 import type { Owned, OwnedDelta } from './owned.js'
 
 const Key = Type.String({ maxLength: 200 })
@@ -46,50 +48,52 @@ function parseJson(path: string, text: string): unknown {
   }
 }
 
+/** The owned set as stored, and what was ignored in reading it (a torn last journal line). */
+export interface OwnedState {
+  owned: Set<string>
+  /** One message per ignored torn line, for the caller to log. */
+  warnings: string[]
+}
+
 /** Snapshot + journal as stored, and the sizes the store needs. */
-async function readState(path: string): Promise<{ owned: Set<string>; snapshotBytes: number }> {
+async function readState(path: string): Promise<OwnedState & { snapshotBytes: number }> {
   const text = await readText(path)
-  if (text === undefined) return { owned: new Set(), snapshotBytes: 0 }
+  if (text === undefined) return { owned: new Set(), warnings: [], snapshotBytes: 0 }
   const data = parseJson(path, text)
   if (!Value.Check(SnapshotSchema, data)) throw new ERR_STATE_FILE(path, 'not an owned-set file ({version: 1, entries: [...]})')
   const owned = new Set(data.entries)
-  if (data.journal !== undefined) replayJournal(journalPath(path), await readText(journalPath(path)), data.journal, owned)
-  return { owned, snapshotBytes: Buffer.byteLength(text) }
+  const warnings = data.journal === undefined ? [] : replayJournal(journalPath(path), await readText(journalPath(path)), data.journal, owned)
+  return { owned, warnings, snapshotBytes: Buffer.byteLength(text) }
 }
 
-/** Apply the journal's complete lines to `owned` when the journal belongs to snapshot `id`. */
-function replayJournal(path: string, text: string | undefined, id: string, owned: Set<string>): void {
-  if (!text) return
+const parseChange = (line: string): unknown => {
+  try {
+    return JSON.parse(line)
+  } catch {
+    return undefined
+  }
+}
+
+/** Apply the journal's lines to `owned` when the journal belongs to snapshot `id`; returns warnings for a torn end. */
+function replayJournal(path: string, text: string | undefined, id: string, owned: Set<string>): string[] {
+  if (!text) return []
   const lines = text.split('\n')
-  lines.pop() // after the last newline: empty, or a line cut short by a crash
-  const header = lines.length ? parseJson(path, lines[0]!) : undefined
-  if (!Value.Check(HeaderSchema, header) || header.journal !== id) return // an older snapshot's journal
-  lines.slice(1).forEach((line, i) => {
-    const change = parseJson(path, line)
-    if (!Value.Check(LineSchema, change)) throw new ERR_STATE_FILE(path, `line ${i + 2} is not a change ({add: [...], remove: [...]})`)
+  const header = parseJson(path, lines[0]!) // written atomically: never torn
+  if (!Value.Check(HeaderSchema, header) || header.journal !== id) return [] // an older snapshot's journal
+  if (lines.at(-1) === '') lines.pop() // the final newline
+  const warnings: string[] = []
+  for (let i = 1; i < lines.length; i++) {
+    const change = parseChange(lines[i]!)
+    if (!Value.Check(LineSchema, change)) {
+      const what = `line ${i + 1} is not a change ({add: [...], remove: [...]})`
+      if (i < lines.length - 1) throw new ERR_STATE_FILE(path, what)
+      warnings.push(`${path}: ${what}; ignored as a torn write (${Buffer.byteLength(lines[i]!)} bytes)`)
+      break
+    }
     for (const key of change.remove) owned.delete(key)
     for (const key of change.add) owned.add(key)
-  })
-}
-
-/** Write `text` to `path` atomically: temporary file, fsync, rename, fsync of the folder. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`
-  await mkdir(dirname(path), { recursive: true })
-  const fh = await open(tmp, 'w', 0o644)
-  try {
-    await fh.writeFile(text)
-    await fh.sync()
-  } finally {
-    await fh.close()
   }
-  await rename(tmp, path)
-  const dir = await open(dirname(path), 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
-  }
+  return warnings
 }
 
 const snapshotText = (owned: Owned, journal?: string) =>
@@ -98,6 +102,12 @@ const snapshotText = (owned: Owned, journal?: string) =>
 /** Read the owned set (snapshot plus its journal); a missing file is an empty set, a corrupt one LVS_ERR_STATE_FILE. */
 export async function loadOwned(path: string): Promise<Set<string>> {
   return (await readState(path)).owned
+}
+
+/** loadOwned, with the warnings of a torn journal end (to log). */
+export async function loadOwnedState(path: string): Promise<OwnedState> {
+  const { owned, warnings } = await readState(path)
+  return { owned, warnings }
 }
 
 /** Write the owned set as a snapshot atomically (creating the folder when needed); any journal stops counting. */
@@ -119,6 +129,8 @@ export class OwnedStore {
   #journal: FileHandle | undefined
   #journalBytes = 0
   #snapshotBytes = 0
+  #torn = false
+  #closed = false
   // Writes run one at a time, in call order (a fold must not close the journal under a pending append).
   #tail: Promise<unknown> = Promise.resolve()
 
@@ -126,12 +138,12 @@ export class OwnedStore {
     this.path = path
   }
 
-  /** Load the owned set and start a fresh snapshot and journal (dropping any torn last line). */
-  static async open(path: string): Promise<{ store: OwnedStore; owned: Set<string> }> {
-    const { owned } = await readState(path)
+  /** Load the owned set and start a fresh snapshot and journal (dropping any torn last line, named in `warnings`). */
+  static async open(path: string): Promise<OwnedState & { store: OwnedStore }> {
+    const { owned, warnings } = await readState(path)
     const store = new OwnedStore(path)
     await store.compact(owned)
-    return { store, owned }
+    return { store, owned, warnings }
   }
 
   /** Append one change (no-op when empty); folds the journal into a snapshot of `owned` when it has grown. */
@@ -147,6 +159,7 @@ export class OwnedStore {
   /** Close the journal (the files stay valid as they are). */
   close(): Promise<void> {
     return this.#queue(async () => {
+      this.#closed = true
       await this.#journal?.close()
       this.#journal = undefined
     })
@@ -159,13 +172,16 @@ export class OwnedStore {
   }
 
   async #record(owned: Owned, delta: OwnedDelta): Promise<void> {
-    if (!this.#journal) throw new ERR_STATE_FILE(this.path, 'the owned-set store is closed')
+    if (this.#closed) throw new ERR_STATE_FILE(this.path, 'the owned-set store is closed')
     if (delta.added.length === 0 && delta.removed.length === 0) return
+    // The last write failed (an append may have left torn bytes): a snapshot of the whole set replaces that journal.
+    if (this.#torn || !this.#journal) return this.#compact(owned)
     const line = `${JSON.stringify({ add: delta.added, remove: delta.removed })}\n`
     try {
       await this.#journal.write(line)
       await this.#journal.datasync()
     } catch (err) {
+      this.#torn = true
       throw stateError(journalPath(this.path), err)
     }
     this.#journalBytes += Buffer.byteLength(line)
@@ -187,5 +203,6 @@ export class OwnedStore {
     }
     this.#snapshotBytes = Buffer.byteLength(text)
     this.#journalBytes = Buffer.byteLength(header)
+    this.#torn = false
   }
 }

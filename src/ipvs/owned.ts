@@ -5,7 +5,7 @@ import { opKey, type Op } from './commands.js'
 import { destinationKey, entryKey, serviceKey, type Table } from './model.js'
 import type { TableView } from './table-view.js'
 
-export { loadOwned, OwnedStore, saveOwned } from './owned-journal.js'
+export { loadOwned, loadOwnedState, OwnedStore, saveOwned, type OwnedState } from './owned-journal.js'
 
 /** Keys of owned entries: service keys and `service -> destination` keys (see model.entryKey). */
 export type Owned = ReadonlySet<string>

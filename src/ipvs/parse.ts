@@ -1,8 +1,11 @@
 // Pure parsers for ipvsadm's output: `-Sn` (restore lines) and `-Ln` with --exact, --stats, --rate, --thresholds.
 // Formats follow ipvsadm.c (v1.31): print_service_entry, print_title and print_largenum.
+// Services of protocols outside the model (SCTP; ICMP and ICMPv6 of newer or forked ipvsadm: -q, -1) belong to
+// other tools: they are skipped with their real servers, never break a read, and are listed in `skipped`.
+import { parseHostPort } from '../address.js'
 import { ERR_IPVS_PARSE } from '../errors.js'
 import {
-  canonicalAddress, destinationKey, FLAG_BIT, flagNames, serviceKey, SCHED_FLAGS,
+  destinationKey, FLAG_BIT, flagNames, serviceKey, SCHED_FLAGS,
   type Destination, type SchedFlag, type Service, type Table,
 } from './model.js'
 
@@ -52,18 +55,41 @@ export interface Listing {
   version?: string
   size?: number
   services: ListedService[]
+  /** Entries of protocols the model lacks (see SavedTable.skipped); present only when there are some. */
+  skipped?: string[]
 }
+
+/** A table read by `ipvsadm -Sn`. */
+export interface SavedTable extends Table {
+  /**
+   * Services of protocols the model lacks and their real servers, as `sctp/192.0.2.1:80` and
+   * `sctp/192.0.2.1:80 -> 192.0.2.11:80`: never touched, for callers to report as foreign. Present only when
+   * there are some (so a table without them stays a plain Table).
+   */
+  skipped?: string[]
+}
+
+// -Sn service options of protocols outside the model, and the protocol each names.
+const OTHER_SERVICE_OPTIONS: Record<string, string> = {
+  '--sctp-service': 'sctp', '-q': 'icmp', '--icmp-service': 'icmp', '-1': 'icmpv6', '--icmpv6-service': 'icmpv6',
+}
+// -Ln protocol words of those services (print_service_entry: SCTP; ICMP and ICMPv6 in newer ipvsadm).
+const OTHER_PROTOCOLS = /^(SCTP|ICMP|ICMPv6)$/
 
 function fail(lineNo: number, message: string): never {
   throw new ERR_IPVS_PARSE(lineNo, message)
 }
 
-/** Split `addr:port` or `[v6]:port` into canonical address and port. */
+/** Split `addr:port` or `[v6]:port` into canonical address and port (0 allowed: fwmark real servers). */
 function splitHostPort(text: string, lineNo: number): { address: string; port: number; family: 'inet' | 'inet6' } {
-  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(text) ?? /^([0-9.]+):(\d+)$/.exec(text)
-  const a = m ? canonicalAddress(m[1]!) : undefined
-  if (!m || !a || Number(m[2]) > 65535) fail(lineNo, `bad address:port ${JSON.stringify(text)}`)
-  return { address: a.address, port: Number(m[2]), family: a.family }
+  let hp
+  try {
+    hp = parseHostPort(text, { minPort: 0 })
+  } catch (err) {
+    return fail(lineNo, (err as { detail: string }).detail)
+  }
+  if (hp.port === undefined) fail(lineNo, `no port in ${JSON.stringify(text)}`)
+  return { address: hp.address, port: hp.port, family: hp.family }
 }
 
 function int(text: string | undefined, lineNo: number, what: string): number {
@@ -81,9 +107,19 @@ function canonicalFlags(scheduler: string, list: string, lineNo: number): SchedF
   return flagNames(scheduler, bits)
 }
 
+// The key of an -Sn line of another protocol's service (`sctp/addr:port[ -> dest]`), or undefined.
+function otherProtocolKey(words: string[]): string | undefined {
+  const i = words.findIndex((w) => w in OTHER_SERVICE_OPTIONS)
+  if (i < 0) return undefined
+  const key = `${OTHER_SERVICE_OPTIONS[words[i]!]}/${words[i + 1] ?? ''}`
+  const r = words.indexOf('-r')
+  return r < 0 ? key : `${key} -> ${words[r + 1] ?? ''}`
+}
+
 /** Parse `ipvsadm -Sn` output (or our own `-R` lines) into a table; -a lines must follow their -A line. */
-export function parseSave(text: string): Table {
+export function parseSave(text: string): SavedTable {
   const services = new Map<string, Service>()
+  const skipped: string[] = []
   text.split('\n').forEach((raw, i) => {
     const lineNo = i + 1
     const words = raw.trim().split(/\s+/).filter(Boolean)
@@ -91,6 +127,8 @@ export function parseSave(text: string): Table {
     if (words.length === 0 || words[0]!.startsWith('#')) return
     const cmd = words.shift()
     if (cmd !== '-A' && cmd !== '-a') fail(lineNo, `unexpected ${JSON.stringify(cmd)}`)
+    const other = otherProtocolKey(words)
+    if (other !== undefined) { skipped.push(other); return }
     const svc: Service = { protocol: 'tcp', scheduler: 'wlc', flags: [], ops: false, destinations: [] } as unknown as Service
     const dest: Destination = { address: '', port: 0, forwarding: 'dr', weight: 1, upperThreshold: 0, lowerThreshold: 0 }
     let flags: string | undefined
@@ -105,7 +143,6 @@ export function parseSave(text: string): Table {
           sawService = true
           break
         }
-        case '--sctp-service': return // SCTP is outside the model: such a service is left alone.
         case '-f': Object.assign(svc, { protocol: 'fwmark', fwmark: int(arg(), lineNo, 'fwmark'), family: 'inet' }); sawService = true; break
         case '-6': svc.family = 'inet6'; break
         case '-s': svc.scheduler = arg() as Service['scheduler']; break
@@ -138,7 +175,7 @@ export function parseSave(text: string): Table {
     if (!dest.address) fail(lineNo, '-a without -r')
     owner.destinations.push(dest)
   })
-  return { services: [...services.values()] }
+  return skipped.length ? { services: [...services.values()], skipped } : { services: [...services.values()] }
 }
 
 const TITLES: Array<[RegExp, Listing['format']]> = [
@@ -218,6 +255,8 @@ export function parseList(text: string): Listing {
   const listing: Listing = { format: 'plain', services: [] }
   let tunInfo = false
   let current: ListedService | undefined
+  let other: string | undefined // key of the other protocol's service whose real servers are being skipped
+  const skipped: string[] = []
   text.split('\n').forEach((line, i) => {
     const lineNo = i + 1
     if (line.trim() === '') return
@@ -230,18 +269,22 @@ export function parseList(text: string): Listing {
     if (line.startsWith('  -> RemoteAddress:Port')) { tunInfo = /TunnelInfo/.test(line); return }
     const words = line.trim().split(/\s+/)
     if (words[0] === '->') {
+      if (other !== undefined) { skipped.push(`${other} -> ${words[1] ?? ''}`); return }
       if (!current) fail(lineNo, 'real server before any service')
       current.destinations.push(parseDestLine(words.slice(1), listing.format, tunInfo, lineNo))
       return
     }
+    other = OTHER_PROTOCOLS.test(words[0]!) ? `${words[0]!.toLowerCase()}/${words[1] ?? ''}` : undefined
+    if (other !== undefined) { skipped.push(other); current = undefined; return }
     current = parseServiceLine(words, listing.format, lineNo)
     listing.services.push(current)
   })
+  if (skipped.length) listing.skipped = skipped
   return listing
 }
 
 /** Copy the thresholds of a `-Ln --thresholds` listing into a table read by `-Sn` (which omits them). */
-export function withThresholds(table: Table, listing: Listing): Table {
+export function withThresholds<T extends Table>(table: T, listing: Listing): T {
   const byKey = new Map(listing.services.map((s) => [s.key, s]))
   for (const s of table.services) {
     const listed = new Map(byKey.get(serviceKey(s))?.destinations.map((x) => [destinationKey(x), x]))

@@ -2,7 +2,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
-import { canonicalAddress, invalid } from './model.js'
+import { canonicalAddress } from '../address.js'
+import { invalid } from './model.js'
 
 /** Connection timeouts in seconds; 0 keeps the kernel's current value (ipvsadm --set tcp tcpfin udp). */
 export const TimeoutsSchema = Type.Object(

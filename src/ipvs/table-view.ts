@@ -11,6 +11,8 @@ const sameEntry = (a: Destination, b: Destination) => a.address === b.address &&
  */
 export class TableView {
   readonly #services = new Map<string, Service>()
+  /** Set when an apply could not learn what the kernel took (ipvsadm and the read failed): read before diffing. */
+  stale = false
 
   /** Index `table` (O(n)); its service objects are shared, not copied. */
   constructor(table: Table = { services: [] }) {
@@ -19,6 +21,7 @@ export class TableView {
 
   /** Replace the whole content with `table` (after a kernel read). */
   reset(table: Table): void {
+    this.stale = false
     this.#services.clear()
     for (const s of table.services) this.#services.set(serviceKey(s), s)
   }

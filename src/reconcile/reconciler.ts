@@ -2,7 +2,7 @@
 // window go out as one `ipvsadm -R` (diff of the touched services only, applied in place), failures are
 // retried with backoff, and a periodic full read on its own ipvsadm queue repairs entries changed by hand.
 import type { Clock, TimerHandle } from '../clock.js'
-import { applyPlanInPlace, type ApplyDriver, type FailedOp } from '../ipvs/apply.js'
+import { applyPlanInPlace, type ApplyDriver, type ApplyError, type FailedOp } from '../ipvs/apply.js'
 import { diffServices, type Plan } from '../ipvs/diff.js'
 import { sameDestinationAttrs, sameServiceAttrs, serviceKey, destinationKey, type Service, type Table } from '../ipvs/model.js'
 import { trimOwned, type OwnedDelta } from '../ipvs/owned.js'
@@ -114,6 +114,17 @@ export class Reconciler {
     const keys = [...this.#dirty]
     this.#dirty = new Set()
     if (keys.length === 0) return
+    if (this.#view.stale) {
+      // A batch whose outcome is unknown (ipvsadm and the read after it failed): read before diffing again.
+      try {
+        this.#view.reset(await this.#o.writer.read())
+        await this.#o.store.compact(this.#o.owned)
+      } catch (err) {
+        const e = err as { code?: string; message: string }
+        return this.#retry(keys, { failed: [], error: { code: e.code ?? 'ERROR', message: e.message } })
+      }
+      trimOwned(this.#o.owned, this.#view)
+    }
     const plan = this.#plan(keys)
     if (plan.ops.length === 0 && plan.adopted.length === 0) {
       this.#settled(keys)
@@ -132,8 +143,10 @@ export class Reconciler {
       }
       this.#retry(keys.filter((k) => failedKeys.has(k)), { failed: outcome.failed })
     } catch (err) {
-      // The whole attempt failed (ipvsadm missing or timed out, state file unwritable): retry it all.
-      const e = err as { code?: string; message: string }
+      // The whole attempt failed (ipvsadm missing or timed out, state file unwritable): retry it all. Adds that
+      // may have taken are already in the owned set; the journal gets them too.
+      const e = err as ApplyError
+      if (e.ownedDelta) await this.#o.store.record(this.#o.owned, e.ownedDelta).catch(() => {})
       this.#retry(keys, { failed: [], error: { code: e.code ?? 'ERROR', message: e.message } })
     }
   }

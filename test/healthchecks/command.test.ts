@@ -1,58 +1,52 @@
-// CommandRunner's kill logic through a fake spawner: SIGTERM at abort, SIGKILL only if the grace runs out.
+// CommandRunner through a fake Exec: argv and kill options handed over, verdicts from exit status and output,
+// spawn failures, and close() aborting live commands. The kill itself (SIGTERM, SIGKILL after the grace) is
+// src/exec.ts's, tested with real processes in test/exec.test.ts.
 import t from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { CommandRunner, type SpawnedProcess } from '../../healthchecks/command.js'
+import { CommandRunner } from '../../healthchecks/command.js'
+import type { Exec, ExecOptions, ExecResult } from '../../src/exec.js'
 
-// A process that records the signals it gets and exits on the first one listed in `diesOn`.
-function fakeProcess(diesOn: string[]) {
-  const signals: string[] = []
-  const spawned: { argv?: string[] } = {}
-  let exit: (code: number | null, signal: string | null) => void = () => {}
-  const proc: SpawnedProcess = {
-    pid: 4242,
-    onOutput: () => {},
-    onError: () => {},
-    onExit: (fn) => void (exit = fn),
-    kill: (sig) => {
-      signals.push(sig)
-      if (diesOn.includes(sig)) setImmediate(() => exit(null, sig))
-    },
+// An Exec that records its call and resolves with `result`, or, when aborted, as killed by SIGTERM.
+function fakeExec(result?: Partial<ExecResult>) {
+  const calls: Array<{ argv: string[]; options: ExecOptions }> = []
+  const exec: Exec = (file, argv, options) => {
+    calls.push({ argv: [file, ...argv], options })
+    if (result) return Promise.resolve({ code: 0, stdout: '', stderr: '', ...result })
+    return new Promise((resolve) => options.signal!.addEventListener('abort', () =>
+      resolve({ code: null, signal: 'SIGTERM', stdout: '', stderr: '', timedOut: true })))
   }
-  const spawn = (command: string, args: readonly string[]) => ((spawned.argv = [command, ...args]), proc)
-  return { spawn, signals, spawned, exit: (code: number) => exit(code, null) }
+  return { exec, calls }
 }
 
-t.test('a process that obeys SIGTERM never gets SIGKILL', async (t) => {
-  const p = fakeProcess(['SIGTERM'])
+t.test('argv, grace and output cap go to Exec; exit 0 is up with the first output line', async (t) => {
+  const f = fakeExec({ code: 0, stdout: '\n  all good  \nmore\n' })
+  const r = await new CommandRunner(f.exec, 50).run(['check', 'a'], new AbortController().signal)
+  t.same(r, { ok: true, message: 'exit 0: all good' })
+  t.same(f.calls[0]!.argv, ['check', 'a'])
+  t.match(f.calls[0]!.options, { graceMs: 50, maxOutputBytes: 4096 })
+})
+
+t.test('a non-zero exit is down with stderr first; a signal is killed', async (t) => {
+  const r = await new CommandRunner(fakeExec({ code: 3, stdout: 'out', stderr: 'err' }).exec).run(['check'], new AbortController().signal)
+  t.same(r, { ok: false, code: 'exit-code', message: 'exit 3: err' })
+  const k = await new CommandRunner(fakeExec({ code: null, signal: 'SIGKILL' }).exec).run(['check'], new AbortController().signal)
+  t.same(k, { ok: false, code: 'killed', message: 'killed by SIGKILL' })
+})
+
+t.test('abort reaches Exec', async (t) => {
   const ac = new AbortController()
-  const running = new CommandRunner(p.spawn, 50).run(['check', 'a'], ac.signal)
+  const running = new CommandRunner(fakeExec().exec).run(['check'], ac.signal)
   ac.abort()
   t.same(await running, { ok: false, code: 'killed', message: 'killed by SIGTERM' })
-  await sleep(100)
-  t.same(p.signals, ['SIGTERM'])
-  t.same(p.spawned.argv, ['check', 'a'])
 })
 
-t.test('a process that ignores SIGTERM gets SIGKILL after the grace period', async (t) => {
-  const p = fakeProcess(['SIGKILL'])
-  const ac = new AbortController()
-  const running = new CommandRunner(p.spawn, 50).run(['check'], ac.signal)
-  ac.abort()
-  t.equal((await running).message, 'killed by SIGKILL')
-  t.same(p.signals, ['SIGTERM', 'SIGKILL'])
+t.test('an Exec that rejects (ENOENT, EMFILE) is a spawn-failed result', async (t) => {
+  const runner = new CommandRunner(() => Promise.reject(Object.assign(new Error('spawn check ENOENT'), { code: 'ENOENT' })))
+  t.same(await runner.run(['check'], new AbortController().signal), { ok: false, code: 'spawn-failed', message: 'check: ENOENT' })
 })
 
-t.test('a process that exits by itself is never signalled', async (t) => {
-  const p = fakeProcess([])
-  const running = new CommandRunner(p.spawn, 50).run(['check'], new AbortController().signal)
-  p.exit(3)
-  t.same(await running, { ok: false, code: 'exit-code', message: 'exit 3' })
-  t.same(p.signals, [])
-})
-
-t.test('a spawner that throws is a spawn-failed result', async (t) => {
-  const runner = new CommandRunner(() => {
-    throw new Error('EMFILE')
-  })
-  t.same(await runner.run(['check'], new AbortController().signal), { ok: false, code: 'spawn-failed', message: 'check: EMFILE' })
+t.test('close() aborts every live command and waits for it', async (t) => {
+  const runner = new CommandRunner(fakeExec().exec)
+  const running = runner.run(['check'], new AbortController().signal)
+  await runner.close()
+  t.same(await running, { ok: false, code: 'killed', message: 'killed by SIGTERM' })
 })

@@ -1,8 +1,11 @@
 // applyPlan sends one batch, and when lines fail it names each failed entry with ipvsadm's message, applies the
 // rest, and returns a kernel view and owned set that match the kernel.
 import t from 'tap'
-import { applyPlan } from '../../src/ipvs/apply.js'
+import { applyPlan, applyPlanInPlace, type ApplyError } from '../../src/ipvs/apply.js'
+import { trimOwned } from '../../src/ipvs/owned.js'
+import { TableView } from '../../src/ipvs/table-view.js'
 import { diff } from '../../src/ipvs/diff.js'
+import { opKey } from '../../src/ipvs/commands.js'
 import { parseTable, type Table } from '../../src/ipvs/model.js'
 import { FakeKernel } from './fake-kernel.js'
 
@@ -78,4 +81,102 @@ t.test('a failed edit keeps the old attributes in the view', async (t) => {
   t.same(res.failed.map((f) => f.key), ['tcp/192.0.2.100:80 -> 192.0.2.11:80'])
   t.same(res.kernel.services[0]!.destinations.map((d) => d.weight), [1, 8, 1])
   t.same(res.owned, owned, 'nothing was lost from the owned set')
+})
+
+// The plan's keys in its order (both services, then the real servers); a timeout after 3 lines took the first 3.
+const PLAN_KEYS = diff(desired, { services: [] }, new Set()).ops.map(opKey)
+const ALL_KEYS = [...PLAN_KEYS].sort()
+const TOOK = PLAN_KEYS.slice(0, 3).sort()
+
+t.test('ipvsadm killed at its deadline mid-batch: the table is read back and what took is owned', async (t) => {
+  const kernel = new FakeKernel()
+  kernel.timeoutAfter = 3
+  const res = await applyPlan(kernel, diff(desired, kernel.table, new Set()), { services: [] }, new Set())
+  t.equal(kernel.reads, 1)
+  t.equal(kernel.batches.length, 1, 'a timeout is not retried at once')
+  t.same([...res.owned].sort(), TOOK, 'the three lines the kernel took are owned')
+  t.same(res.failed.map((f) => [f.key, f.error]), PLAN_KEYS.slice(3).map((k) => [k, 'ipvsadm -R timed out after 120000 ms']))
+  t.same(res.kernel, kernel.table)
+  t.same(diff(desired, kernel.table, res.owned).conflicts, [], 'nothing we created became foreign')
+})
+
+t.test('the same, in place: the owned delta names what took', async (t) => {
+  const kernel = new FakeKernel()
+  kernel.timeoutAfter = 3
+  const view = new TableView()
+  const owned = new Set<string>()
+  const res = await applyPlanInPlace(kernel, diff(desired, kernel.table, owned), view, owned)
+  t.same([...owned].sort(), TOOK)
+  t.same(res.ownedDelta.added.sort(), TOOK)
+  t.same(view.toTable(), kernel.table)
+})
+
+t.test('ipvsadm killed and the read failing too: the error propagates, the owned set keeps every add that may have taken', async (t) => {
+  const kernel = new FakeKernel()
+  kernel.timeoutAfter = 3
+  kernel.failReads = 1
+  const plan = diff(desired, kernel.table, new Set())
+  const err = await applyPlan(kernel, plan, { services: [] }, new Set()).catch((e: ApplyError) => e)
+  t.equal((err as ApplyError).code, 'LVS_ERR_IPVSADM_TIMEOUT', 'the timeout, not the read error')
+  t.same([...(err as ApplyError).owned!].sort(), ALL_KEYS)
+
+  const kernel2 = new FakeKernel()
+  kernel2.timeoutAfter = 3
+  kernel2.failReads = 1
+  const view = new TableView()
+  const owned = new Set<string>()
+  const err2 = await applyPlanInPlace(kernel2, plan, view, owned).catch((e: ApplyError) => e) as ApplyError
+  t.equal(err2.code, 'LVS_ERR_IPVSADM_TIMEOUT')
+  t.same([...owned].sort(), ALL_KEYS, 'owned in place')
+  t.same(err2.ownedDelta!.added.sort(), ALL_KEYS, 'and the delta to journal')
+  t.ok(view.stale, 'the view is marked stale: the next run reads first')
+  view.reset(await kernel2.read())
+  t.notOk(view.stale)
+  trimOwned(owned, view)
+  t.same([...owned].sort(), TOOK, 'after the read, the owned set is what took')
+})
+
+t.test('an add that meets an entry another tool created meanwhile is not taken as owned, and messages go to their own lines', async (t) => {
+  const have = parseTable({ services: [{ ...desired.services[0]!, destinations: [{ address: '192.0.2.11' }] }] })
+  const kernel = new FakeKernel(have)
+  const owned = new Set(['tcp/192.0.2.100:80', 'tcp/192.0.2.100:80 -> 192.0.2.11:80'])
+  // Between our diff and our -R, another tool adds real server .12 with the same attributes as ours.
+  kernel.meanwhile = () => kernel.run('-a -t 192.0.2.100:80 -r 192.0.2.12:80 -g -w 1')
+  kernel.rules.push({ match: '-r 192.0.2.13:80', message: NOT_UNICAST })
+  const plan = diff(desired, have, owned)
+  t.same(plan.ops.map(opKey), ['udp/192.0.2.100:5060', 'tcp/192.0.2.100:80 -> 192.0.2.12:80',
+    'tcp/192.0.2.100:80 -> 192.0.2.13:80', 'udp/192.0.2.100:5060 -> 192.0.2.21:5060'])
+  const res = await applyPlan(kernel, plan, have, owned)
+  t.notOk(res.owned.has('tcp/192.0.2.100:80 -> 192.0.2.12:80'), "the other tool's real server is not ours")
+  t.ok(res.owned.has('udp/192.0.2.100:5060 -> 192.0.2.21:5060'), 'ours is')
+  t.ok(res.owned.has('udp/192.0.2.100:5060'), 'a service add is another kind: ours')
+  t.same(res.failed.map((f) => [f.key, f.error]), [
+    ['tcp/192.0.2.100:80 -> 192.0.2.12:80', 'Destination already exists (created by another tool; not taken as owned)'],
+    ['tcp/192.0.2.100:80 -> 192.0.2.13:80', NOT_UNICAST],
+  ], 'the failed line gets its own message, not the one before it by position')
+  t.same(diff(desired, kernel.table, res.owned).conflicts, ['tcp/192.0.2.100:80 -> 192.0.2.12:80'], 'the next diff shows it as a conflict')
+})
+
+t.test('when several adds could have met the existing entry, none of them is taken as owned', async (t) => {
+  const kernel = new FakeKernel()
+  kernel.meanwhile = () => kernel.run('-A -t 192.0.2.100:80 -s wrr')
+  const res = await applyPlan(kernel, diff(desired, { services: [] }, new Set()), { services: [] }, new Set())
+  t.same(res.failed.map((f) => [f.key, f.error]), [
+    ['tcp/192.0.2.100:80', 'Service already exists for 1 of 2 adds here (created by another tool; none of them taken as owned)'],
+    ['udp/192.0.2.100:5060', 'Service already exists for 1 of 2 adds here (created by another tool; none of them taken as owned)'],
+  ])
+  t.notOk(res.owned.has('tcp/192.0.2.100:80'))
+  t.equal(res.applied.length, 4, 'the real servers are ours')
+})
+
+t.test('an add failing on an entry that exists with other attributes takes that message', async (t) => {
+  const kernel = new FakeKernel()
+  kernel.meanwhile = () => kernel.run('-A -t 192.0.2.100:80 -s rr')
+  kernel.rules.push({ match: '-r 192.0.2.13:80', message: NOT_UNICAST })
+  const res = await applyPlan(kernel, diff(desired, { services: [] }, new Set()), { services: [] }, new Set())
+  t.same(res.failed.map((f) => [f.key, f.error]), [
+    ['tcp/192.0.2.100:80', 'Service already exists'],
+    ['tcp/192.0.2.100:80 -> 192.0.2.13:80', NOT_UNICAST],
+  ])
+  t.notOk(res.owned.has('tcp/192.0.2.100:80'))
 })

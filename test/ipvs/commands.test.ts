@@ -25,6 +25,12 @@ t.test('service commands', async (t) => {
   t.same(opArgs({ kind: 'add-dest', ...fw6 }), ['-a', '-f', '12', '-6', '-r', '[2001:db8::11]:0', '-g', '-w', '1'])
 })
 
+t.test('a port-0 persistent service and its real server', async (t) => {
+  const all = one({ ...tcp, port: 0, scheduler: 'rr', persistent: 300 })
+  t.same(opArgs({ kind: 'add-service', service: all.service }), ['-A', '-t', '192.0.2.100:0', '-s', 'rr', '-p', '300'])
+  t.same(opArgs({ kind: 'add-dest', ...all }), ['-a', '-t', '192.0.2.100:0', '-r', '192.0.2.11:0', '-g', '-w', '1'])
+})
+
 t.test('destination commands: forwarding, weight, thresholds, tunnels', async (t) => {
   const cases: Array<[Record<string, unknown>, string[]]> = [
     [{ address: '192.0.2.11' }, ['-g', '-w', '1']],

@@ -104,3 +104,10 @@ t.test('applyOps of a plan gives the desired table (the director view after succ
   t.same(diff(want, after, ownedAll(after)).ops, [])
   t.equal(after.services.length, 1)
 })
+
+t.test('a port-0 persistent service diffs like any other: added, then idempotent', async (t) => {
+  const want = table(web([{ address: '192.0.2.11' }], { port: 0, persistent: 300, scheduler: 'rr' }))
+  const plan = diff(want, table(), new Set())
+  t.same(lines(plan), ['-A -t 192.0.2.100:0 -s rr -p 300', '-a -t 192.0.2.100:0 -r 192.0.2.11:0 -g -w 1'])
+  t.same(diff(want, applyOps(table(), plan.ops), ownedAll(want)).ops, [])
+})

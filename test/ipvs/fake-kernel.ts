@@ -3,6 +3,7 @@
 import { parseSave } from '../../src/ipvs/parse.js'
 import { destinationKey, serviceKey, type Table } from '../../src/ipvs/model.js'
 import type { ApplyDriver } from '../../src/ipvs/apply.js'
+import { ERR_IPVSADM_FAILED, ERR_IPVSADM_TIMEOUT } from '../../src/errors.js'
 
 /** A line matching `match` fails with `message`; `abort` makes ipvsadm stop there (exit 2). */
 export interface FailRule { match: string; message: string; abort?: boolean }
@@ -12,6 +13,12 @@ export class FakeKernel implements ApplyDriver {
   rules: FailRule[] = []
   batches: string[][] = []
   reads = 0
+  /** ipvsadm -R is killed at its deadline after the kernel took this many lines (then throws, as Ipvsadm does). */
+  timeoutAfter?: number
+  /** This many reads fail from now on. */
+  failReads = 0
+  /** Runs before each restore: another tool changing the table meanwhile. */
+  meanwhile?: () => void
 
   constructor(table: Table = { services: [] }) {
     this.table = structuredClone(table)
@@ -19,9 +26,11 @@ export class FakeKernel implements ApplyDriver {
 
   async restore(lines: string[]) {
     this.batches.push(lines)
+    this.meanwhile?.()
     let stderr = ''
     let code = 0
-    for (const line of lines) {
+    for (const [i, line] of lines.entries()) {
+      if (i === this.timeoutAfter) throw new ERR_IPVSADM_TIMEOUT('-R', 120000)
       const rule = this.rules.find((r) => line.includes(r.match))
       if (rule?.abort) return { code: 2, stderr: stderr + rule.message + '\n' }
       const err = rule ? rule.message : this.#run(line)
@@ -33,7 +42,13 @@ export class FakeKernel implements ApplyDriver {
 
   async read() {
     this.reads++
+    if (this.failReads > 0 && this.failReads--) throw new ERR_IPVSADM_FAILED('-Sn', 'Memory allocation problem')
     return structuredClone(this.table)
+  }
+
+  /** Run `-R` lines directly, as another tool would. */
+  run(...lines: string[]): void {
+    for (const line of lines) if (this.#run(line)) throw new Error(`fake kernel: ${line} failed`)
   }
 
   #run(line: string): string | undefined {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { nodeExec, type Exec } from '../../src/ipvs/exec.js'
+import { nodeExec, type Exec } from '../../src/exec.js'
 import { Ipvsadm } from '../../src/ipvs/ipvsadm.js'
 
 const ok = (stdout = '') => ({ code: 0, stdout, stderr: '' })

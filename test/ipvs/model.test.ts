@@ -93,3 +93,13 @@ t.test('nat may map the port; tun types keep their options', async (t) => {
   const gue = parseTable(web({}, { forwarding: 'tun', tunType: 'gue', tunPort: 6080 })).services[0]!.destinations[0]!
   t.same([gue.tunType, gue.tunPort, gue.tunChecksum], ['gue', 6080, 'nocsum'])
 })
+
+t.test('port 0 ("all ports") is a persistent tcp/udp service, its real servers at port 0', async (t) => {
+  const s = parseTable(web({ port: 0, persistent: 300, scheduler: 'rr' }, { forwarding: 'tun' })).services[0]!
+  t.equal(serviceKey(s), 'tcp/192.0.2.100:0')
+  t.same(s.destinations.map((d) => [destinationKey(d), d.forwarding]), [['192.0.2.11:0', 'tun']])
+  t.equal(parseTable({ services: [{ protocol: 'udp', address: '192.0.2.1', port: 0, persistent: 60 }] }).services[0]!.port, 0)
+  rejects(t, web({ port: 0 }), '/services/0/port', /0 only with persistent/)
+  rejects(t, web({ port: 0, persistent: 300 }, { port: 80, forwarding: 'nat' }), '/services/0/destinations/0/port', /port 0/)
+  rejects(t, { services: [{ protocol: 'tcp', address: '192.0.2.1' }] }, '/services/0/port', /needs port/)
+})

@@ -2,9 +2,9 @@
 // same set, a torn last line is ignored, a corrupt complete line is an error, the journal is folded into the
 // snapshot once it outgrows it, and a journal that belongs to an older snapshot never counts.
 import t from 'tap'
-import { appendFile, copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { appendFile, copyFile, open, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { loadOwned, OwnedStore, saveOwned } from '../../src/ipvs/owned.js'
+import { loadOwned, loadOwnedState, OwnedStore, saveOwned } from '../../src/ipvs/owned.js'
 
 const key = (i: number) => `tcp/192.0.2.100:${10000 + i} -> 192.0.2.11:${10000 + i}`
 
@@ -109,4 +109,47 @@ t.test('changes recorded without waiting for each other are all kept, across fol
   await store.close()
   t.equal((await loadOwned(path)).size, 1500)
   await t.rejects(store.record(owned, { added: ['x'], removed: [] }), { code: 'LVS_ERR_STATE_FILE' }, 'a closed store refuses changes')
+})
+
+t.test('a torn append (full disk) glued to a later line is ignored as the last line, with a warning', async (t) => {
+  const path = join(t.testdir(), 'owned.json')
+  const { store, owned } = await OwnedStore.open(path)
+  owned.add(key(1))
+  await store.record(owned, { added: [key(1)], removed: [] })
+  await store.close()
+  // Half a line, then a whole line appended after it: one complete line that is not JSON, at the end.
+  await appendFile(`${path}.journal`, `{"add":["${key(2)}"],"re{"add":["${key(3)}"],"remove":[]}\n`)
+  const state = await loadOwnedState(path)
+  t.same(state.owned, new Set([key(1)]))
+  t.equal(state.warnings.length, 1, 'one warning')
+  t.match(state.warnings[0], /owned\.json\.journal: line 3 .*torn/)
+  const again = await OwnedStore.open(path)
+  t.same(again.owned, new Set([key(1)]), 'the next start does not refuse the state file')
+  t.equal(again.warnings.length, 1)
+  await again.store.close()
+  t.same((await loadOwnedState(path)).warnings, [], 'opening folded the journal: the torn line is gone')
+})
+
+t.test('after a failed append the store writes a snapshot instead of appending to the torn journal', async (t) => {
+  const path = join(t.testdir(), 'owned.json')
+  const { store, owned } = await OwnedStore.open(path)
+  const probe = await open(path, 'r')
+  const proto = Object.getPrototypeOf(probe) as { write: (data: string) => Promise<unknown> }
+  await probe.close()
+  const write = proto.write
+  t.teardown(() => { proto.write = write })
+  // The disk fills up in the middle of the first append: half the line lands, then ENOSPC.
+  proto.write = async function (this: unknown, data: string) {
+    proto.write = write
+    await write.call(this, data.slice(0, 10))
+    throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
+  }
+  owned.add(key(1))
+  await t.rejects(store.record(owned, { added: [key(1)], removed: [] }), { code: 'LVS_ERR_STATE_FILE' })
+  owned.add(key(2))
+  await store.record(owned, { added: [key(2)], removed: [] })
+  const state = await loadOwnedState(path)
+  t.same(state.owned, new Set([key(1), key(2)]), 'both changes are kept')
+  t.same(state.warnings, [], 'no torn bytes left behind')
+  await store.close()
 })

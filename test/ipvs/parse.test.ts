@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { parseTable, type Table } from '../../src/ipvs/model.js'
 import { restoreLine, tableOps } from '../../src/ipvs/commands.js'
 import { parseDaemons, parseList, parseSave, withThresholds } from '../../src/ipvs/parse.js'
+import { formatListing, mergeListings } from '../../src/ipvs/format.js'
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
 
@@ -45,6 +46,13 @@ roundTrip(t, 'fwmark v4 and v6', {
     { protocol: 'fwmark', fwmark: 7, scheduler: 'mh', flags: ['mh-port', 'mh-fallback'], destinations: [{ address: '192.0.2.31' }] },
     { protocol: 'fwmark', fwmark: 8, family: 'inet6', scheduler: 'wlc', ops: true, persistent: 60, netmask: 48,
       destinations: [{ address: '2001:db8::31', port: 80 }] },
+  ],
+})
+roundTrip(t, 'a port-0 persistent service (all ports), v4 and v6', {
+  services: [
+    { protocol: 'tcp', address: '192.0.2.100', port: 0, scheduler: 'rr', persistent: 300,
+      destinations: [{ address: '192.0.2.11' }, { address: '192.0.2.12', forwarding: 'tun' }] },
+    { protocol: 'udp', address: '2001:db8::100', port: 0, persistent: 60, destinations: [{ address: '2001:db8::11' }] },
   ],
 })
 roundTrip(t, 'generic flags', svc({ scheduler: 'wlc', flags: ['flag-3', 'flag-1'] }))
@@ -167,4 +175,50 @@ t.test('-Ln --daemon', async (t) => {
   ])
   t.same(parseDaemons(''), [])
   t.throws(() => parseDaemons('nonsense\n'), { code: 'LVS_ERR_IPVS_PARSE' })
+})
+
+t.test("another tool's SCTP and ICMP services are skipped with their real servers, and listed", async (t) => {
+  const save = parseSave([
+    '-A -t 192.0.2.100:80 -s wrr',
+    '-a -t 192.0.2.100:80 -r 192.0.2.11:80 -g -w 1',
+    '-A --sctp-service 192.0.2.1:80 -s rr',
+    '-a --sctp-service 192.0.2.1:80 -r 192.0.2.11:80 -g -w 1',
+    '-A -q 192.0.2.2 -s rr',
+    '-a -q 192.0.2.2 -r 192.0.2.12 -g -w 1',
+    '',
+  ].join('\n'))
+  t.same(save.services.map((s) => [s.protocol, s.address, s.destinations.length]), [['tcp', '192.0.2.100', 1]])
+  t.same(save.skipped, ['sctp/192.0.2.1:80', 'sctp/192.0.2.1:80 -> 192.0.2.11:80', 'icmp/192.0.2.2', 'icmp/192.0.2.2 -> 192.0.2.12'])
+  t.notOk('skipped' in parseSave('-A -t 192.0.2.100:80 -s wrr\n'), 'a table without them is a plain table')
+
+  const list = parseList([
+    'IP Virtual Server version 1.2.1 (size=4096)',
+    'Prot LocalAddress:Port Scheduler Flags',
+    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+    'SCTP  192.0.2.1:80 rr',
+    '  -> 192.0.2.11:80                Route   1      0          0         ',
+    'TCP  192.0.2.100:80 wrr',
+    '  -> 192.0.2.11:80                Route   1      0          1         ',
+    'ICMP  192.0.2.2:0 rr',
+    '  -> 192.0.2.12:0                 Route   1      0          0         ',
+    '',
+  ].join('\n'))
+  t.same(list.services.map((s) => [s.key, s.destinations.length]), [['tcp/192.0.2.100:80', 1]])
+  t.same(list.skipped, ['sctp/192.0.2.1:80', 'sctp/192.0.2.1:80 -> 192.0.2.11:80', 'icmp/192.0.2.2:0', 'icmp/192.0.2.2:0 -> 192.0.2.12:0'])
+})
+
+t.test('a port-0 persistent service in -Sn and -Ln as ipvsadm prints it', async (t) => {
+  const save = parseSave('-A -t 192.0.2.100:0 -s rr -p 300\n-a -t 192.0.2.100:0 -r 192.0.2.11:0 -g -w 1\n')
+  t.same(save, parseTable({ services: [{ protocol: 'tcp', address: '192.0.2.100', port: 0, scheduler: 'rr', persistent: 300,
+    destinations: [{ address: '192.0.2.11' }] }] }))
+  const list = parseList([
+    'IP Virtual Server version 1.2.1 (size=4096)',
+    'Prot LocalAddress:Port Scheduler Flags',
+    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+    'TCP  192.0.2.100:0 rr persistent 300',
+    '  -> 192.0.2.11:0                 Route   1      0          0         ',
+    '',
+  ].join('\n'))
+  t.same(list.services.map((s) => [s.key, s.persistent, s.destinations.map((d) => d.port)]), [['tcp/192.0.2.100:0', 300, [0]]])
+  t.match(formatListing(mergeListings(list)), /\nTCP  192\.0\.2\.100:0\s+rr persistent 300\n  -> 192\.0\.2\.11:0\s+Route\s+1\s+0\s+0\n/)
 })
