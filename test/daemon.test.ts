@@ -144,7 +144,7 @@ services:
   t.ok(services.destinations.some((r) => r.key === '127.0.0.1:9'), 'the API-added real server survived the reload')
 
   // A bad file on reload changes nothing and shows in status.
-  await writeFile(file, 'services:\n  - protocol: tcp\n    address: 10.0.0.300\n')
+  await writeFile(file, 'services:\n  - protocol: tcp\n    address: 10.0.0.300\n    port: 80\n')
   mark = d.lines.length
   d.child.kill('SIGHUP')
   const refused = await d.waitFor((l) => l.msg.startsWith('reload refused'), mark)
