@@ -14,7 +14,7 @@ import type { RealConfig } from './config/schema.js'
 import type { Clock } from './clock.js'
 import { ERR_BAD_REQUEST } from './errors.js'
 import type { ListedDestination, ListedService } from './ipvs/parse.js'
-import { destinationKey } from './ipvs/model.js'
+import { destinationKey, type Service } from './ipvs/model.js'
 import { expandService, type Expanded } from './reconcile/expand.js'
 import type { Reconciler, ReconcileEvent } from './reconcile/reconciler.js'
 import { DesiredTable, etag, realKey, type Applied, type Mutation } from './table/desired-table.js'
@@ -41,6 +41,8 @@ export interface DirectorDeps {
   reconciler: Reconciler
   /** The kernel's listing with activeConns, stats and rates (the director caches it for a second). */
   kernelStats: () => Promise<ListedService[]>
+  /** The kernel's plain listing (weights, active connections) of these services only: drains poll it. */
+  listServices: (services: Service[]) => Promise<ListedService[]>
   clock: Clock
   /** Wall-clock milliseconds (audit times, drain deadlines that survive a restart). @default Date.now */
   now?: () => number
@@ -350,7 +352,9 @@ export class Director implements DirectorControl {
   }
 
   async #checkDrains(): Promise<void> {
-    const stats = await this.#kernelStats(true)
+    const draining = new Set([...this.#drains.keys()].map((id) => id.slice(0, id.indexOf('|'))))
+    const services = [...draining].flatMap((name) => this.#expanded.get(name)?.service ?? [])
+    const stats = new Map((await this.#d.listServices(services)).map((s) => [s.key, s]))
     for (const [id, since] of [...this.#drains]) {
       const bar = id.indexOf('|')
       const name = id.slice(0, bar)
@@ -377,9 +381,9 @@ export class Director implements DirectorControl {
 
   // --- views
 
-  #kernelStats(fresh = false): Promise<Map<string, ListedService>> {
+  #kernelStats(): Promise<Map<string, ListedService>> {
     const now = this.#d.clock.now()
-    if (!this.#stats || fresh || now - this.#stats.at >= STATS_TTL_MS) {
+    if (!this.#stats || now - this.#stats.at >= STATS_TTL_MS) {
       const value = this.#d.kernelStats().then(
         (list) => new Map(list.map((s) => [s.key, s])),
         (err) => {

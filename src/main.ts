@@ -119,6 +119,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         const withStats = mergeListings(plain, stats)
         return mergeListings({ ...plain, services: withStats }, rate)
       },
+      listServices: async (services) => {
+        const out = []
+        for (const service of services) out.push(...(await reader.list({ service })).services)
+        return out
+      },
       clock: systemClock,
       log: log.child({ component: 'director' }),
       version: VERSION,

@@ -4,6 +4,8 @@ import {
   ERR_IPVS_UNAVAILABLE, ERR_IPVSADM_FAILED, ERR_IPVSADM_MISSING, ERR_IPVSADM_TIMEOUT,
 } from '../errors.js'
 import type { Exec, ExecResult } from '../exec.js'
+import type { Service } from './model.js'
+import { serviceIdArgs } from './commands.js'
 import { parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing, type SavedTable } from './parse.js'
 import { startDaemonArgs, stopDaemonArgs, timeoutArgs, type SyncDaemon, type Timeouts } from './settings.js'
 
@@ -106,8 +108,9 @@ export class Ipvsadm {
   }
 
   /** `ipvsadm -Ln --exact` with `--stats`, `--rate` or `--thresholds`, parsed. */
-  async list(options: { stats?: boolean; rate?: boolean; thresholds?: boolean } = {}): Promise<Listing> {
-    const argv = ['-Ln', '--exact']
+  async list(options: { stats?: boolean; rate?: boolean; thresholds?: boolean; service?: Service } = {}): Promise<Listing> {
+    // One service (`-t VIP:PORT`) costs its own size; the whole table of a big director costs seconds.
+    const argv = ['-Ln', '--exact', ...(options.service ? serviceIdArgs(options.service) : [])]
     if (options.stats) argv.push('--stats')
     else if (options.rate) argv.push('--rate')
     else if (options.thresholds) argv.push('--thresholds')

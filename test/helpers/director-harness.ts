@@ -69,16 +69,23 @@ export async function startHarness(config: unknown, o: { kernel?: Table; persist
     scheduler,
     createChecker: checker,
     reconciler,
-    kernelStats: async (): Promise<ListedService[]> => kernel.table.services.map((s) => ({
-      key: serviceKey(s), protocol: s.protocol, address: s.address, port: s.port, family: s.family ?? 'inet', destinations: s.destinations.map((d) => ({
-        address: d.address, port: d.port ?? 0, weight: d.weight, activeConns: active.get(`${serviceKey(s)}|${d.address}:${d.port}`) ?? 0, inactiveConns: 0,
-      })),
-    })),
+    listServices: async (services) => {
+      const keys = new Set(services.map(serviceKey))
+      return (await listing()).filter((s) => keys.has(s.key))
+    },
+    kernelStats: () => listing(),
     clock,
     now: () => clock.now(),
     log: silent,
     version: 'test',
   })
+  async function listing(): Promise<ListedService[]> {
+    return kernel.table.services.map((s) => ({
+      key: serviceKey(s), protocol: s.protocol, address: s.address, port: s.port, family: s.family ?? 'inet', destinations: s.destinations.map((d) => ({
+        address: d.address, port: d.port ?? 0, weight: d.weight, activeConns: active.get(`${serviceKey(s)}|${d.address}:${d.port}`) ?? 0, inactiveConns: 0,
+      })),
+    }))
+  }
   h.director = director
   await director.start()
   return h
