@@ -30,7 +30,7 @@
 import { opKey, restoreLine, type Op } from './commands.js'
 import { indexTable, opHolds, type Plan, type TableIndex } from './diff.js'
 import type { RestoreResult } from './ipvsadm.js'
-import { destinationKey, serviceKey, type Table } from './model.js'
+import { destinationKey, serviceKey, type Service, type Table } from './model.js'
 import { nextOwned, replaceOwned, updateOwned, type Owned, type OwnedDelta } from './owned.js'
 import { TableView } from './table-view.js'
 
@@ -38,6 +38,8 @@ import { TableView } from './table-view.js'
 export interface ApplyDriver {
   restore(lines: string[]): Promise<RestoreResult>
   read(): Promise<Table>
+  /** A read of these services only; with it, a failed batch reads back only the services it touched. */
+  readServices?(services: Service[]): Promise<Table>
 }
 
 /** One change that did not take, with ipvsadm's words. */
@@ -165,7 +167,7 @@ async function applyBatches(driver: ApplyDriver, plan: Plan, view: TableView, be
       break
     }
     try {
-      view.reset(await driver.read())
+      await readBack(driver, batch, view)
     } catch (err) {
       const adds = [...result.applied, ...batch].filter((op) => op.kind === 'add-service' || op.kind === 'add-dest')
       throw new Unknown(thrown ?? err, adds.map(opKey))
@@ -175,6 +177,20 @@ async function applyBatches(driver: ApplyDriver, plan: Plan, view: TableView, be
     pending = attribute(batch, errors, res.code, indexTable(view.toTable()), result, why)
   }
   return result
+}
+
+/**
+ * After a failed batch, make `view` what the kernel holds: only the batch's services when the driver can read
+ * services one by one (and none has tunnel real servers, whose options `-Ln` does not show), else the table.
+ */
+async function readBack(driver: ApplyDriver, batch: Op[], view: TableView): Promise<void> {
+  const touched = new Map(batch.map((op) => [serviceKey(op.service), op.service]))
+  const tunnels = batch.some((op) => op.service.destinations.some((d) => d.forwarding === 'tun') || ('dest' in op && op.dest.forwarding === 'tun'))
+  if (!driver.readServices || tunnels || view.stale) {
+    view.reset(await driver.read())
+    return
+  }
+  view.replaceServices(touched.keys(), await driver.readServices([...touched.values()]))
 }
 
 /**

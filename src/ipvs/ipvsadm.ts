@@ -4,9 +4,9 @@ import {
   ERR_IPVS_UNAVAILABLE, ERR_IPVSADM_FAILED, ERR_IPVSADM_MISSING, ERR_IPVSADM_TIMEOUT,
 } from '../errors.js'
 import type { Exec, ExecResult } from '../exec.js'
-import type { Service } from './model.js'
+import type { Service, Table } from './model.js'
 import { serviceIdArgs } from './commands.js'
-import { parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing, type SavedTable } from './parse.js'
+import { listedService, parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing, type SavedTable } from './parse.js'
 import { startDaemonArgs, stopDaemonArgs, timeoutArgs, type SyncDaemon, type Timeouts } from './settings.js'
 
 /** Options of an Ipvsadm instance. */
@@ -115,6 +115,28 @@ export class Ipvsadm {
     else if (options.rate) argv.push('--rate')
     else if (options.thresholds) argv.push('--thresholds')
     return parseList(await this.#check(argv))
+  }
+
+  /**
+   * The kernel's view of these services only (two `ipvsadm -Ln -t` processes each): a read that costs the
+   * services' size, not the table's. A service the kernel lacks is absent from the result.
+   */
+  async readServices(services: Service[]): Promise<Table> {
+    const out: Table = { services: [] }
+    for (const service of services) {
+      let plain: Listing
+      try {
+        plain = await this.list({ service })
+      } catch (err) {
+        if (/No such service/i.test((err as { stderr?: string }).stderr ?? (err as Error).message)) continue
+        throw err
+      }
+      const listed = plain.services[0]
+      if (!listed) continue
+      const thresholds = listed.destinations.length ? (await this.list({ service, thresholds: true })).services[0] : undefined
+      out.services.push(listedService(listed, thresholds))
+    }
+    return out
   }
 
   /** Start the connection-sync daemon (master or backup). */

@@ -323,3 +323,27 @@ export function parseDaemons(text: string): ListedDaemon[] {
     return d
   })
 }
+
+/**
+ * A service as `-Ln -t VIP:PORT` (plain) and `... --thresholds` show it, in the model's form: what a read of one
+ * service gives (`-Sn` cannot be limited to one). Tunnel options are not shown by these listings: callers read
+ * services with tunnel real servers through `-Sn`.
+ */
+export function listedService(plain: ListedService, thresholds?: ListedService): Table['services'][number] {
+  const byKey = new Map(thresholds?.destinations.map((d) => [destinationKey(d), d]))
+  const { key: _k, stats: _s, rate: _r, destinations, flags, pe, ...rest } = plain
+  return {
+    ...rest,
+    scheduler: (plain.scheduler ?? 'wlc') as Table['services'][number]['scheduler'],
+    flags: flagNames(plain.scheduler ?? '', new Set((flags ?? []).map((f) => FLAG_BIT[f as keyof typeof FLAG_BIT]).filter(Boolean))),
+    ...(pe === 'sip' ? { pe } : {}),
+    ops: plain.ops ?? false,
+    destinations: destinations.map((d) => {
+      const t = byKey.get(destinationKey(d))
+      return {
+        address: d.address, port: d.port, forwarding: d.forwarding === 'local' ? 'dr' : (d.forwarding ?? 'dr'), weight: d.weight ?? 0,
+        upperThreshold: t?.upperThreshold ?? 0, lowerThreshold: t?.lowerThreshold ?? 0,
+      }
+    }),
+  }
+}

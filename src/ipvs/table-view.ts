@@ -26,6 +26,12 @@ export class TableView {
     for (const s of table.services) this.#services.set(serviceKey(s), s)
   }
 
+  /** Replace the services named by `keys` with those of `read` (a read of just those services; absent = gone). */
+  replaceServices(keys: Iterable<string>, read: Table): void {
+    for (const key of keys) this.#services.delete(key)
+    for (const s of read.services) this.#services.set(serviceKey(s), s)
+  }
+
   /** The service with this key, or undefined. */
   get(key: string): Service | undefined {
     return this.#services.get(key)

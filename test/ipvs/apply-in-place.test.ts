@@ -90,6 +90,30 @@ t.test('a failed batch takes the careful path: one read, the owned set follows t
   t.notOk(mine.has('tcp/192.0.2.100:80 -> 192.0.2.15:80'))
 })
 
+t.test('with a per-service read, a failed batch reads back only the services it touched', async (t) => {
+  const kernel = new FakeKernel(have)
+  const serviceReads: string[][] = []
+  const driver = {
+    restore: (lines: string[]) => kernel.restore(lines),
+    read: () => kernel.read(),
+    readServices: async (services: Table['services']) => {
+      const keys = services.map(serviceKey)
+      serviceReads.push(keys)
+      return { services: structuredClone(kernel.table.services.filter((s) => keys.includes(serviceKey(s)))) }
+    },
+  }
+  kernel.rules.push({ match: '-r 192.0.2.19:81', message: 'Invalid operation.  Possibly wrong module version, address not unicast, ...' })
+  const key = 'tcp/192.0.2.100:81'
+  const view = new TableView(have)
+  const mine = new Set(owned)
+  const plan = diffServices(new Map([[key, table(svc(81, ['192.0.2.11', '192.0.2.19'])).services[0]!]]), view, mine, [key])
+  const out = await applyPlanInPlace(driver, plan, view, mine)
+  t.equal(kernel.reads, 0, 'no full table read')
+  t.same(serviceReads, [[key]], 'one read of the touched service')
+  t.same(out.failed.map((f) => f.key), ['tcp/192.0.2.100:81 -> 192.0.2.19:81'])
+  t.same(sorted(view.toTable()), sorted(kernel.table), 'the view still matches the whole kernel')
+})
+
 t.test('trimOwned drops keys the kernel no longer holds', async (t) => {
   const mine = new Set([...owned, 'tcp/192.0.2.100:99', 'tcp/192.0.2.100:80 -> 192.0.2.99:80'])
   const delta = trimOwned(mine, new TableView(have))

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { parseTable, type Table } from '../../src/ipvs/model.js'
 import { restoreLine, tableOps } from '../../src/ipvs/commands.js'
-import { parseDaemons, parseList, parseSave, withThresholds } from '../../src/ipvs/parse.js'
+import { listedService, parseDaemons, parseList, parseSave, withThresholds } from '../../src/ipvs/parse.js'
 import { formatListing, mergeListings } from '../../src/ipvs/format.js'
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
@@ -221,4 +221,28 @@ t.test('a port-0 persistent service in -Sn and -Ln as ipvsadm prints it', async 
   ].join('\n'))
   t.same(list.services.map((s) => [s.key, s.persistent, s.destinations.map((d) => d.port)]), [['tcp/192.0.2.100:0', 300, [0]]])
   t.match(formatListing(mergeListings(list)), /\nTCP  192\.0\.2\.100:0\s+rr persistent 300\n  -> 192\.0\.2\.11:0\s+Route\s+1\s+0\s+0\n/)
+})
+
+t.test('one service as -Ln -t and --thresholds show it, in the model form', async (t) => {
+  const plain = parseList(`IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+UDP  192.0.2.110:5060 rr persistent 900 pe sip
+  -> 192.0.2.21:5060              Route   1      0          3
+  -> 192.0.2.22:5060              Masq    0      0          0
+`).services[0]!
+  const thresholds = parseList(`IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn
+  -> RemoteAddress:Port
+UDP  192.0.2.110:5060 rr persistent 900 pe sip
+  -> 192.0.2.21:5060              2000       1500       0          3
+  -> 192.0.2.22:5060              0          0          0          0
+`).services[0]!
+  t.same(listedService(plain, thresholds), {
+    protocol: 'udp', address: '192.0.2.110', port: 5060, family: 'inet', scheduler: 'rr', flags: [], persistent: 900, pe: 'sip', ops: false,
+    destinations: [
+      { address: '192.0.2.21', port: 5060, forwarding: 'dr', weight: 1, upperThreshold: 2000, lowerThreshold: 1500 },
+      { address: '192.0.2.22', port: 5060, forwarding: 'nat', weight: 0, upperThreshold: 0, lowerThreshold: 0 },
+    ],
+  })
 })
