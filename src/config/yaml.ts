@@ -31,7 +31,14 @@ export function parseSource(text: string, name: string): SourceDocument {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   const syntax = doc.errors[0]
   if (syntax) throw new SourceSyntaxError(lineCounter.linePos(syntax.pos[0]).line, syntax.message.split('\n')[0]!)
-  return { value: doc.toJS({ maxAliasCount: 100 }), lineOf: (pointer) => lineOf(doc, lineCounter, pointer) }
+  let value: unknown
+  try {
+    // An alias to nothing, or an alias bomb (past maxAliasCount), throws here, not in the parser.
+    value = doc.toJS({ maxAliasCount: 100 })
+  } catch (err) {
+    throw new SourceSyntaxError(undefined, (err as Error).message)
+  }
+  return { value, lineOf: (pointer) => lineOf(doc, lineCounter, pointer) }
 }
 
 // The line of the deepest YAML node on the path (a missing field points at its parent).
