@@ -29,7 +29,7 @@ export interface CheckerDeps {
   hostname?: string
   /** The process's one ICMP transport, shared by ping and dr-guard checkers. @default one per checker */
   icmp?: IcmpTransport
-  /** The director's one policy-routing helper for dr-guard checks; required for that kind. */
+  /** The director's one policy-routing helper for dr-guard checks (openGuardRouter with drGuard: true); required for that kind. */
   guardRouter?: GuardRouter
 }
 

@@ -9,7 +9,8 @@
 //   its timeout plus `hungGrace`, each such slot also counts as a failure (code 'hung', `stats().hung`), so a
 //   checker that never settles cannot freeze its server's health: it goes down after `fall` slots.
 // - The first run of each probe is jittered uniformly over one interval, so 10,000 checks added at start-up do
-//   not fire in the same millisecond.
+//   not fire in the same millisecond. A checker's `prepare` (set-up such as routes) is awaited before that first
+//   run is armed, so it never eats into a probe's timeout.
 // - Probes are shared by key: subscribers with the same `key` (see checkKey) share one checker, target and cadence,
 //   and each keeps its own rise/fall state. The probe stops when its last subscriber is removed.
 // - The scheduler owns the checkers handed to `add`: it closes them when their probe stops (or at once, when the
@@ -319,7 +320,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           stopped: false,
         }
         probes.set(key, probe)
-        arm(probe, clock.now() + Math.floor(random() * o.interval))
+        const first = Math.floor(random() * o.interval)
+        const started = probe
+        const armFirst = () => {
+          if (!started.stopped) arm(started, clock.now() + first)
+        }
+        // The checker's set-up (routes, ...) comes before the first slot, outside every probe's deadline.
+        if (o.checker.prepare) {
+          void Promise.resolve()
+            .then(() => o.checker.prepare?.(o.target))
+            .catch((err: unknown) => log?.warn({ check: id, err }, 'checker prepare failed'))
+            .then(armFirst)
+        } else armFirst()
       }
       const sub: Subscriber = { id, probe, rise: o.rise, fall: o.fall, state: initialState(o.initial) }
       probe.subscribers.add(sub)

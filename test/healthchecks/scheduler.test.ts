@@ -175,6 +175,37 @@ t.test('closing checkers are forgotten once closed, so add/remove churn keeps no
   t.equal(scheduler.stats().closing, 0)
 })
 
+t.test('a checker\'s prepare() runs before its first probe, outside that probe\'s timeout', async (t) => {
+  const { clock, scheduler } = setup(t)
+  const fake = createFakeChecker(clock, 'ok')
+  let prepared = -1
+  const slowSetUp: Checker = {
+    ...fake,
+    check: (tg, signal) => fake.check(tg, signal),
+    // Set-up (routes) that takes longer than the probe timeout.
+    prepare: () => new Promise((resolve) => clock.setTimeout(() => resolve(void (prepared = clock.now())), 2000)),
+  }
+  scheduler.add('rs1', options(slowSetUp, { timeout: 500 }))
+  await clock.advance(1999)
+  t.equal(fake.calls, 0, 'no probe while preparing')
+  await clock.advance(100)
+  t.same(fake.startedAt, [2000], 'the first probe starts once prepare() is done')
+  t.equal(prepared, 2000)
+  t.match(scheduler.get('rs1'), { health: 'up', lastResult: { ok: true } }, 'and is not a timeout')
+})
+
+t.test('a check removed while its checker prepares never probes and leaves no timer', async (t) => {
+  const { clock, scheduler } = setup(t)
+  const fake = createFakeChecker(clock, 'ok')
+  let done = () => {}
+  scheduler.add('rs1', options({ ...fake, check: (tg, s) => fake.check(tg, s), prepare: () => new Promise<void>((r) => (done = r)) }))
+  scheduler.remove('rs1')
+  done()
+  await clock.advance(5000)
+  t.equal(fake.calls, 0)
+  t.equal(clock.pending(), 0)
+})
+
 t.test('a checker that throws is a failed probe, not a crash', async (t) => {
   const { clock, scheduler, events } = setup(t)
   const thrower: Checker = { kind: 'bad', check: () => Promise.reject(new Error('boom')) }
