@@ -55,7 +55,7 @@ export function createChecker(spec: CheckSpec, deps: CheckerDeps = {}): Checker 
     case 'ping':
       return createPingChecker(spec, deps)
     case 'dr-guard':
-      if (!deps.guardRouter) throw new ERR_INVALID_CHECK('kind', 'dr-guard needs the director\'s guard router')
+      if (!deps.guardRouter) throw new ERR_INVALID_CHECK('kind', 'dr-guard needs the director\'s guard router (the director must be started with drGuard: true)')
       return createDrGuardChecker(spec, { ...deps, router: deps.guardRouter })
   }
 }

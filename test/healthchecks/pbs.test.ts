@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { createPbsChecker } from '../../healthchecks/pbs.js'
 import { parseCheckSpec, type PbsCheckSpec } from '../../healthchecks/spec.js'
 import { resolveTarget } from '../../healthchecks/target.js'
-import { FAMILIES, closedTcpPort, listenTcp, probe, target } from './helpers.js'
+import { FAMILIES, closedTcpPort, listenTcp, probe, probeAbortedAfter, target } from './helpers.js'
 import { readPids, waitGone } from './process.js'
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
@@ -55,9 +55,9 @@ for (const host of FAMILIES) {
     t.test('a hanging status command is a timeout and is killed', async (t) => {
       const pidfile = join(t.testdir({}), 'pids')
       const c = checker({ command: [fixture('check-hang.sh'), pidfile], grace: 0.2 })
-      const r = await probe(c, target(host, port), 500)
+      const [r, pids] = await probeAbortedAfter(c, target(host, port), () => readPids(pidfile))
       t.equal(r.code, 'timeout')
-      t.same(await waitGone(await readPids(pidfile)), [])
+      t.same(await waitGone(pids), [])
       await c.close?.()
     })
   })
