@@ -34,6 +34,11 @@ export interface Checker {
    * with `{ ok: false, code: 'timeout' }`.
    */
   check(target: CheckTarget, signal: AbortSignal): Promise<CheckResult>
+  /**
+   * Optional set-up for a target (the DR guard installs its routes here), awaited once before the first probe so
+   * its time never counts against a probe's timeout. Must not reject: a failed set-up shows in the probes.
+   */
+  prepare?(target: CheckTarget): Promise<void>
   /** Releases sockets, agents or child processes the checker keeps. */
   close?(): Promise<void>
 }

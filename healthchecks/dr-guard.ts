@@ -37,18 +37,29 @@ export function createDrGuardChecker(spec: DrGuardSpec, deps: DrGuardDeps): Chec
     return entry.mark
   }
 
+  // The VIP and the real server of a target; undefined for a fwmark service (its "address" is the mark, not a VIP).
+  function routeOf(target: CheckTarget): GuardRoute | undefined {
+    const vip = target.virtualAddress
+    return vip && familyOf(vip) !== undefined ? { vip, via: target.realAddress ?? target.address } : undefined
+  }
+
   return {
     kind: 'dr-guard',
+    async prepare(target: CheckTarget): Promise<void> {
+      const route = routeOf(target)
+      // A failure is reported by the probes, which retry the set-up.
+      if (route) await markFor(route).catch(() => {})
+    },
     async check(target: CheckTarget, signal: AbortSignal): Promise<CheckResult> {
-      const vip = target.virtualAddress
-      const via = target.realAddress ?? target.address
-      // A fwmark service has no single VIP to probe (its "address" is the mark).
-      if (!vip || familyOf(vip) === undefined) {
+      const route = routeOf(target)
+      if (!route) {
+        const vip = target.virtualAddress
         return { ok: false, code: 'bad-target', message: `the DR guard needs the virtual IP address, got ${vip ?? 'none'}`, durationMs: 0 }
       }
+      const { vip, via } = route
       let mark: number
       try {
-        mark = await markFor({ vip, via })
+        mark = await markFor(route)
       } catch (err) {
         return { ok: false, code: 'setup-failed', message: String((err as Error)?.message ?? err), durationMs: 0 }
       }

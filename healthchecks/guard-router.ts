@@ -7,6 +7,13 @@
 // probe to the director, so the router moves that rule after its own and sets accept_local (the reply's source is
 // the VIP, a local address, which the kernel otherwise drops as a martian). It does so by default, since the VIPs
 // move to whichever director is active; both changes are harmless while the VIP is elsewhere.
+//
+// Because all this changes the host's routing, a director has it only when it asks (openGuardRouter with
+// `drGuard: true`), close() undoes every change, and start-up undoes what a crashed run left: our rules and routes
+// are the ones whose table lies in [tableBase, tableBase + MAX_VIAS), and accept_local's earlier value is kept in
+// a file under /run (cleared by a reboot, as the kernel's state is).
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { ERR_IP_COMMAND_FAILED } from '../src/errors.js'
 import { nodeExec } from '../src/exec.js'
 import { familyOf, type Family } from './icmp.js'
@@ -27,8 +34,14 @@ export interface GuardRouter {
   ensure(route: GuardRoute): Promise<number>
   /** Drops one reference; the route (and the rule, with its last route) goes when unused. */
   release(route: GuardRoute): Promise<void>
-  /** Removes every rule and route this router installed, and moves the local rule back to pref 0. */
+  /** Removes every rule and route this router installed, moves the local rule back to pref 0, restores accept_local. */
   close(): Promise<void>
+}
+
+/** The `ip`-based router, which can also undo what an earlier run left. */
+export interface IpGuardRouter extends GuardRouter {
+  /** Undoes what an earlier run that never closed left: rules and routes in our tables, the local-rule move, accept_local. */
+  cleanup(): Promise<void>
 }
 
 /** Options of the `ip`-based router. */
@@ -44,6 +57,31 @@ export interface IpGuardRouterOptions {
   vipIsLocal?: boolean
   /** Where the `local` lookup rule moves to when `vipIsLocal`. @default 100 */
   localPref?: number
+  /** Keeps accept_local's value from before we set it, for close() and for the start after a crash. @default '/run/lvs-director/dr-guard.json' */
+  stateFile?: string
+}
+
+/** How a director opts in to the DR guard. */
+export interface GuardRouterConfig extends IpGuardRouterOptions {
+  /** Whether to create the router at all (it changes the host's policy routing); the daemon passes its config's `drGuard`. @default false */
+  drGuard?: boolean
+}
+
+/** Real servers one router can route through: the width of our mark and table ranges. */
+export const MAX_VIAS = 0x10000
+
+const ACCEPT_LOCAL = 'net.ipv4.conf.all.accept_local'
+
+/**
+ * The director's DR-guard router, or undefined unless `config.drGuard` is true. It first undoes what a crashed
+ * earlier run left. Pass it to createChecker as `guardRouter`; on shutdown close the scheduler (which closes
+ * the checkers and so releases their routes), then the router.
+ */
+export async function openGuardRouter(config: GuardRouterConfig = {}): Promise<GuardRouter | undefined> {
+  if (!config.drGuard) return undefined
+  const router = createIpGuardRouter(config)
+  await router.cleanup()
+  return router
 }
 
 const defaultRun: RunCommand = async (file, args) => {
@@ -63,12 +101,13 @@ interface Via {
 }
 
 /** Creates a router that drives `ip rule` / `ip route` (one command at a time). */
-export function createIpGuardRouter(options: IpGuardRouterOptions = {}): GuardRouter {
+export function createIpGuardRouter(options: IpGuardRouterOptions = {}): IpGuardRouter {
   const run = options.run ?? defaultRun
   const markBase = options.markBase ?? 0x4c560000
   const tableBase = options.tableBase ?? 0x4c560000
   const pref = String(options.rulePref ?? 90)
   const localPref = String(options.localPref ?? 100)
+  const stateFile = options.stateFile ?? '/run/lvs-director/dr-guard.json'
   const vias = new Map<string, Via>()
   const used = new Set<number>()
   const prepared = new Set<Family>()
@@ -91,8 +130,47 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): GuardRo
     await run('ip', [fam(family), 'rule', 'del', 'pref', localPref, 'lookup', 'local']).catch(() => {})
     await run('ip', [fam(family), 'rule', 'add', 'pref', localPref, 'lookup', 'local'])
     await run('ip', [fam(family), 'rule', 'del', 'pref', '0', 'lookup', 'local']).catch(() => {})
-    if (family === 4) await run('sysctl', ['-qw', 'net.ipv4.conf.all.accept_local=1'])
+    if (family === 4) await enableAcceptLocal()
     prepared.add(family)
+  }
+
+  async function enableAcceptLocal(): Promise<void> {
+    // A file already there was left by a run that never closed: it holds the value from before any of ours.
+    const saved = await readFile(stateFile, 'utf8').catch(() => undefined)
+    if (saved === undefined) {
+      const acceptLocal = (await run('sysctl', ['-n', ACCEPT_LOCAL])).trim()
+      await mkdir(dirname(stateFile), { recursive: true })
+      await writeFile(stateFile, JSON.stringify({ acceptLocal }))
+    }
+    await run('sysctl', ['-qw', `${ACCEPT_LOCAL}=1`])
+  }
+
+  async function restoreAcceptLocal(): Promise<void> {
+    const saved = await readFile(stateFile, 'utf8').catch(() => undefined)
+    if (saved === undefined) return // never changed by us
+    const value = String((JSON.parse(saved) as { acceptLocal?: unknown }).acceptLocal)
+    if (/^\d+$/.test(value)) await run('sysctl', ['-qw', `${ACCEPT_LOCAL}=${value}`])
+    await rm(stateFile, { force: true })
+  }
+
+  // Puts the kernel's local rule back at pref 0 (added before the moved one goes, so local delivery never lapses).
+  async function restoreLocalRule(family: Family): Promise<void> {
+    await run('ip', [fam(family), 'rule', 'add', 'pref', '0', 'lookup', 'local']).catch(() => {})
+    await run('ip', [fam(family), 'rule', 'del', 'pref', localPref, 'lookup', 'local']).catch(() => {})
+  }
+
+  const ours = (table: unknown) => Number(table) >= tableBase && Number(table) < tableBase + MAX_VIAS
+
+  async function cleanupFamily(family: Family): Promise<void> {
+    const rules = JSON.parse(await run('ip', ['-j', fam(family), 'rule', 'show'])) as { priority: number; table?: string }[]
+    for (const r of rules.filter((r) => ours(r.table))) {
+      await run('ip', [fam(family), 'rule', 'del', 'pref', String(r.priority), 'lookup', String(r.table)]).catch(() => {})
+    }
+    const routes = JSON.parse(await run('ip', ['-j', fam(family), 'route', 'show', 'table', 'all'])) as { table?: string }[]
+    for (const table of new Set(routes.map((r) => r.table).filter(ours))) {
+      await run('ip', [fam(family), 'route', 'flush', 'table', String(table)]).catch(() => {})
+    }
+    if (rules.some((r) => r.table === 'local' && String(r.priority) === localPref)) await restoreLocalRule(family)
   }
 
   async function removeVia(key: string, v: Via): Promise<void> {
@@ -116,6 +194,7 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): GuardRo
           if (!src) throw new ERR_IP_COMMAND_FAILED(`route get ${via}`, 'no source address toward the real server')
           let index = 0
           while (used.has(index)) index++
+          if (index >= MAX_VIAS) throw new ERR_IP_COMMAND_FAILED(`route via ${via}`, `more than ${MAX_VIAS} real servers`)
           used.add(index)
           v = { family, src, index, mark: markBase + index, table: tableBase + index, vips: new Map() }
           vias.set(via, v)
@@ -151,12 +230,17 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): GuardRo
     close() {
       return serial(async () => {
         for (const [key, v] of [...vias]) await removeVia(key, v)
-        // Put the local rule back where the kernel keeps it. accept_local stays: turning it off could break others.
-        for (const family of prepared) {
-          await run('ip', [fam(family), 'rule', 'add', 'pref', '0', 'lookup', 'local']).catch(() => {})
-          await run('ip', [fam(family), 'rule', 'del', 'pref', localPref, 'lookup', 'local']).catch(() => {})
-        }
+        for (const family of prepared) await restoreLocalRule(family)
+        if (prepared.has(4)) await restoreAcceptLocal()
         prepared.clear()
+      })
+    },
+    cleanup() {
+      return serial(async () => {
+        await cleanupFamily(4)
+        // A kernel without IPv6 cannot list its rules, and has nothing of ours to clean.
+        await cleanupFamily(6).catch(() => {})
+        await restoreAcceptLocal()
       })
     },
   }

@@ -2,7 +2,7 @@
 import { Agent, type Dispatcher } from 'undici'
 import net from 'node:net'
 import type { Checker, CheckTarget } from './checker.js'
-import { DEFAULT_PORTS, type HttpCheckSpec, type HttpsCheckSpec } from './spec.js'
+import { DEFAULT_PORTS, statusMatcher, type HttpCheckSpec, type HttpsCheckSpec } from './spec.js'
 import type { Clock } from '../src/clock.js'
 import { down, fromError, runProbe, up, type Outcome } from './probe.js'
 
@@ -18,12 +18,6 @@ export interface HttpCheckerDeps {
    */
   dispatcher?: Dispatcher
   clock?: Clock
-}
-
-/** Builds the predicate for a status list such as [200, "300-399"]. */
-export function statusMatcher(list: readonly (number | string)[]): (code: number) => boolean {
-  const ranges = list.map((s) => (typeof s === 'number' ? [s, s] : s.split('-').map(Number)) as [number, number])
-  return (code) => ranges.some(([lo, hi]) => code >= lo && code <= hi)
 }
 
 // undici's own error codes for the failures a probe meets.

@@ -29,7 +29,7 @@ export interface CheckerDeps {
   hostname?: string
   /** The process's one ICMP transport, shared by ping and dr-guard checkers. @default one per checker */
   icmp?: IcmpTransport
-  /** The director's one policy-routing helper for dr-guard checks; required for that kind. */
+  /** The director's one policy-routing helper for dr-guard checks (openGuardRouter with drGuard: true); required for that kind. */
   guardRouter?: GuardRouter
 }
 
@@ -55,7 +55,7 @@ export function createChecker(spec: CheckSpec, deps: CheckerDeps = {}): Checker 
     case 'ping':
       return createPingChecker(spec, deps)
     case 'dr-guard':
-      if (!deps.guardRouter) throw new ERR_INVALID_CHECK('kind', 'dr-guard needs the director\'s guard router')
+      if (!deps.guardRouter) throw new ERR_INVALID_CHECK('kind', 'dr-guard needs the director\'s guard router (the director must be started with drGuard: true)')
       return createDrGuardChecker(spec, { ...deps, router: deps.guardRouter })
   }
 }

@@ -5,9 +5,12 @@
 //   re-armed only when its probe ends, so it is never queued twice either, and the queue never holds more than one
 //   entry per check). When a probe ends after its next slot (slow probe, long wait behind the concurrency bound),
 //   the next one is queued at once and the cadence restarts from there (`stats().late`); a slot that comes while a
-//   probe that ignored its abort is still running is skipped (`stats().skipped`).
+//   probe that ignored its abort is still running is skipped (`stats().skipped`). Once that probe has run past
+//   its timeout plus `hungGrace`, each such slot also counts as a failure (code 'hung', `stats().hung`), so a
+//   checker that never settles cannot freeze its server's health: it goes down after `fall` slots.
 // - The first run of each probe is jittered uniformly over one interval, so 10,000 checks added at start-up do
-//   not fire in the same millisecond.
+//   not fire in the same millisecond. A checker's `prepare` (set-up such as routes) is awaited before that first
+//   run is armed, so it never eats into a probe's timeout.
 // - Probes are shared by key: subscribers with the same `key` (see checkKey) share one checker, target and cadence,
 //   and each keeps its own rise/fall state. The probe stops when its last subscriber is removed.
 // - The scheduler owns the checkers handed to `add`: it closes them when their probe stops (or at once, when the
@@ -32,6 +35,8 @@ export interface SchedulerOptions {
   maxConcurrent: number
   /** Source of jitter in [0, 1). @default Math.random */
   random?: () => number
+  /** Milliseconds past its timeout after which a probe still running is hung: its slots then count as failures. @default 1000 */
+  hungGrace?: number
 }
 
 /** One check as a subscriber sees it. Times are milliseconds. */
@@ -90,10 +95,14 @@ export interface SchedulerStats {
   timeouts: number
   /** Slots not run because the previous probe of the check was still running (it ignored its abort). */
   skipped: number
+  /** Of those, slots counted as a failure with code 'hung' (the probe ran past timeout + hungGrace). */
+  hung: number
   /** Probes started after their slot because the previous one (or its wait in the queue) ran past it. */
   late: number
   inFlight: number
   queued: number
+  /** Checkers whose close() has not settled yet. */
+  closing: number
 }
 
 /** The scheduler's surface. */
@@ -118,6 +127,8 @@ interface Probe {
   timeout: number
   subscribers: Set<Subscriber>
   dueAt: number
+  /** Clock time the probe in flight (or the last one) started. */
+  startedAt: number
   timer?: TimerHandle
   /** Aborts the probe in flight and ends it at once (used when the probe stops). */
   cancel?: () => void
@@ -139,6 +150,7 @@ interface Subscriber {
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { clock, log, maxConcurrent } = options
   const random = options.random ?? Math.random
+  const hungGrace = options.hungGrace ?? 1000
   if (!(Number.isInteger(maxConcurrent) && maxConcurrent >= 1)) {
     throw new ERR_INVALID_CHECK('maxConcurrent', `must be an integer >= 1, got ${maxConcurrent}`)
   }
@@ -146,8 +158,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const subscribers = new Map<string, Subscriber>()
   const probes = new Map<string, Probe>()
   const queue: Probe[] = []
-  const closing: Promise<void>[] = []
-  const counts = { started: 0, completed: 0, timeouts: 0, skipped: 0, late: 0 }
+  // Only the closes still pending: each one leaves the set when it settles, so months of churn keep it small.
+  const closing = new Set<Promise<void>>()
+  const counts = { started: 0, completed: 0, timeouts: 0, skipped: 0, hung: 0, late: 0 }
   let inFlight = 0
   let closed: Promise<void> | undefined
 
@@ -163,6 +176,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (probe.running) {
       // The previous probe ignored its abort and is still running: never run twice at once.
       counts.skipped++
+      const age = clock.now() - probe.startedAt
+      if (age >= probe.timeout + hungGrace) {
+        // Still a failure per slot, so the server's health moves on while the checker is stuck.
+        counts.hung++
+        deliver(probe, { ok: false, code: 'hung', message: `probe still running after ${Math.round(age)} ms`, durationMs: age })
+      }
       arm(probe, probe.dueAt + probe.interval)
       return
     }
@@ -183,6 +202,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     probe.running = true
     const controller = new AbortController()
     const startedAt = clock.now()
+    probe.startedAt = startedAt
     let done = false
     const finish = (result: CheckResult): void => {
       if (done) return
@@ -257,13 +277,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const queued = queue.indexOf(probe)
     if (queued >= 0) queue.splice(queued, 1)
     probe.cancel?.()
-    closing.push(closeChecker(probe.checker))
+    closeChecker(probe.checker)
   }
 
-  function closeChecker(checker: Checker): Promise<void> {
-    return Promise.resolve()
+  function closeChecker(checker: Checker): void {
+    const p: Promise<void> = Promise.resolve()
       .then(() => checker.close?.())
       .catch((err: unknown) => log?.warn({ kind: checker.kind, err }, 'checker close failed'))
+      .finally(() => closing.delete(p))
+    closing.add(p)
   }
 
   function validate(id: string, o: CheckOptions): void {
@@ -283,7 +305,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const key = o.key ?? id
       let probe = probes.get(key)
       if (probe) {
-        if (probe.checker !== o.checker) closing.push(closeChecker(o.checker))
+        if (probe.checker !== o.checker) closeChecker(o.checker)
       } else {
         probe = {
           key,
@@ -293,11 +315,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           timeout: o.timeout,
           subscribers: new Set(),
           dueAt: 0,
+          startedAt: 0,
           running: false,
           stopped: false,
         }
         probes.set(key, probe)
-        arm(probe, clock.now() + Math.floor(random() * o.interval))
+        const first = Math.floor(random() * o.interval)
+        const started = probe
+        const armFirst = () => {
+          if (!started.stopped) arm(started, clock.now() + first)
+        }
+        // The checker's set-up (routes, ...) comes before the first slot, outside every probe's deadline.
+        if (o.checker.prepare) {
+          void Promise.resolve()
+            .then(() => o.checker.prepare?.(o.target))
+            .catch((err: unknown) => log?.warn({ check: id, err }, 'checker prepare failed'))
+            .then(armFirst)
+        } else armFirst()
       }
       const sub: Subscriber = { id, probe, rise: o.rise, fall: o.fall, state: initialState(o.initial) }
       probe.subscribers.add(sub)
@@ -326,14 +360,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       events.off(event, listener)
     },
     stats() {
-      return { subscribers: subscribers.size, probes: probes.size, inFlight, queued: queue.length, ...counts }
+      return { subscribers: subscribers.size, probes: probes.size, inFlight, queued: queue.length, closing: closing.size, ...counts }
     },
     close() {
       closed ??= (async () => {
         for (const probe of [...probes.values()]) stop(probe)
         subscribers.clear()
         queue.length = 0
-        await Promise.all(closing)
+        await Promise.all([...closing])
       })()
       return closed
     },

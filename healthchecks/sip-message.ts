@@ -21,12 +21,20 @@ export function newSipIds(): SipRequestIds {
   }
 }
 
-/** Builds the OPTIONS request in ldirectord's form, with our ids and the real transport and local endpoint. */
-export function buildSipOptions(login: string, transport: 'UDP' | 'TCP', local: LocalEndpoint, ids: SipRequestIds): Buffer {
-  const host = net.isIPv6(local.address) ? `[${local.address}]` : local.address
+/** `address:port` as a SIP URI host part, with an IPv6 address in brackets (RFC 3261 hostport). */
+export function sipHostPort(address: string, port: number): string {
+  return `${net.isIPv6(address) ? `[${address}]` : address}:${port}`
+}
+
+/**
+ * Builds the OPTIONS request in ldirectord's form, with our ids and the real transport and local endpoint. The
+ * Request-URI is the server probed (`sip:address:port`), which any UA accepts as addressed to itself, where a
+ * user URI may be refused as "not found" or relayed by a proxy.
+ */
+export function buildSipOptions(login: string, server: { address: string; port: number }, transport: 'UDP' | 'TCP', local: LocalEndpoint, ids: SipRequestIds): Buffer {
   const lines = [
-    `OPTIONS sip:${login} SIP/2.0`,
-    `Via: SIP/2.0/${transport} ${host}:${local.port};branch=${ids.branch}`,
+    `OPTIONS sip:${sipHostPort(server.address, server.port)} SIP/2.0`,
+    `Via: SIP/2.0/${transport} ${sipHostPort(local.address, local.port)};branch=${ids.branch}`,
     'Max-Forwards: 70',
     `To: <sip:${login}>`,
     `From: <sip:${login}>;tag=${ids.tag}`,

@@ -1,7 +1,7 @@
-// The `sip` check: SIP OPTIONS over UDP (with retransmission) or TCP, up on a matching `SIP/2.0 200`.
+// The `sip` check: SIP OPTIONS over UDP (with retransmission) or TCP, up on a matching accepted final status.
 import os from 'node:os'
 import type { Checker, CheckTarget } from './checker.js'
-import type { SipCheckSpec } from './spec.js'
+import { statusMatcher, type SipCheckSpec } from './spec.js'
 import type { Clock } from '../src/clock.js'
 import { down, runProbe, up, type Outcome } from './probe.js'
 import { tcpExchange } from './tcp-exchange.js'
@@ -23,10 +23,12 @@ export interface SipCheckerDeps {
  * Creates a sip checker. It sends ldirectord's OPTIONS request with a fresh Call-ID, branch, From tag and
  * CSeq per probe, over the service's transport. Over UDP the request is retransmitted after 0.5, 1, 2, 4, 4 ...
  * seconds until the timeout. Only a reply whose Call-ID, CSeq and branch match counts; 1xx replies are
- * waited past; 200 is up, any other final status is down ('bad-status'); an ICMP port-unreachable is 'refused'.
+ * waited past; a status in `spec.status` (default 200) is up, any other final status is down ('bad-status');
+ * an ICMP port-unreachable is 'refused'.
  */
 export function createSipChecker(spec: SipCheckSpec, deps: SipCheckerDeps = {}): Checker {
   const login = spec.login ?? `lvs-director@${deps.hostname ?? os.hostname()}`
+  const accepted = statusMatcher(spec.status)
 
   function probe(target: CheckTarget, signal: AbortSignal): Promise<Outcome> {
     const ids = newSipIds()
@@ -34,14 +36,14 @@ export function createSipChecker(spec: SipCheckSpec, deps: SipCheckerDeps = {}):
       const res = parseSipResponse(head)
       if (!res || !matchesRequest(res, ids) || res.status < 200) return undefined
       const text = `SIP ${res.status} ${res.reason}`.trim()
-      return res.status === 200 ? up(text) : down('bad-status', text)
+      return accepted(res.status) ? up(text) : down('bad-status', text)
     }
     if ((spec.protocol ?? target.protocol) === 'udp') {
       return udpExchange(
         {
           address: target.address,
           port: target.port,
-          request: (local) => buildSipOptions(login, 'UDP', local, ids),
+          request: (local) => buildSipOptions(login, target, 'UDP', local, ids),
           resendDelay: (n) => Math.min(SIP_T1_MS * 2 ** (n - 1), SIP_T2_MS),
           onMessage: (msg) => judge(msg.toString('latin1').split('\r\n\r\n')[0] ?? ''),
         },
@@ -52,7 +54,7 @@ export function createSipChecker(spec: SipCheckSpec, deps: SipCheckerDeps = {}):
       {
         address: target.address,
         port: target.port,
-        request: (local) => buildSipOptions(login, 'TCP', local, ids),
+        request: (local) => buildSipOptions(login, target, 'TCP', local, ids),
         onData: (received) => {
           for (const head of splitSipStream(received)) {
             const o = judge(head)

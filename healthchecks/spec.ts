@@ -45,10 +45,19 @@ export const ConnectCheckSchema = Type.Object(
   { additionalProperties: false },
 )
 
-/** An expected HTTP status: a code (301) or an inclusive range ("200-299"). */
-const status = Type.Union([Type.Integer({ minimum: 100, maximum: 599 }), Type.String({ pattern: '^[1-5][0-9]{2}-[1-5][0-9]{2}$' })], {
-  errorMessage: 'must be a status code (100-599) or a range such as "200-299"',
-})
+/** Accepted statuses: codes (301) and inclusive ranges ("200-299"), up to `top`99 (HTTP 5, SIP 6). */
+function statusList(top: 5 | 6, defaults: (number | string)[]) {
+  const item = Type.Union([Type.Integer({ minimum: 100, maximum: top * 100 + 99 }), Type.String({ pattern: `^[1-${top}][0-9]{2}-[1-${top}][0-9]{2}$` })], {
+    errorMessage: `must be a status code (100-${top}99) or a range such as "200-299"`,
+  })
+  return Type.Array(item, { minItems: 1, maxItems: 32, default: defaults })
+}
+
+/** The predicate of a status list such as [200, "300-399"]. */
+export function statusMatcher(list: readonly (number | string)[]): (code: number) => boolean {
+  const ranges = list.map((s) => (typeof s === 'number' ? [s, s] : s.split('-').map(Number)) as [number, number])
+  return (code) => ranges.some(([lo, hi]) => code >= lo && code <= hi)
+}
 
 function httpSchema<K extends 'http' | 'https'>(kind: K) {
   return Type.Object(
@@ -62,7 +71,7 @@ function httpSchema<K extends 'http' | 'https'>(kind: K) {
       /** Host header and TLS server name (ldirectord's `virtualhost`); the real server's address when unset. */
       virtualhost: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.:\\[\\]_-]+$', maxLength: 255 })),
       /** Accepted status codes and ranges. @default ['200-299'] (ldirectord's is_success) */
-      status: Type.Array(status, { minItems: 1, maxItems: 32, default: ['200-299'] }),
+      status: statusList(5, ['200-299']),
       /** Regex the body (its first 64 KiB) must match (ldirectord's `receive`). */
       receive: Type.Optional(regex),
       /** Verify the server's certificate and name (https). @default false (as ldirectord: verify_hostname => 0) */
@@ -76,14 +85,16 @@ export const HttpCheckSchema = httpSchema('http')
 /** `https`: as `http`, over TLS. */
 export const HttpsCheckSchema = httpSchema('https')
 
-/** `sip`: SIP OPTIONS over the service's transport, up on `SIP/2.0 200`. */
+/** `sip`: SIP OPTIONS over the service's transport, up on an accepted final status. */
 export const SipCheckSchema = Type.Object(
   {
     kind: Type.Literal('sip'),
     ...common,
     protocol,
-    /** User in the Request-URI, To, From and Contact. @default 'lvs-director@<hostname>' */
+    /** User in To, From and Contact (the Request-URI is the target, sip:address:port). @default 'lvs-director@<hostname>' */
     login: Type.Optional(Type.String({ pattern: '^[^\\s<>"]+$', maxLength: 255 })),
+    /** Accepted final statuses; list 401 and 407 to count a UA that challenges the OPTIONS as alive. @default [200] */
+    status: statusList(6, [200]),
   },
   { additionalProperties: false },
 )
@@ -219,8 +230,9 @@ function checkSemantics(spec: CheckSpec): void {
   // Only plain literals, never forms such as "127.1" that would go to a resolver.
   if (spec.address !== undefined && !canonicalAddress(spec.address)) throw invalid('address', `"${spec.address}" is not an IP address`)
   if ('receive' in spec) checkRegex('receive', spec.receive)
-  if (spec.kind === 'http' || spec.kind === 'https') {
-    if (spec.method === 'HEAD' && spec.receive !== undefined) throw invalid('receive', 'a HEAD reply has no body to match; use method GET')
+  if ((spec.kind === 'http' || spec.kind === 'https') && spec.method === 'HEAD' && spec.receive !== undefined)
+    throw invalid('receive', 'a HEAD reply has no body to match; use method GET')
+  if ('status' in spec) {
     spec.status.forEach((s, i) => {
       if (typeof s !== 'string') return
       const [lo, hi] = s.split('-').map(Number) as [number, number]

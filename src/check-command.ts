@@ -53,12 +53,16 @@ export async function runCheck(o: CheckCommand, out: (line: string) => void): Pr
   const real = parseEndpoint(o.real, 'real server')
   const vip = o.vip === undefined ? undefined : parseEndpoint(o.vip, '--vip')
   const target = resolveTarget(spec, { address: real.address, port: real.port ?? 0 }, { address: vip?.address, port: vip?.port, protocol: o.udp ? 'udp' : 'tcp' })
+  // Asking for a dr-guard check is the opt-in here. No start-up cleanup (openGuardRouter): a daemon on this host
+  // may be using the same tables right now.
   const guardRouter = spec.kind === 'dr-guard' ? createIpGuardRouter() : undefined
   const checker = createChecker(spec, { guardRouter })
   const show = (r: CheckResult, state: string) =>
     out(o.json ? JSON.stringify({ state, ...r }) : `${state} ${r.code ?? 'ok'}: ${r.message} (${Math.round(r.durationMs)} ms)`)
   try {
     if (o.watch === undefined) {
+      // Set-up (the DR guard's routes) before the probe's deadline starts, as the scheduler does.
+      await checker.prepare?.(target)
       const result = await checker.check(target, AbortSignal.timeout(spec.timeout * 1000))
       show(result, result.ok ? 'up' : 'down')
       return result.ok ? 0 : 3

@@ -1,7 +1,7 @@
 // `lvs-director check` as an operator runs it: one probe against a real server on loopback (exit 0 up, 3 down),
 // transitions with --watch, and bad input as one coded line (exit 1) before any probe.
 import t, { type Test } from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -13,13 +13,15 @@ const loader = process.execArgv.filter((a) => a.includes('typescript'))
 const argv = (args: string[]) => [...loader, join(root, 'src/cli-main.ts'), 'check', ...args]
 
 // spawnSync would block this process's event loop, and with it the test's own HTTP server.
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+// `onChild` gets the child and its stdout so far, to stop it on what it printed rather than after a time.
+function cli(args: string[], onChild?: (child: ChildProcess, stdout: () => string) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv(args), { cwd: root })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c) => (stdout += c))
     child.stderr.on('data', (c) => (stderr += c))
+    onChild?.(child, () => stdout)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
 }
@@ -34,23 +36,37 @@ async function httpServer(t: Test, status: () => number): Promise<Server> {
 t.test('one http probe: up on 200 with the body matched, down on a wrong body', async (t) => {
   const server = await httpServer(t, () => 200)
   const real = `127.0.0.1:${(server.address() as AddressInfo).port}`
-  const up = await cli('http', real, '--spec', '{path: /health, receive: hel+o}')
+  const up = await cli(['http', real, '--spec', '{path: /health, receive: hel+o}'])
   t.equal(up.code, 0, up.stderr)
   t.match(up.stdout, /^up ok: HTTP 200/)
-  const down = await cli('http', real, '--spec', '{receive: goodbye}', '--json')
+  const down = await cli(['http', real, '--spec', '{receive: goodbye}', '--json'])
   t.equal(down.code, 3)
   t.match(JSON.parse(down.stdout), { state: 'down', ok: false, code: 'bad-body' })
 })
 
 t.test('--watch prints one line per transition, not one per probe', async (t) => {
-  let status = 200
-  const server = await httpServer(t, () => status)
+  // Driven by what the server and the CLI see, never by a timer: 3 probes answered 200, then 500s; the CLI is
+  // stopped (SIGINT, as an operator would) once it has printed down and 3 more probes have come and gone.
+  let requests = 0
+  let downAt: number | undefined
+  let stop = () => {}
+  const server = await httpServer(t, () => {
+    requests++
+    stop()
+    return requests <= 3 ? 200 : 500
+  })
   const real = `127.0.0.1:${(server.address() as AddressInfo).port}`
-  setTimeout(() => (status = 500), 1500).unref()
-  const r = await cli('http', real, '--spec', '{interval: 0.2, timeout: 1, fall: 2, rise: 2}', '--watch', '3')
+  const r = await cli(['http', real, '--spec', '{interval: 0.2, timeout: 5, fall: 2, rise: 2}', '--watch', '600'], (child, stdout) => {
+    stop = () => {
+      if (downAt === undefined && /^down/m.test(stdout())) downAt = requests
+      // Once: a second SIGINT would find no handler left and kill the CLI before it reports.
+      if (downAt !== undefined && requests >= downAt + 3 && !child.killed) child.kill('SIGINT')
+    }
+    child.stdout?.on('data', () => stop())
+  })
   const lines = r.stdout.trim().split('\n')
   t.match(lines, [/^up ok: HTTP 200/, /^down bad-status: HTTP 500/], r.stdout)
-  t.equal(lines.length, 2, 'two transitions in about 15 probes')
+  t.equal(lines.length, 2, `two transitions in ${requests} probes`)
   t.equal(r.code, 3, 'down at the end')
 })
 

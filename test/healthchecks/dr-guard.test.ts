@@ -1,7 +1,8 @@
 // The DR guard against real network namespaces: a director, a real server that holds the VIP on its loopback
 // (with the ARP sysctls a DR real server needs) and one that does not. Also the router's argv, with a fake runner.
 import t, { type Test } from 'tap'
-import { createIpGuardRouter } from '../../healthchecks/guard-router.js'
+import { join } from 'node:path'
+import { createIpGuardRouter, openGuardRouter } from '../../healthchecks/guard-router.js'
 import { createDrGuardChecker } from '../../healthchecks/dr-guard.js'
 import type { CheckResult } from '../../healthchecks/checker.js'
 import { createNetns, ip, nsExec, runFixture } from '../helpers/netns.js'
@@ -16,6 +17,8 @@ interface ChildOutput {
   routesDuring: string
   rulesAfter: string
   routesAfter: string
+  acceptLocalDuring: string
+  acceptLocalAfter: string
 }
 
 /** A director namespace wired by a veth to each real server namespace; `good` servers hold the VIP on lo. */
@@ -51,9 +54,10 @@ async function lab(t: Test, reals: { name: string; holdsVip: boolean }[], direct
 t.test('a real server holding the VIP passes the guard; one without it times out (director holds the VIP too)', async (t) => {
   const { dir, addresses } = await lab(t, [{ name: 'good', holdsVip: true }, { name: 'bad', holdsVip: false }], true)
   const rulesBefore = await ip('-n', dir, 'rule', 'show')
+  const stateFile = join(t.testdir(), 'dr-guard.json')
   const out = await runFixture<ChildOutput>(
     fixture,
-    { vip: VIP, reals: [addresses.good!.v4, addresses.bad!.v4], timeoutMs: 1500, vipIsLocal: true },
+    { vip: VIP, reals: [addresses.good!.v4, addresses.bad!.v4], timeoutMs: 1500, vipIsLocal: true, stateFile },
     { ns: dir },
   )
   t.match(out.results[0], { via: addresses.good!.v4, ok: true }, 'the good real server answers for the VIP')
@@ -65,6 +69,8 @@ t.test('a real server holding the VIP passes the guard; one without it times out
   t.match(out.routesDuring, new RegExp(`192\\.0\\.2\\.100 via ${addresses.good!.v4.replace(/\./g, '\\.')} dev g1 table 1280704512`))
   t.equal(out.rulesAfter, rulesBefore, 'close() left the rules as they were')
   t.notMatch(out.routesAfter, /table 128070451/, 'and removed its routes')
+  t.equal(out.acceptLocalDuring, '1', 'accept_local on while the guard runs')
+  t.equal(out.acceptLocalAfter, '0', 'and back to its earlier value after close()')
   // Without the guard's mark the director still reaches its own VIP locally: nothing else was disturbed.
   t.equal((await ip('-n', dir, 'route', 'get', VIP)).startsWith('local 192.0.2.100'), true)
 })
@@ -73,7 +79,7 @@ t.test('the guard works on IPv6 too', async (t) => {
   const { dir, addresses } = await lab(t, [{ name: 'good6', holdsVip: true }, { name: 'bad6', holdsVip: false }], true)
   const out = await runFixture<ChildOutput>(
     fixture,
-    { vip: VIP6, reals: [addresses.good6!.v6, addresses.bad6!.v6], timeoutMs: 2500, vipIsLocal: true },
+    { vip: VIP6, reals: [addresses.good6!.v6, addresses.bad6!.v6], timeoutMs: 2500, vipIsLocal: true, stateFile: join(t.testdir(), 's') },
     { ns: dir },
   )
   t.match(out.results[0], { ok: true }, 'holds the VIP')
@@ -86,12 +92,37 @@ t.test('on a director that never holds the VIP the local rule can stay where it 
   const { dir, addresses } = await lab(t, [{ name: 'good', holdsVip: true }, { name: 'bad', holdsVip: false }], false)
   const out = await runFixture<ChildOutput>(
     fixture,
-    { vip: VIP, reals: [addresses.good!.v4, addresses.bad!.v4], timeoutMs: 1500, vipIsLocal: false },
+    { vip: VIP, reals: [addresses.good!.v4, addresses.bad!.v4], timeoutMs: 1500, vipIsLocal: false, stateFile: join(t.testdir(), 's') },
     { ns: dir },
   )
   t.match(out.results[0], { ok: true })
   t.match(out.results[1], { ok: false, code: 'timeout' })
   t.match(out.rulesDuring, /^0:\s+from all lookup local/m, 'local rule untouched')
+})
+
+t.test('a director that does not ask for the DR guard gets no router (its host routing is left alone)', async (t) => {
+  t.equal(await openGuardRouter(), undefined)
+  t.equal(await openGuardRouter({ drGuard: false }), undefined)
+})
+
+t.test('a director started after a crashed one removes what that run left and restores accept_local', async (t) => {
+  const { dir, addresses } = await lab(t, [{ name: 'good', holdsVip: true }], true)
+  const rulesBefore = await ip('-n', dir, 'rule', 'show')
+  const stateFile = join(t.testdir(), 'dr-guard.json')
+  const input = { vip: VIP, reals: [addresses.good!.v4], timeoutMs: 1500, vipIsLocal: true, stateFile, crash: true }
+  const crashed = await runFixture<ChildOutput>(fixture, input, { ns: dir })
+  t.match(crashed.results[0], { ok: true })
+  const left = await ip('-n', dir, 'rule', 'show')
+  t.match(left, /fwmark 0x4c560000 lookup 1280704512/, 'the crashed run left its rule')
+  t.notMatch(left, /^0:\s+from all lookup local/m, 'and the local rule moved')
+  t.match(await ip('-n', dir, 'route', 'show', 'table', '1280704512'), /192\.0\.2\.100 via/, 'and its route')
+  // A route whose rule is already gone (a crash between the two deletes) is ours too, by its table.
+  await ip('-n', dir, 'route', 'add', '192.0.2.200/32', 'via', addresses.good!.v4, 'table', '1280704999')
+  const restarted = await runFixture<ChildOutput>(fixture, { ...input, reals: [], crash: false }, { ns: dir })
+  t.equal(restarted.rulesDuring, rulesBefore, 'start-up put the rules back as they were')
+  t.notMatch(restarted.routesDuring, /table 128070/, 'and removed the routes in our tables')
+  t.equal(restarted.acceptLocalDuring, '0', 'and restored accept_local from the state file')
+  t.equal(restarted.rulesAfter, rulesBefore)
 })
 
 t.test('the router builds argv arrays, reference-counts routes, and cleans up', async (t) => {
@@ -137,8 +168,10 @@ t.test('the router builds argv arrays, reference-counts routes, and cleans up', 
 t.test('by default the router moves the local rule after its own (once per family) and puts it back on close', async (t) => {
   const calls: string[] = []
   const router = createIpGuardRouter({
+    stateFile: join(t.testdir(), 'run', 'dr-guard.json'),
     run: async (file, args) => {
       calls.push([file, ...args].join(' '))
+      if (args[0] === '-n') return '0\n' // accept_local before
       return args.includes('get') ? 'x dev eth1 src 198.51.100.1\n' : ''
     },
   })
@@ -149,11 +182,33 @@ t.test('by default the router moves the local rule after its own (once per famil
     'ip -4 rule del pref 100 lookup local',
     'ip -4 rule add pref 100 lookup local',
     'ip -4 rule del pref 0 lookup local',
+    'sysctl -n net.ipv4.conf.all.accept_local',
     'sysctl -qw net.ipv4.conf.all.accept_local=1',
   ], 'the new place is added before the old one goes, so local delivery never lapses')
   calls.length = 0
   await router.close()
-  t.same(calls.filter((c) => /lookup local/.test(c)), ['ip -4 rule add pref 0 lookup local', 'ip -4 rule del pref 100 lookup local'])
+  t.same(calls.filter((c) => /lookup local|sysctl/.test(c)), [
+    'ip -4 rule add pref 0 lookup local',
+    'ip -4 rule del pref 100 lookup local',
+    'sysctl -qw net.ipv4.conf.all.accept_local=0',
+  ], 'the local rule and accept_local are put back as they were')
+})
+
+t.test('prepare() installs the route before any probe, so the set-up is not inside a probe\'s timeout', async (t) => {
+  const calls: string[] = []
+  const router = createIpGuardRouter({
+    vipIsLocal: false,
+    run: async (file, args) => {
+      calls.push([file, ...args].join(' '))
+      return args.includes('get') ? 'x dev eth1 src 198.51.100.1\n' : ''
+    },
+  })
+  const checker = createDrGuardChecker({}, { router })
+  t.teardown(() => checker.close?.())
+  await checker.prepare?.({ address: '198.51.100.2', port: 80, protocol: 'tcp', virtualAddress: VIP })
+  t.ok(calls.includes(`ip -4 route replace ${VIP}/32 via 198.51.100.2 src 198.51.100.1 table 1280704512`), 'route in place')
+  await checker.prepare?.({ address: '198.51.100.2', port: 80, protocol: 'tcp' })
+  t.pass('a target without a VIP prepares nothing and does not throw')
 })
 
 t.test('a failed route setup is a setup-failed result, and a target without a VIP a bad-target one', async (t) => {

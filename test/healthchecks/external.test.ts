@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createExternalChecker } from '../../healthchecks/external.js'
 import { parseCheckSpec, type ExternalCheckSpec } from '../../healthchecks/spec.js'
-import { probe } from './helpers.js'
+import { probe, probeAbortedAfter } from './helpers.js'
 import { readPids, waitGone } from './process.js'
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
@@ -44,9 +44,9 @@ t.test('a missing command is down with spawn-failed', async (t) => {
 t.test('a hanging command is a timeout, and it and its children are killed despite ignoring SIGTERM', async (t) => {
   const pidfile = join(t.testdir({}), 'pids')
   const c = checker([fixture('check-hang.sh'), pidfile], { grace: 0.2 })
-  const r = await probe(c, tgt, 500)
+  // The deadline comes once the script has trapped SIGTERM and started its child (it then writes the PIDs).
+  const [r, pids] = await probeAbortedAfter(c, tgt, () => readPids(pidfile))
   t.equal(r.code, 'timeout')
-  const pids = await readPids(pidfile)
   t.same(await waitGone(pids), [], 'the script and its sleep are gone')
   await c.close?.()
 })

@@ -19,6 +19,18 @@ export async function probe(checker: Checker, target: CheckTarget, ms = 2000): P
   }
 }
 
+/**
+ * Runs one probe and aborts it (as the scheduler's timeout would) only once `ready` resolves, e.g. once a command
+ * has written its PID file: a fixed deadline would race that process's start-up on a loaded machine.
+ */
+export async function probeAbortedAfter<T>(checker: Checker, target: CheckTarget, ready: () => Promise<T>): Promise<[CheckResult, T]> {
+  const ac = new AbortController()
+  const running = checker.check(target, ac.signal)
+  const value = await ready()
+  ac.abort()
+  return [await running, value]
+}
+
 /** A target on loopback. */
 export function target(address: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): CheckTarget {
   return { address, port, protocol }

@@ -2,17 +2,15 @@
 import t from 'tap'
 import net from 'node:net'
 import { join } from 'node:path'
-import { existsSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { createPbsChecker } from '../../healthchecks/pbs.js'
 import { parseCheckSpec, type PbsCheckSpec } from '../../healthchecks/spec.js'
 import { resolveTarget } from '../../healthchecks/target.js'
-import { FAMILIES, closedTcpPort, listenTcp, probe, target } from './helpers.js'
+import { FAMILIES, closedTcpPort, listenTcp, probe, probeAbortedAfter, target } from './helpers.js'
 import { readPids, waitGone } from './process.js'
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
-const checker = (extra: object = {}) => createPbsChecker(parseCheckSpec({ kind: 'pbs', ...extra }) as PbsCheckSpec)
+const checker = (extra: object = {}, deps = {}) => createPbsChecker(parseCheckSpec({ kind: 'pbs', ...extra }) as PbsCheckSpec, deps)
 
 t.test('the PBS port defaults to 15001', async (t) => {
   const spec = parseCheckSpec({ kind: 'pbs' })
@@ -44,18 +42,22 @@ for (const host of FAMILIES) {
       t.equal(r.code, 'exit-code')
     })
     t.test('a closed port fails before the command runs', async (t) => {
-      const pidfile = join(t.testdir({}), 'pids')
-      const r = await probe(checker({ command: [fixture('check-hang.sh'), pidfile] }), target(host, await closedTcpPort(host)))
+      // Spawning is recorded as it happens, so "never ran" needs no wait for a script that might write a file.
+      const spawned: string[] = []
+      const spawn = (command: string) => {
+        spawned.push(command)
+        throw new Error('the command must not run')
+      }
+      const r = await probe(checker({ command: [fixture('check-hang.sh')] }, { spawn }), target(host, await closedTcpPort(host)))
       t.equal(r.code, 'refused')
-      await sleep(200) // long enough for a wrongly started script to write its PID file
-      t.equal(existsSync(pidfile), false, 'the command never ran')
+      t.same(spawned, [], 'the command never ran')
     })
     t.test('a hanging status command is a timeout and is killed', async (t) => {
       const pidfile = join(t.testdir({}), 'pids')
       const c = checker({ command: [fixture('check-hang.sh'), pidfile], grace: 0.2 })
-      const r = await probe(c, target(host, port), 500)
+      const [r, pids] = await probeAbortedAfter(c, target(host, port), () => readPids(pidfile))
       t.equal(r.code, 'timeout')
-      t.same(await waitGone(await readPids(pidfile)), [])
+      t.same(await waitGone(pids), [])
       await c.close?.()
     })
   })

@@ -12,9 +12,12 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Waits (at most ~5 s) for a file of whitespace-separated PIDs and returns them. */
+// Bounds on the waits below, in 50 ms polls: 20 s, so a loaded machine is waited for, never raced.
+const POLLS = 400
+
+/** Waits (at most 20 s) for a file of whitespace-separated PIDs and returns them. */
 export async function readPids(file: string): Promise<number[]> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < POLLS; i++) {
     if (existsSync(file)) {
       const pids = readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
       if (pids.length >= 2) return pids
@@ -24,8 +27,8 @@ export async function readPids(file: string): Promise<number[]> {
   throw new Error(`no PIDs in ${file}`)
 }
 
-/** Waits (at most ~5 s) until none of `pids` runs; returns the ones still running. */
+/** Waits (at most 20 s) until none of `pids` runs; returns the ones still running. */
 export async function waitGone(pids: number[]): Promise<number[]> {
-  for (let i = 0; i < 100 && pids.some(alive); i++) await sleep(50)
+  for (let i = 0; i < POLLS && pids.some(alive); i++) await sleep(50)
   return pids.filter(alive)
 }

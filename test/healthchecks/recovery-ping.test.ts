@@ -23,10 +23,10 @@ t.test('127.0.0.1 and ::1 stay up: one event each, none per probe', async (t) =>
   for (const id of ['v4', 'v6']) t.match(sched.scheduler.get(id), { health: 'up', failures: 0 }, `${id} never failed`)
 })
 
-type Line = { type: 'probes'; completed: number } | (Seen & { type: 'change' })
+type Line = { type: 'ready' } | { type: 'probes'; completed: number } | (Seen & { type: 'change' })
 
-/** Starts the scheduler fixture in namespace `ns`; its output lines are collected as they come. */
-function startChild(t: Test, ns: string, input: object) {
+/** Starts the scheduler fixture in namespace `ns` and waits until it runs; its output lines are collected as they come. */
+async function startChild(t: Test, ns: string, input: object) {
   const argv = ['netns', 'exec', ns, ...fixtureArgv(fixture, input)]
   const child = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'inherit'] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -37,10 +37,18 @@ function startChild(t: Test, ns: string, input: object) {
     clearTimeout(timer)
   })
   const lines: Line[] = []
-  readline.createInterface({ input: child.stdout }).on('line', (l) => {
-    if (process.env.DEBUG_PING) console.error(l)
-    lines.push(JSON.parse(l) as Line)
+  // The waits below are bounded from the moment the child runs, so its start-up (seconds of TypeScript loading on a
+  // loaded machine) is waited for, not raced; a child that dies first fails the test instead of hanging it.
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the fixture exited (${code}) before it was ready`)))
+    readline.createInterface({ input: child.stdout }).on('line', (l) => {
+      if (process.env.DEBUG_PING) console.error(l)
+      const line = JSON.parse(l) as Line
+      if (line.type === 'ready') resolve()
+      lines.push(line)
+    })
   })
+  await ready
   const changes = (id: string) => lines.filter((l): l is Seen & { type: 'change' } => l.type === 'change' && l.id === id)
   const completed = () => lines.reduce((n, l) => (l.type === 'probes' ? l.completed : n), 0)
   return { changes, ...waiters(changes, completed) }
@@ -68,7 +76,7 @@ t.test('a host in a namespace: its link goes down (timeouts) and comes back up, 
   const { director, host } = await pair(t)
   const timing = { interval: 0.15, timeout: 0.5, fall: 2, rise: 2 }
   const ids = ['v4', 'v6'] as const
-  const child = startChild(t, director, {
+  const child = await startChild(t, director, {
     timing,
     checks: [
       { id: 'v4', address: '198.51.100.2' },
@@ -105,7 +113,7 @@ t.test('the DR guard: a real server that loses the VIP from lo goes down, and co
   await onLo('add')
   const timing = { interval: 0.15, timeout: 0.5, fall: 2, rise: 2 }
   const ids = ['v4', 'v6'] as const
-  const child = startChild(t, director, {
+  const child = await startChild(t, director, {
     kind: 'dr-guard',
     timing,
     checks: [

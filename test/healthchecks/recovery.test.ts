@@ -173,7 +173,8 @@ t.test('external: a command whose verdict follows a file the test writes', async
 
 t.test('external: a command that hangs is killed at the timeout (down: timeout) and passes again later', async (t) => {
   const { file, flip } = stateFile(t, 'hang')
-  const input = { spec: { kind: 'external', command: [script, file], timeout: 0.5, grace: 0.2 }, real: { address: '192.0.2.20', port: 8080 }, virtual: tcp }
+  // A 2 s timeout: the healthy runs of the script (a process started per probe) must never be mistaken for a hang.
+  const input = { spec: { kind: 'external', command: [script, file], timeout: 2, grace: 0.2 }, real: { address: '192.0.2.20', port: 8080 }, virtual: tcp }
   await expectRecovery(t, input, flip, { code: 'timeout' })
 })
 

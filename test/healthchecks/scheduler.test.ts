@@ -138,6 +138,74 @@ t.test('a probe that ignores its abort still fails at the deadline and never run
   t.equal(scheduler.get('rs1')?.lastResult?.code, undefined, 'the late answer of the stuck probe was not used')
 })
 
+t.test('a checker that never settles, even after its abort, still lets health move on the cadence', async (t) => {
+  const { clock, scheduler, events } = setup(t)
+  const fake = createFakeChecker(clock, 'ignore-abort') // never released
+  scheduler.add('rs1', options(fake, { initial: 'up', fall: 3, timeout: 300 }))
+  await clock.advance(300)
+  t.match(scheduler.get('rs1'), { health: 'up', failures: 1, lastResult: { code: 'timeout' } }, 'the deadline is the first failure')
+  await clock.advance(700) // slot at 1000: 1000 ms old, within timeout + the 1000 ms grace
+  t.equal(scheduler.get('rs1')?.failures, 1, 'a slot within the grace is only skipped')
+  await clock.advance(1000) // slot at 2000: hung
+  t.match(scheduler.get('rs1'), { health: 'up', failures: 2, lastResult: { ok: false, code: 'hung' } })
+  await clock.advance(1000) // slot at 3000
+  t.equal(scheduler.get('rs1')?.health, 'down', 'down after `fall` failures although the probe never ended')
+  t.match(events, [{ from: 'up', to: 'down', code: 'hung', at: 3000 }])
+  t.equal(fake.calls, 1, 'still never two probes at once')
+  t.match(scheduler.stats(), { hung: 2, skipped: 3, inFlight: 0 }, 'the hung probe holds no concurrency slot')
+})
+
+t.test('closing checkers are forgotten once closed, so add/remove churn keeps no list growing', async (t) => {
+  const { clock, scheduler } = setup(t)
+  for (let i = 0; i < 1000; i++) {
+    scheduler.add(`rs${i}`, options(createFakeChecker(clock)))
+    scheduler.remove(`rs${i}`)
+  }
+  t.equal(scheduler.stats().closing, 1000, 'the closes are pending until the next tick')
+  await clock.advance(0)
+  t.equal(scheduler.stats().closing, 0, 'and gone once settled')
+  let finishClose = () => {}
+  const slow: Checker = { kind: 'slow', check: () => new Promise(() => {}), close: () => new Promise((r) => (finishClose = r)) }
+  scheduler.add('slow', options(slow))
+  scheduler.remove('slow')
+  await clock.advance(0)
+  t.equal(scheduler.stats().closing, 1, 'a close still pending is the one counted')
+  finishClose()
+  await clock.advance(0)
+  t.equal(scheduler.stats().closing, 0)
+})
+
+t.test('a checker\'s prepare() runs before its first probe, outside that probe\'s timeout', async (t) => {
+  const { clock, scheduler } = setup(t)
+  const fake = createFakeChecker(clock, 'ok')
+  let prepared = -1
+  const slowSetUp: Checker = {
+    ...fake,
+    check: (tg, signal) => fake.check(tg, signal),
+    // Set-up (routes) that takes longer than the probe timeout.
+    prepare: () => new Promise((resolve) => clock.setTimeout(() => resolve(void (prepared = clock.now())), 2000)),
+  }
+  scheduler.add('rs1', options(slowSetUp, { timeout: 500 }))
+  await clock.advance(1999)
+  t.equal(fake.calls, 0, 'no probe while preparing')
+  await clock.advance(100)
+  t.same(fake.startedAt, [2000], 'the first probe starts once prepare() is done')
+  t.equal(prepared, 2000)
+  t.match(scheduler.get('rs1'), { health: 'up', lastResult: { ok: true } }, 'and is not a timeout')
+})
+
+t.test('a check removed while its checker prepares never probes and leaves no timer', async (t) => {
+  const { clock, scheduler } = setup(t)
+  const fake = createFakeChecker(clock, 'ok')
+  let done = () => {}
+  scheduler.add('rs1', options({ ...fake, check: (tg, s) => fake.check(tg, s), prepare: () => new Promise<void>((r) => (done = r)) }))
+  scheduler.remove('rs1')
+  done()
+  await clock.advance(5000)
+  t.equal(fake.calls, 0)
+  t.equal(clock.pending(), 0)
+})
+
 t.test('a checker that throws is a failed probe, not a crash', async (t) => {
   const { clock, scheduler, events } = setup(t)
   const thrower: Checker = { kind: 'bad', check: () => Promise.reject(new Error('boom')) }

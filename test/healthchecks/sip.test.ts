@@ -6,7 +6,7 @@ import { createSipChecker } from '../../healthchecks/sip.js'
 import { parseCheckSpec, type SipCheckSpec } from '../../healthchecks/spec.js'
 import { FAMILIES, bindUdp, closedTcpPort, closedUdpPort, listenTcp, probe, target } from './helpers.js'
 
-type Mode = '200' | '404' | 'silent' | 'third' | 'wrong-callid' | 'trying-then-200' | 'stray-then-404'
+type Mode = '200' | '404' | '401' | '407' | 'silent' | 'third' | 'wrong-callid' | 'trying-then-200' | 'stray-then-404'
 
 function header(req: string, name: string): string {
   return new RegExp(`^${name}:.*$`, 'im').exec(req)?.[0] ?? ''
@@ -27,6 +27,10 @@ function answers(mode: Mode, req: string, copy: number): string[] {
       return [reply(req, '200 OK')]
     case '404':
       return [reply(req, '404 Not Found')]
+    case '401':
+      return [reply(req, '401 Unauthorized')]
+    case '407':
+      return [reply(req, '407 Proxy Authentication Required')]
     case 'silent':
       return []
     case 'third':
@@ -83,15 +87,16 @@ const checker = (extra: object = {}) =>
 
 for (const host of FAMILIES) {
   const local = host === '::1' ? '\\[::1\\]' : '127\\.0\\.0\\.1'
+  const uri = host === '::1' ? '[::1]' : '127.0.0.1'
 
   t.test(`SIP over UDP on ${host}`, async (t) => {
-    t.test('a 200 is up, and the request is ldirectord\'s OPTIONS with UDP Via and local address', async (t) => {
+    t.test('a 200 is up, and the request is ldirectord\'s OPTIONS to sip:address:port with UDP Via and local address', async (t) => {
       const ua = await udpUa(t, host, '200')
       const r = await probe(checker(), target(host, ua.port, 'udp'))
       t.equal(r.ok, true)
       t.equal(r.message, 'SIP 200 OK')
       const req = ua.requests[0] ?? ''
-      t.match(req, /^OPTIONS sip:lvs-director@director1 SIP\/2\.0\r\n/)
+      t.ok(req.startsWith(`OPTIONS sip:${uri}:${ua.port} SIP/2.0\r\n`), 'the Request-URI is the target (IPv6 bracketed)')
       t.match(req, new RegExp(`\r\nVia: SIP/2\\.0/UDP ${local}:\\d+;branch=z9hG4bK[0-9a-f]+\r\n`))
       t.match(req, /\r\nMax-Forwards: 70\r\nTo: <sip:lvs-director@director1>\r\nFrom: <sip:lvs-director@director1>;tag=[0-9a-f]+\r\n/)
       t.match(req, /\r\nCall-ID: [0-9a-f]{32}\r\nCSeq: \d+ OPTIONS\r\nContact: <sip:lvs-director@director1>\r\nAccept: application\/sdp\r\nContent-Length: 0\r\n\r\n$/)
@@ -103,7 +108,7 @@ for (const host of FAMILIES) {
       await probe(c, target(host, ua.port, 'udp'))
       const [a = '', b = ''] = ua.requests
       for (const name of ['Call-ID', 'Via', 'From']) t.not(header(a, name), header(b, name), `${name} differs`)
-      t.match(a, /^OPTIONS sip:probe@lb SIP/)
+      t.match(a, /\r\nTo: <sip:probe@lb>\r\n/, 'the login goes in To, From and Contact')
     })
     t.test('a 404 is down with bad-status', async (t) => {
       const ua = await udpUa(t, host, '404')
@@ -111,6 +116,17 @@ for (const host of FAMILIES) {
       t.equal(r.ok, false)
       t.equal(r.code, 'bad-status')
       t.equal(r.message, 'SIP 404 Not Found')
+    })
+    t.test('401 and 407 are down by default, up when listed in status; ranges work too', async (t) => {
+      const challenge = await udpUa(t, host, '401')
+      const proxy = await udpUa(t, host, '407')
+      t.match(await probe(checker(), target(host, challenge.port, 'udp')), { ok: false, code: 'bad-status', message: 'SIP 401 Unauthorized' })
+      const alive = checker({ status: [200, 401, 407] })
+      t.match(await probe(alive, target(host, challenge.port, 'udp')), { ok: true, message: 'SIP 401 Unauthorized' })
+      t.match(await probe(alive, target(host, proxy.port, 'udp')), { ok: true, message: 'SIP 407 Proxy Authentication Required' })
+      t.equal((await probe(checker({ status: ['400-499'] }), target(host, proxy.port, 'udp'))).ok, true)
+      const ok = await udpUa(t, host, '200')
+      t.equal((await probe(checker({ status: [401] }), target(host, ok.port, 'udp'))).code, 'bad-status', 'a 200 not listed is down')
     })
     t.test('a UA that answers nothing is a timeout', async (t) => {
       const ua = await udpUa(t, host, 'silent')
@@ -152,11 +168,16 @@ for (const host of FAMILIES) {
       const ua = await tcpUa(t, host, '200')
       const r = await probe(checker(), target(host, ua.port, 'tcp'))
       t.equal(r.ok, true, r.message)
+      t.ok(ua.requests[0]?.startsWith(`OPTIONS sip:${uri}:${ua.port} SIP/2.0\r\n`), 'the Request-URI is the target')
       t.match(ua.requests[0], new RegExp(`\r\nVia: SIP/2\\.0/TCP ${local}:\\d+;branch=z9hG4bK`))
     })
     t.test('a 404 is down', async (t) => {
       const ua = await tcpUa(t, host, '404')
       t.equal((await probe(checker(), target(host, ua.port, 'tcp'))).code, 'bad-status')
+    })
+    t.test('a 407 is up when listed', async (t) => {
+      const ua = await tcpUa(t, host, '407')
+      t.equal((await probe(checker({ status: [200, 407] }), target(host, ua.port, 'tcp'))).ok, true)
     })
     t.test('a UA that answers nothing is a timeout, without retransmission', async (t) => {
       const ua = await tcpUa(t, host, 'silent')

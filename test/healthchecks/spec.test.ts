@@ -24,6 +24,14 @@ t.test('every kind parses with only its required fields', async (t) => {
   t.same(parseCheckSpec({ kind: 'ping' }), { kind: 'ping', interval: 5, timeout: 3, fall: 3, rise: 2, count: 1 })
 })
 
+t.test('sip accepts 200 by default, and codes and ranges up to 699 when given', async (t) => {
+  t.same(parseCheckSpec({ kind: 'sip' }), { kind: 'sip', interval: 5, timeout: 3, fall: 3, rise: 2, status: [200] })
+  t.match(parseCheckSpec({ kind: 'sip', status: [200, 401, 407, '600-699'] }), { status: [200, 401, 407, '600-699'] })
+  fails(t, { kind: 'sip', status: [700] }, 'status[0]', /100-699/)
+  fails(t, { kind: 'sip', status: ['499-400'] }, 'status[0]', /runs backwards/)
+  fails(t, { kind: 'http', status: [600] }, 'status[0]', /100-599/)
+})
+
 t.test('the result is frozen and the input untouched', async (t) => {
   const input = { kind: 'http', status: [200] }
   const spec = parseCheckSpec(input)

@@ -1,17 +1,20 @@
 // The lab tier of `npm test`: boots ONE guest (Debian's kernel with real IPVS) that runs every compiled
-// *.scenario.js, and turns each scenario's result into a tap assertion. Skips, with one line, where it cannot run.
+// *.scenario.js, and turns each scenario's result into a tap assertion. Skips, with one line, where it cannot run
+// (fails instead under CI=true; see tier.ts).
 import t from 'tap'
 import { removeJobDir, runGuest } from './host/boot.js'
 import { ensureParts } from './host/parts.js'
 import { staleCompiled } from './host/paths.js'
+import { decideTier } from './tier.js'
 
 // LVS_LAB_SKIP=1 turns the tier off on purpose (a quick `npm test` while editing).
-const parts = process.env.LVS_LAB_SKIP ? ({ ok: false, reason: 'LVS_LAB_SKIP is set', broken: false } as const) : await ensureParts()
-if (!parts.ok && parts.broken) {
-  t.fail(`the lab could not be prepared: ${parts.reason}`, { hint: 'LVS_LAB_SKIP=1 skips the lab tier', at: null, stack: '' })
-} else if (!parts.ok) {
-  process.stderr.write(`lab tier skipped: ${parts.reason}\n`)
-  t.plan(0, `lab tier skipped: ${parts.reason}`)
+const parts = process.env.LVS_LAB_SKIP ? undefined : await ensureParts()
+const decision = decideTier(process.env, parts)
+if (decision.action === 'fail') {
+  t.fail(decision.reason, { hint: 'LVS_LAB_SKIP=1 skips the lab tier', at: null, stack: '' })
+} else if (decision.action === 'skip') {
+  process.stderr.write(`lab tier skipped: ${decision.reason}\n`)
+  t.plan(0, `lab tier skipped: ${decision.reason}`)
 } else {
   const stale = staleCompiled()
   if (stale.length > 0) {
@@ -20,7 +23,7 @@ if (!parts.ok && parts.broken) {
     // 15 minutes for the whole tier unless LVS_LAB_TIMEOUT (seconds) says otherwise; the tap timeout
     // (.taprc, 20 minutes) is longer, so this one speaks first and the console tail gets reported.
     const timeoutSec = Number(process.env.LVS_LAB_TIMEOUT ?? 900)
-    const run = await runGuest(parts.parts, { mode: 'scenarios', files: [] }, { timeoutMs: timeoutSec * 1000 })
+    const run = await runGuest(decision.parts, { mode: 'scenarios', files: [] }, { timeoutMs: timeoutSec * 1000 })
     t.comment(`lab: ${run.results.length} scenarios, boot to result ${run.seconds.toFixed(1)} s`)
     for (const r of run.results) {
       // The guest's failure and evidence, not the host line that reports it (at null, stack empty).
