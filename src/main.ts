@@ -7,6 +7,7 @@ import { Agent } from 'undici'
 import { createChecker } from '../healthchecks/registry.js'
 import { createScheduler } from '../healthchecks/scheduler.js'
 import { createIcmpTransport } from '../healthchecks/icmp.js'
+import { openGuardRouter } from '../healthchecks/guard-router.js'
 import type { FastifyInstance } from 'fastify'
 import { systemClock } from './clock.js'
 import { loadConfig, parseConfig, parseListen, type LoadedConfig } from './config/load.js'
@@ -98,11 +99,15 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       batchWindowMs: s.batchWindow, onEvent: (e) => director?.onReconcile(e),
     })
     closers.push(() => reconciler.close())
+    const icmp = createIcmpTransport() // its raw sockets close with their last check
+    // dr-guard checks change host routing: only when the config asks; closed after the checks (closers run in
+    // reverse), which undoes every rule, route and sysctl it set.
+    const guardRouter = await openGuardRouter({ drGuard: s.drGuard })
+    if (guardRouter) closers.push(() => guardRouter.close())
     const scheduler = createScheduler({ clock: systemClock, maxConcurrent: s.checks.maxConcurrent })
     closers.push(() => scheduler.close())
     const agent = new Agent({ connections: 4, pipelining: 0, keepAliveTimeout: 1000 })
     closers.push(() => agent.close())
-    const icmp = createIcmpTransport() // its raw sockets close with their last check
     const stateFile = new StateFile(s.stateDir)
     director = new Director({
       config,
@@ -110,7 +115,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       persisted: await stateFile.load(),
       save: (t) => stateFile.save(t),
       scheduler,
-      createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp }),
+      createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp, guardRouter }),
       reconciler,
       kernelStats: async () => {
         const plain = await reader.list()
