@@ -1,8 +1,8 @@
 // An ldirectord.cf read as it is and turned into the director's config: the raw config object (which
 // parseConfig validates), the warnings for what does not carry over, and a map back to the lines, so that a
 // converted value the director refuses is reported at the ldirectord.cf line that wrote it.
-import { readFile } from 'node:fs/promises'
-import { ERR_FILE_READ, ERR_INVALID_LDIRECTORD } from '../errors.js'
+import { readText } from './yaml.js'
+import { ERR_INVALID_LDIRECTORD } from '../errors.js'
 import { parseConfig, type LoadedConfig } from './load.js'
 import { convertBlock, type ServiceSource } from './ldirectord-service.js'
 import { failer, readSyntax, type Entry, type Warning } from './ldirectord-syntax.js'
@@ -76,13 +76,7 @@ export function parseLdirectordText(text: string, source: string): { config: Loa
 
 /** Read and convert an ldirectord.cf: LVS_ERR_FILE_READ when unreadable, LVS_ERR_INVALID_LDIRECTORD when wrong. */
 export async function loadLdirectord(path: string): Promise<{ config: LoadedConfig; warnings: Warning[]; conversion: LdirectordConversion }> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new ERR_FILE_READ(path, (err as Error).message, { cause: err })
-  }
-  return parseLdirectordText(text, path)
+  return parseLdirectordText(await readText(path), path)
 }
 
 /** The ldirectord.cf line behind a JSON pointer into the converted config (0 when unknown). */

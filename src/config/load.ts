@@ -1,13 +1,12 @@
 // Reads the director's config file: YAML (a table file is a valid config), validated against one schema, each
 // service normalised as the API normalises it. Every error names the file, the line and the field.
-import { readFile } from 'node:fs/promises'
 import { Value } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
-import { ERR_FILE_READ, ERR_INVALID_CONFIG } from '../errors.js'
+import { ERR_INVALID_CONFIG } from '../errors.js'
 import { describeError, invalid } from '../ipvs/model.js'
 import { DirectorSettingsSchema, type DirectorSettings } from './schema.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './service.js'
-import { parseSource, SourceSyntaxError, where } from './yaml.js'
+import { parseValidated, readText } from './yaml.js'
 
 /** A loaded config: the director's settings and its services, canonical and frozen. */
 export interface LoadedConfig {
@@ -73,29 +72,10 @@ function deepFreeze<T>(value: T): T {
 
 /** Parse config text; `source` names the file in errors (LVS_ERR_INVALID_CONFIG, with line and field). */
 export function parseConfigText(text: string, source: string): LoadedConfig {
-  let doc
-  try {
-    doc = parseSource(text, source)
-  } catch (err) {
-    if (err instanceof SourceSyntaxError) throw new ERR_INVALID_CONFIG(where(source, err.line), err.message)
-    throw err
-  }
-  try {
-    return parseConfig(doc.value)
-  } catch (err) {
-    const { path, detail } = err as { path?: string; detail?: string }
-    if (path === undefined) throw err
-    throw new ERR_INVALID_CONFIG(where(source, doc.lineOf(path)), `${path || '/'}: ${detail}`, { cause: err })
-  }
+  return parseValidated(text, source, parseConfig, ERR_INVALID_CONFIG)
 }
 
 /** Read and validate a config file; LVS_ERR_FILE_READ when unreadable, LVS_ERR_INVALID_CONFIG when wrong. */
 export async function loadConfig(path: string): Promise<LoadedConfig> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new ERR_FILE_READ(path, (err as Error).message, { cause: err })
-  }
-  return parseConfigText(text, path)
+  return parseConfigText(await readText(path), path)
 }

@@ -1,6 +1,8 @@
 // YAML (or JSON) text to a value, keeping a way back from a field's JSON pointer to its line, so every
 // config and table error can name the file, the line and the field.
+import { readFile } from 'node:fs/promises'
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml'
+import { ERR_FILE_READ } from '../errors.js'
 
 /** A parsed document and the line (1-based) of the node at a JSON pointer, if known. */
 export interface SourceDocument {
@@ -53,3 +55,36 @@ function lineOf(doc: Document, lineCounter: LineCounter, pointer: string): numbe
 
 /** `file:line` when the line is known, else `file`. */
 export const where = (name: string, line: number | undefined): string => (line ? `${name}:${line}` : name)
+
+/** A coded error class taking (where, what), such as ERR_INVALID_CONFIG. */
+type CodedError = new (where: string, what: string, options?: { cause?: unknown }) => Error
+
+/**
+ * Parse and validate source text; a syntax error, or a validation error carrying a JSON pointer (`path`, `detail`),
+ * becomes `Err` naming `source`, the line when known, and the field.
+ */
+export function parseValidated<T>(text: string, source: string, validate: (value: unknown) => T, Err: CodedError): T {
+  let doc: SourceDocument
+  try {
+    doc = parseSource(text, source)
+  } catch (err) {
+    if (err instanceof SourceSyntaxError) throw new Err(where(source, err.line), err.message)
+    throw err
+  }
+  try {
+    return validate(doc.value)
+  } catch (err) {
+    const { path, detail } = err as { path?: string; detail?: string }
+    if (path === undefined) throw err
+    throw new Err(where(source, doc.lineOf(path)), `${path || '/'}: ${detail}`, { cause: err })
+  }
+}
+
+/** A file's text; LVS_ERR_FILE_READ when it cannot be read. */
+export async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ERR_FILE_READ(path, (err as Error).message, { cause: err })
+  }
+}
