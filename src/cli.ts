@@ -139,10 +139,11 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
     .argument('[config]', 'YAML config (a table file is one too)', 'etc/director.yaml')
     .option('--ldirectord <file>', 'run an ldirectord.cf as it is instead of a YAML config')
     .option('--api <address:port>', 'where the API listens (overrides director.api.listen)')
-    .action(async (file: string, o: { ldirectord?: string; api?: string }) => {
+    .option('--state-dir <dir>', 'where the desired table, owned set and lock live (overrides director.stateDir; an ldirectord.cf has no such directive)')
+    .action(async (file: string, o: { ldirectord?: string; api?: string; stateDir?: string }) => {
       const { runForeground } = await import('./main.js')
       const { buildApi } = await import('./api/app.js')
-      return run(runForeground({ config: file, ldirectord: o.ldirectord, api: o.api, buildApi }))
+      return run(runForeground({ config: file, ldirectord: o.ldirectord, api: o.api, stateDir: o.stateDir, buildApi }))
     })
   const api = (c: Command) => c
     .option('--api <url>', 'the director\'s API (env LVS_DIRECTOR_API)', undefined)
