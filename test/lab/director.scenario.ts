@@ -213,6 +213,10 @@ export const scenarios: Scenario[] = [
             destinations: [{ address: rs1.ip4, weight: 100 }, { address: rs2.ip4, weight: 1 }] },
           { name: 'web6', profile: 'web', address: vip.ip6, scheduler: 'rr', check: httpCheck, destinations: [rs1, rs2, rs3].map((h) => ({ address: h.ip6 })) },
         ] })
+        // The IPv6 VIP deprecated (preferred_lft 0) on dir-a's eth0: otherwise Linux picks it as the source of
+        // the director's own traffic to the real servers (a /128 beats the /64 address on prefix match), their
+        // replies go to their own lo, and every IPv6 health check times out. reset() puts it back as it was.
+        await lab.run(null, ['ip', '-n', dirA, 'addr', 'change', `${vip.ip6}/128`, 'dev', 'eth0', 'preferred_lft', '0'])
         const d = await DirectorDaemon.start(lab, dirA, [cfg])
         try {
           await assert.eventually(async () => {
@@ -255,7 +259,7 @@ export const scenarios: Scenario[] = [
       const cf = `${dir}/ldirectord.cf`
       writeFileSync(cf, [
         '# etc/ldirectord.cf\'s web virtual, with the lab\'s addresses and fast checks',
-        'checktimeout=2', 'negotiatetimeout=2', 'checkinterval=2', 'failurecount=2', 'quiescent=yes', '',
+        'negotiatetimeout=2', 'checkinterval=2', 'failurecount=2', 'quiescent=yes', '',
         `virtual=${vip.ip4}:80`,
         '\tservicename=web',
         `\treal=${rs1.ip4}:80 gate 10`, `\treal=${rs2.ip4}:80 gate 10`, `\treal=${rs3.ip4}:80 gate 5`,
