@@ -12,19 +12,19 @@ mkdir -p "$D"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
 say() { printf '\n== %s\n' "$*"; }
 lvs() { ip netns exec dir-a node bin/lvs-director.js "$@"; }
-# Waits (up to 60 s) until FILE contains PATTERN (grep -E).
+# Waits (up to 60 s) until FILE contains PATTERN (grep -E); with a third argument N, from line N on.
 wait_for() {
-  for _ in $(seq 600); do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 600); do tail -n +"${3:-1}" "$1" 2>/dev/null | grep -Eq "$2" && return 0; sleep 0.1; done
   echo "timed out waiting for /$2/ in $1" >&2; return 1
 }
 # The daemon's log lines from line N on, as "HH:MM:SS.mmm message".
-log_since() { tail -n +"$1" "$D/director.log" | jq -r '(.time / 1000 | strftime("%H:%M:%S")) + "." + (.time % 1000 | tostring) + "  " + .msg'; }
+log_since() { tail -n +"$1" "$D/director.log" | jq -rR 'fromjson? | "   " + (.time / 1000 | strftime("%H:%M:%S")) + "." + (.time % 1000 + 1000 | tostring | .[1:]) + "  " + .msg'; }
 lines() { wc -l < "$D/director.log"; }
 # N requests from the client through the VIP, one new connection each; prints who answered.
 traffic() {
@@ -72,7 +72,7 @@ say "add rs3 with one request to the REST API: curl -X POST $API/v1/services/web
 N=$(lines)
 ip netns exec dir-a curl -sS -X POST -H 'content-type: application/json' -d "{\"address\":\"$RS3_IP4\"}" "$API/v1/services/web/reals" \
   | jq -c '{key, admin, weight, health: .health.state}'
-wait_for "$D/director.log" "real up.*$RS3_IP4"
+wait_for "$D/director.log" "real up.*$RS3_IP4" "$N"
 log_since $((N + 1))
 lvs status --api "$API"
 say "traffic: rs3 takes its share"
@@ -86,24 +86,23 @@ wait_for "$D/probe.log" '^\{'
 N=$(lines)
 KILLED=$(date +%s%3N)
 kill "$PID_rs2"
-wait_for "$D/director.log" "real down.*$RS2_IP4"
-wait_for "$D/director.log" '"msg":"kernel table updated"'
+wait_for "$D/director.log" "real down.*$RS2_IP4" "$N"
+wait_for "$D/director.log" '"msg":"kernel table updated"' "$N"
 log_since $((N + 1))
-DOWN=$(tail -n +$((N + 1)) "$D/director.log" | jq -r 'select(.audit.action == "real down") | .audit.at' | head -1)
+DOWN=$(tail -n +$((N + 1)) "$D/director.log" | jq -rR 'fromjson? | select(.audit.action == "real down") | .audit.at' | head -1)
 echo "   rs2 out $(( $(date -d "$DOWN" +%s%3N) - KILLED )) ms after the kill (interval 2 s x fall 2 + timeout 2 s = 6 s)"
-UPDATED=$(tail -n +$((N + 1)) "$D/director.log" | jq -r 'select(.msg == "kernel table updated") | .time' | head -1)
-while [ "$(jq -s "[.[] | select(.at? > $UPDATED)] | length" < <(grep '^{' "$D/probe.log"))" -lt 15 ]; do sleep 0.2; done
+UPDATED=$(tail -n +$((N + 1)) "$D/director.log" | jq -rR 'fromjson? | select(.msg == "kernel table updated") | .time' | head -1)
+while [ "$(jq -Rn "[inputs | fromjson? | select(.at > $UPDATED)] | length" < "$D/probe.log")" -lt 15 ]; do sleep 0.2; done
 kill "$PROBE"
-grep '^{' "$D/probe.log" | jq -rs --argjson k "$KILLED" --argjson u "$UPDATED" \
-  '"   before the kill: \([.[] | select(.at < $k)] | length) requests, \([.[] | select(.at < $k and (.ok | not))] | length) failed",
+jq -Rnr --argjson k "$KILLED" --argjson u "$UPDATED" '[inputs | fromjson?] | "   before the kill: \([.[] | select(.at < $k)] | length) requests, \([.[] | select(.at < $k and (.ok | not))] | length) failed",
    "   kill -> kernel update: \([.[] | select(.at >= $k and .at <= $u)] | length) requests, \([.[] | select(.at >= $k and .at <= $u and (.ok | not))] | length) failed (those rs2 got)",
-   "   after the update: \([.[] | select(.at > $u)] | length) requests, \([.[] | select(.at > $u and (.ok | not))] | length) failed"'
+   "   after the update: \([.[] | select(.at > $u)] | length) requests, \([.[] | select(.at > $u and (.ok | not))] | length) failed"' < "$D/probe.log"
 lvs status --api "$API"
 
 say "drain rs1: lvs-director real drain web $RS1_IP4 (weight 0, no new connections; removed once its connections end)"
 N=$(lines)
 lvs real drain web "$RS1_IP4" --api "$API"
-wait_for "$D/director.log" '"msg":"drain finished: real server removed"'
+wait_for "$D/director.log" '"msg":"drain finished: real server removed"' "$N"
 log_since $((N + 1))
 lvs status --api "$API"
 say "traffic: only rs3 is left serving"
@@ -112,7 +111,7 @@ traffic 4
 say "stop the daemon (SIGTERM): the kernel table stays and keeps serving"
 kill "$DIRECTOR"
 wait "$DIRECTOR" || true
-tail -n 2 "$D/director.log" | jq -r .msg | sed 's/^/   /'
+tail -n 2 "$D/director.log" | jq -rR 'fromjson? | .msg' | sed 's/^/   /'
 ip netns exec dir-a ipvsadm -Ln
 traffic 3
 say "done"
