@@ -54,7 +54,7 @@ async function sipCalls(lab: Lab, calls: readonly string[]): Promise<Record<stri
 export const scenarios: Scenario[] = [
   {
     name: 'the daemon serves a web VIP: a client reaches every real server, a server added with `lvs-director real add` receives traffic, and after SIGTERM the kernel table keeps serving; a restart keeps the API-added server and rewrites nothing',
-    timeoutMs: 300_000,
+    timeoutMs: 600_000,
     async run(lab) {
       await lab.echoServers([rs1.ns, rs2.ns, rs3.ns])
       const dir = scenarioDir('web-restart')
@@ -109,7 +109,7 @@ export const scenarios: Scenario[] = [
   },
   {
     name: 'a real server whose web server is killed leaves the pool within interval x fall + timeout and the client stops failing; a drained server takes no new connections while its open one finishes, and leaves the kernel once it closes',
-    timeoutMs: 300_000,
+    timeoutMs: 600_000,
     async run(lab) {
       const [, echo2] = await lab.echoServers([rs1.ns, rs2.ns, rs3.ns])
       const dir = scenarioDir('web-kill-drain')
@@ -171,7 +171,7 @@ export const scenarios: Scenario[] = [
   },
   {
     name: 'SIP through the daemon: datagrams of one Call-ID land on one real server while other calls spread, and a SIP server that stops answering OPTIONS leaves within interval x fall + timeout',
-    timeoutMs: 240_000,
+    timeoutMs: 420_000,
     async run(lab) {
       const sips = await Promise.all([rs1, rs2].map((h) => sipServer(lab, h.ns)))
       const dir = scenarioDir('sip')
@@ -202,7 +202,7 @@ export const scenarios: Scenario[] = [
   },
   {
     name: 'the PBS service (profile pbs, scheduler fo) fails over to its spare when the primary\'s 15001 listener stops, and an IPv6 VIP with DR serves every real server, both run by one daemon',
-    timeoutMs: 240_000,
+    timeoutMs: 420_000,
     async run(lab) {
       const [pbs1, pbs2] = await lab.echoServers([rs1.ns, rs2.ns], { port: 15001 })
       try {
@@ -252,7 +252,7 @@ export const scenarios: Scenario[] = [
   },
   {
     name: 'an ldirectord.cf runs unchanged (`run --ldirectord`): its checks put the real servers in and traffic flows through the VIP',
-    timeoutMs: 180_000,
+    timeoutMs: 360_000,
     async run(lab) {
       await lab.echoServers([rs1.ns, rs2.ns, rs3.ns])
       const dir = scenarioDir('ldirectord')

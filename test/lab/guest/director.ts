@@ -63,7 +63,7 @@ export class DirectorDaemon {
   static async start(lab: Lab, ns: string, args: readonly string[], listen = '127.0.0.1:9410'): Promise<DirectorDaemon> {
     const proc = lab.spawn(ns, [process.execPath, CLI, 'run', ...args, '--api', listen])
     const d = new DirectorDaemon(lab, ns, proc, `http://${listen}`)
-    await d.waitFor((l) => l.msg === 'director started', "'director started'", { timeoutMs: 90_000 })
+    await d.waitFor((l) => l.msg === 'director started', "'director started'", { timeoutMs: 240_000 }) // the API's start (fastify, schemas) took over 90 s on a host at load 12
     return d
   }
 
