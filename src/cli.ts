@@ -148,11 +148,12 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
     .argument('[config]', 'YAML config (a table file is one too)', 'etc/director.yaml')
     .option('--ldirectord <file>', 'run an ldirectord.cf as it is instead of a YAML config')
     .option('--api <address:port>', 'where the API listens (overrides director.api.listen)')
-    .action((file: string, o: { ldirectord?: string; api?: string }) => run((async () => {
+    .option('--state-dir <dir>', 'where the desired table, owned set and lock live (overrides director.stateDir; an ldirectord.cf has no such directive)')
+    .action((file: string, o: { ldirectord?: string; api?: string; stateDir?: string }) => run((async () => {
       // Loaded on demand: the one-shot commands need neither fastify nor the daemon.
       const { runForeground } = await import('./main.js')
       const { buildApi } = await import('./api/app.js')
-      return runForeground({ config: file, ldirectord: o.ldirectord, api: o.api, buildApi })
+      return runForeground({ config: file, ldirectord: o.ldirectord, api: o.api, stateDir: o.stateDir, buildApi })
     })()))
   const api = (c: Command) => c
     .option('--api <url>', 'the director\'s API (env LVS_DIRECTOR_API)', undefined)

@@ -158,7 +158,9 @@ export class Director implements DirectorControl {
 
   async change(m: Mutation, ctx: ChangeContext): Promise<Applied> {
     const applied = this.#table.apply(m, ctx.ifMatch)
-    await this.#commit(applied, ctx.actor, m.op, 'name' in m ? m.name : (applied.service?.name ?? ''), 'real' in m ? m.real : undefined)
+    // An added real server is named by its key too (the mutation carries only its body).
+    const real = 'real' in m ? m.real : m.op === 'add-real' && applied.real ? realKey(applied.real) : undefined
+    await this.#commit(applied, ctx.actor, m.op, 'name' in m ? m.name : (applied.service?.name ?? ''), real)
     return applied
   }
 

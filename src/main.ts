@@ -31,6 +31,8 @@ export interface DaemonOptions {
   ldirectord?: string
   /** `ADDRESS:PORT` for the API, overriding the config's. */
   api?: string
+  /** The state directory, overriding the config's (an ldirectord.cf cannot name one). */
+  stateDir?: string
   /** Where logs go. @default stdout */
   logStream?: NodeJS.WritableStream
   /** How ipvsadm runs (the lab runs it in a namespace). @default nodeExec */
@@ -66,9 +68,11 @@ async function configFrom(o: DaemonOptions, onWarning: (w: { line: number; direc
     r.warnings.forEach(onWarning)
     config = r.config
   } else config = await loadConfig(o.config!)
-  if (!o.api) return config
+  if (!o.api && !o.stateDir) return config
   // Re-validated so the loopback-without-tokens rule holds for the flag too.
-  return parseConfig({ director: { ...structuredClone(config.director), api: { ...config.director.api, listen: o.api } }, services: config.services })
+  const d = structuredClone(config.director)
+  const director = { ...d, api: o.api ? { ...d.api, listen: o.api } : d.api, stateDir: o.stateDir ?? d.stateDir }
+  return parseConfig({ director, services: config.services })
 }
 
 /** Start the daemon; throws a coded error (bad config, locked state, no ipvsadm, no IPVS) before changing anything. */

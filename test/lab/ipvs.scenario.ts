@@ -1,9 +1,7 @@
 // The ipvsadm wrapper against the real kernel: tables applied through one `ipvsadm -R` equal what the kernel shows,
 // DR traffic flows, edits keep connections, foreign entries survive, a bad entry is named while the rest applies,
 // and the parsers read real `-Sn` / `-Ln --exact --stats --rate` output.
-import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import { parse as parseYaml } from 'yaml'
 import { fileURLToPath } from 'node:url'
 import { applyPlan, type ApplyResult } from '../../src/ipvs/apply.js'
 import { opKey } from '../../src/ipvs/commands.js'
@@ -12,6 +10,8 @@ import { nodeExec, type Exec } from '../../src/exec.js'
 import { Ipvsadm } from '../../src/ipvs/ipvsadm.js'
 import { destinationKey, parseTable, serviceKey, type Table } from '../../src/ipvs/model.js'
 import { parseList, parseSave } from '../../src/ipvs/parse.js'
+import { loadConfig } from '../../src/config/load.js'
+import { staticTable } from '../../src/reconcile/expand.js'
 import { assert, host, vip, type Lab, type Scenario } from './scenario.js'
 
 const dirA = 'dir-a'
@@ -260,7 +260,7 @@ export const scenarios: Scenario[] = [
       const first = await cli('apply', webYaml, '--state', state)
       assert.equal(first.code, 0, `apply exits 0 (${first.stderr})`)
       assert.match(first.stdout, /^applied 8 change\(s\) with 1 ipvsadm -R/, 'one batch')
-      assert.same(sorted(await director().read()), sorted(parseTable(parseYaml(readFileSync(webYaml, 'utf8')))), 'the kernel holds the file')
+      assert.same(sorted(await director().read()), sorted(staticTable((await loadConfig(webYaml)).services)), 'the kernel holds the file')
       const again = await cli('apply', webYaml, '--state', state, '--json')
       assert.same(JSON.parse(again.stdout).applied, [], 'the second apply changes nothing')
       await lab.echoServers([rs1.ns, rs2.ns, rs3.ns])
