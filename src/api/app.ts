@@ -54,6 +54,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance
 
   app.setValidatorCompiler(validatorCompiler)
+  // Answers are the director's own typed views: JSON.stringify them rather than compile a serializer per route
+  // schema at start-up (fast-json-stringify took most of the API's start, seconds under emulation). The response
+  // schemas still document every answer in the OpenAPI document.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   // Bodies are JSON only: a text/plain body would reach the handlers as a string.
   app.removeContentTypeParser('text/plain')
   // A merge patch is JSON with its own media type (RFC 7386); fastify's JSON parser reads both.
