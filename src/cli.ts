@@ -78,7 +78,8 @@ async function applyLocked(desired: Table, o: Common & { dryRun?: boolean; state
     return plan.conflicts.length ? EXIT.partial : EXIT.ok
   }
   const result = plan.ops.length || plan.adopted.length
-    ? await applyPlan(ipvs, plan, kernel, owned).catch(async (err: ApplyError) => {
+    // One-shot: it has read the whole table already, so a failed batch is read back whole too (no per-service reads).
+    ? await applyPlan({ restore: (lines) => ipvs.restore(lines), read: () => ipvs.read() }, plan, kernel, owned).catch(async (err: ApplyError) => {
       // ipvsadm and the read after it failed: keep every entry we may have created, then report the error.
       if (err.owned) await saveOwned(o.state, err.owned)
       throw err

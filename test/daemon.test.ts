@@ -2,7 +2,7 @@
 // signals. The only stand-in is ipvsadm (test/fixtures/fake-ipvsadm.mjs: this host has no IPVS); the lab
 // proves the same against the real kernel (test/lab/director.scenario.ts).
 import t from 'tap'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -55,14 +55,29 @@ class DaemonProcess {
   }
 }
 
+/** Wait until `done()` holds, checking again after each kernel update the daemon logs. */
+async function kernelReaches(d: DaemonProcess, done: () => Promise<boolean>): Promise<void> {
+  for (;;) {
+    const mark = d.lines.length
+    if (await done()) return
+    await d.waitFor((l) => l.msg === 'kernel table updated', mark)
+  }
+}
+
 function startDaemon(config: string, env: Record<string, string>): DaemonProcess {
   return new DaemonProcess(spawn(process.execPath, [...loader, entry, 'run', config], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
 }
 
-function cli(api: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [...loader, entry, ...args, '--api', api], { encoding: 'utf8', cwd: root })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+// Asynchronous, so this process's HTTP real servers keep answering the daemon's checks meanwhile.
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...loader, entry, ...args], { cwd: root, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
+    })
+  })
 }
+
+const cli = (api: string, ...args: string[]) => run([...args, '--api', api])
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -71,7 +86,7 @@ async function listen(server: Server): Promise<number> {
 
 t.test('the daemon: checks to kernel, API and CLI, reload, a refused reload, the lock, a clean stop and a restart that keeps API changes', { timeout: 240_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'lvs-daemon-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  t.teardown(() => (process.env.KEEP_DAEMON_DIR ? undefined : rm(dir, { recursive: true, force: true })))
   let hitsA = 0
   const a = createServer((_q, res) => { hitsA++; res.end('a') })
   const b = createServer((_q, res) => res.end('b'))
@@ -107,29 +122,26 @@ services:
   t.match(api, /^http:\/\/127\.0\.0\.1:\d+$/, 'the API listens where the log says')
   await d.audit('real up', `${portA}`)
   await d.audit('real up', `${portB}`)
-  await d.waitFor((l) => l.msg === 'kernel table updated' && (l.changes as number) >= 2)
-  t.same(await weights(), [`127.0.0.1:${portA} -m -w 1`, `127.0.0.1:${portB} -m -w 1`], 'both real servers in the kernel at their weight')
+  const want = [`127.0.0.1:${portA} -m -w 1`, `127.0.0.1:${portB} -m -w 1`]
+  await kernelReaches(d, async () => JSON.stringify(await weights()) === JSON.stringify(want))
+  t.same(await weights(), want, 'both real servers in the kernel at their weight')
   t.equal((await request(`${api}/healthz`)).statusCode, 200)
 
   // A real server stops answering: it goes to weight 0 (quiescent), in one log line.
   b.close()
   b.closeAllConnections()
   await d.audit('real down', `${portB}`)
-  await t.resolves(async () => {
-    for (;;) {
-      if ((await weights()).includes(`127.0.0.1:${portB} -m -w 0`)) return
-      await d.waitFor((l) => l.msg === 'kernel table updated', d.lines.length)
-    }
-  })
+  await kernelReaches(d, async () => (await weights()).includes(`127.0.0.1:${portB} -m -w 0`))
+  t.ok((await weights()).includes(`127.0.0.1:${portB} -m -w 0`), 'the dead one at weight 0')
   t.equal(d.lines.filter((l) => l.audit?.action === 'real down').length, 1, 'one line for the transition, none per probe')
 
   // The CLI adds a real server through the API.
-  const add = cli(api, 'real', 'add', 'web', '127.0.0.1:9', '3')
+  const add = await cli(api, 'real', 'add', 'web', '127.0.0.1:9', '3')
   t.equal(add.code, 0, add.stderr)
   if (add.code !== 0) return // the events below would never come
   t.match(add.stdout, /web 127\.0\.0\.1:9: admin enabled, weight 3/)
   await d.audit('add-real', 'service web')
-  const status = cli(api, 'status')
+  const status = await cli(api, 'status')
   t.equal(status.code, 0, status.stderr)
   t.match(status.stdout, new RegExp(`127\\.0\\.0\\.1:${portB}\\s+Masq\\s+1\\s+0\\s+.*down\\s+enabled`), 'status shows health and effective weight')
 
@@ -148,14 +160,14 @@ services:
   mark = d.lines.length
   d.child.kill('SIGHUP')
   const refused = await d.waitFor((l) => l.msg.startsWith('reload refused'), mark)
-  t.match(JSON.stringify(refused), /LVS_ERR_INVALID_CONFIG.*director\.yaml:3/)
+  t.match(refused.err, { code: 'LVS_ERR_INVALID_CONFIG', message: /director\.yaml:3: \/services\/0\/address/ }, 'the refusal names the file, line and field')
   const st = (await (await request(`${api}/v1/status`)).body.json()) as { reload: { ok: boolean } }
   t.equal(st.reload.ok, false, 'status shows the refused reload')
 
   // A second daemon (or a CLI apply) on the same state directory is refused.
   await writeFile(join(dir, 'ok.yaml'), config(1))
-  const again = spawnSync(process.execPath, [...loader, entry, 'run', join(dir, 'ok.yaml')], { encoding: 'utf8', cwd: root, env: { ...process.env, ...env } })
-  t.equal(again.status, 1)
+  const again = await run(['run', join(dir, 'ok.yaml')], env)
+  t.equal(again.code, 1)
   t.match(again.stderr, /^lvs-director: LVS_ERR_STATE_LOCKED: state directory .* is in use by process \d+/)
 
   // SIGTERM: a clean stop that leaves the kernel table serving.
@@ -174,7 +186,7 @@ services:
   const hits = hitsA
   while (hitsA < hits + 3) await new Promise((resolve) => setTimeout(resolve, 100)) // three probes answered
   const after = (await readFile(ipvsLog, 'utf8')).split('\n').slice(ipvsCalls - 1)
-  t.notOk(after.some((l) => l.startsWith('-R')), 'no ipvsadm -R after the restart')
+  t.notOk(after.some((l) => l.startsWith('-R')), 'no ipvsadm -R after the restart', { after })
   const web = (await (await request(`${restarted.api}/v1/services/web`)).body.json()) as { destinations: Array<{ key: string; weight: number }> }
   t.ok(web.destinations.some((x) => x.key === '127.0.0.1:9' && x.weight === 3), 'the API-added real server is still there')
   r.child.kill('SIGTERM')
