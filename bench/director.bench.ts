@@ -57,7 +57,7 @@ const OUT = process.env.LAB_OUT ?? '/tmp'
 
 // --- the daemon's ipvsadm, observed: every -R's lines with the time its process exited -----------------
 
-interface Seen { line: string; at: number; ok: boolean }
+interface Seen { line: string; at: number; start: number; ok: boolean }
 const waiters: Array<{ match: (l: string) => boolean; resolve: (s: Seen) => void }> = []
 const processes: Array<{ argv: string[]; ms: number; lines: number }> = []
 const observedExec = (inner: Exec): Exec => async (file, argv, options) => {
@@ -72,7 +72,7 @@ const observedExec = (inner: Exec): Exec => async (file, argv, options) => {
       const w = waiters[i]!
       if (w.match(line)) {
         waiters.splice(i, 1)
-        w.resolve({ line, at, ok })
+        w.resolve({ line, at, start, ok })
       }
     }
   }
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   log('service h serving (weight 1)')
 
   // 1. health transition -> kernel
-  const t1 = { raw: [] as number[], transition: [] as number[], killToKernel: [] as number[], detect: [] as number[] }
+  const t1 = { raw: [] as number[], transition: [] as number[], killToKernel: [] as number[], detect: [] as number[], toSpawn: [] as number[], process: [] as number[] }
   const eLine = (w: number) => ['-e', '-t', `${BENCH_VIP}:${H_PORT}`, '-r', `${RS}:${H_PORT}`, '-g', '-w', String(w)]
   for (let i = 0; i < N_TRANSITIONS; i++) {
     const order = i % 2 ? ['dir', 'raw'] : ['raw', 'dir']
@@ -210,6 +210,8 @@ async function main(): Promise<void> {
       t1.transition.push(seen.at - tTransition)
       t1.killToKernel.push(seen.at - t0)
       t1.detect.push(tTransition - t0)
+      t1.toSpawn.push(seen.start - tTransition)
+      t1.process.push(seen.at - seen.start)
       const up = seeLine((l) => l.includes(destOf(H_PORT, RS)) && weightIs(1)(l))
       listener = await listen(CHECK_PORT)
       await up
@@ -220,7 +222,7 @@ async function main(): Promise<void> {
 
   // 2. API write -> kernel (a real server POSTed, then deleted untimed)
   async function apiWrites(n: number, port: number, name: string, addr: string) {
-    const res = { raw: [] as number[], present: [] as number[], serving: [] as number[], response: [] as number[] }
+    const res = { raw: [] as number[], present: [] as number[], serving: [] as number[], response: [] as number[], toSpawn: [] as number[], process: [] as number[] }
     const aLine = ['-a', '-t', `${BENCH_VIP}:${port}`, '-r', `${addr}:${port}`, '-g', '-w', '1']
     const dLine = ['-d', '-t', `${BENCH_VIP}:${port}`, '-r', `${addr}:${port}`]
     for (let i = 0; i < n; i++) {
@@ -246,6 +248,8 @@ async function main(): Promise<void> {
         const s = await serving
         res.response.push(tResp - t0)
         res.present.push(p.at - t0)
+        res.toSpawn.push(p.start - t0)
+        res.process.push(p.at - p.start)
         res.serving.push(s.at - t0)
         const gone = seeLine((l) => l.startsWith(`-d ${destOf(port, addr)}`.trim()))
         const d = await request(`${url}/v1/services/${name}/reals/${addr}:${port}`, { method: 'DELETE' })
@@ -288,6 +292,19 @@ async function main(): Promise<void> {
   // 2b. one API write on the 50,000-rule table
   const t2b = await apiWrites(N_BIG_WRITES, benchPort(N_SERVICES - 1), `b-${N_SERVICES - 1}`, '192.0.2.15')
   log(`2b. API writes on the big table: raw p50 ${r1(median(t2b.raw))} ms, POST->kernel p50 ${r1(median(t2b.present))} ms`)
+
+  // contrast: one GET of one service on the big table with the counters cache cold, against one raw -Ln --exact
+  const gets = { raw: [] as number[], dir: [] as number[] }
+  for (let i = 0; i < 3; i++) {
+    gets.raw.push(await raw(['-Ln', '--exact']))
+    await sleep(1200)
+    const tg = now()
+    const g = await request(`${url}/v1/services/b-${i}`)
+    await g.body.text()
+    gets.dir.push(now() - tg)
+    if (g.statusCode !== 200) throw new Error(`GET: ${g.statusCode}`)
+  }
+  log(`GET one service on the big table (cold): ${gets.dir.map(r1).join(', ')} ms; raw -Ln --exact ${gets.raw.map(r1).join(', ')} ms`)
 
   // 3. bursts: raw, dir, dir, raw, ... each round a new real server address on services 0..BURST-1
   const burst = { raw: [] as number[], dir: [] as Array<{ present: number; responses: number; reqP50: number; reqP99: number; restores: number; restoreMs: number; own: number }> }
@@ -359,9 +376,10 @@ async function main(): Promise<void> {
     started, finished: new Date().toISOString(),
     env: { kernel: release(), cpu: cpus()[0]?.model, cpus: cpus().length, node: process.version, ipvsadm: (await runRaw('ipvsadm', ['--version'])).stdout.trim() },
     batchWindowMs: BATCH_WINDOW,
-    transitions: { raw: stats(t1.raw), transitionToKernel: stats(t1.transition), killToKernel: stats(t1.killToKernel), detect: stats(t1.detect), samples: t1 },
-    apiWrite: { raw: stats(t2.raw), present: stats(t2.present), serving: stats(t2.serving), response: stats(t2.response), samples: t2 },
-    apiWriteBig: { raw: stats(t2b.raw), present: stats(t2b.present), serving: stats(t2b.serving), response: stats(t2b.response), samples: t2b },
+    transitions: { raw: stats(t1.raw), transitionToKernel: stats(t1.transition), killToKernel: stats(t1.killToKernel), detect: stats(t1.detect), toSpawn: stats(t1.toSpawn), process: stats(t1.process), samples: t1 },
+    apiWrite: { raw: stats(t2.raw), present: stats(t2.present), serving: stats(t2.serving), response: stats(t2.response), toSpawn: stats(t2.toSpawn), process: stats(t2.process), samples: t2 },
+    apiWriteBig: { raw: stats(t2b.raw), present: stats(t2b.present), serving: stats(t2b.serving), response: stats(t2b.response), toSpawn: stats(t2b.toSpawn), process: stats(t2b.process), samples: t2b },
+    getBig: { raw: gets.raw, dir: gets.dir },
     table: { services: N_SERVICES, rules: N_SERVICES * 5, rawProgramMs: programMs, driftReadMs, restoreCallMs, adoptMs, adoptRestores: adoptRestores.length },
     burst: { n: BURST, concurrency: CONCURRENCY, raw: burst.raw, dir: burst.dir, rawMedian: median(burst.raw), dirMedian: median(burst.dir.map((d) => d.present)) },
   }
@@ -373,6 +391,9 @@ async function main(): Promise<void> {
     `| listener closed -> kernel (detection included; interval 0.2 s, fall 1), p50 / p99 | | ${r1(T.killToKernel.p50)} / ${r1(T.killToKernel.p99)} ms | | |`,
     `| API POST real -> in kernel, 2-service table, p50 / p99 | ${r1(A.raw.p50)} / ${r1(A.raw.p99)} ms (one \`-a\`) | ${r1(A.present.p50)} / ${r1(A.present.p99)} ms | ${ratio(A.present.p50, A.raw.p50)} / ${ratio(A.present.p99, A.raw.p99)}; p50 vs 1.3 x raw + ${BATCH_WINDOW} ms = ${r1(1.3 * A.raw.p50 + BATCH_WINDOW)} ms | <= 1.3x + window |`,
     `| API POST real -> in kernel, ${N_SERVICES * 5}-rule table, p50 / p99 | ${r1(B.raw.p50)} / ${r1(B.raw.p99)} ms (one \`-a\`) | ${r1(B.present.p50)} / ${r1(B.present.p99)} ms | ${ratio(B.present.p50, B.raw.p50)} / ${ratio(B.present.p99, B.raw.p99)}; p50 vs 1.3 x raw + ${BATCH_WINDOW} ms = ${r1(1.3 * B.raw.p50 + BATCH_WINDOW)} ms | <= 1.3x + window |`,
+    `| of which (p50): transition -> ipvsadm spawned / the -R process / API: POST -> spawned / the -R process | | ${r1(T.toSpawn.p50)} / ${r1(T.process.p50)} ms; ${r1(A.toSpawn.p50)} / ${r1(A.process.p50)} ms; big table ${r1(B.toSpawn.p50)} / ${r1(B.process.p50)} ms | | |`,
+    `| POST answered (p50; the answer reads the kernel's counters) | | ${r1(A.response.p50)} ms; big table ${r1(B.response.p50)} ms | | |`,
+    `| contrast: GET one service, ${N_SERVICES * 5}-rule table, counters cache cold (median of 3) | ${r1(median(gets.raw))} ms (one \`-Ln --exact\`) | ${r1(median(gets.dir))} ms | ${ratio(median(gets.dir), median(gets.raw))} | |`,
     `| burst of ${BURST} API POSTs (${CONCURRENCY} at a time) -> all in kernel, ${N_SERVICES * 5}-rule table | ${r1(U.rawMedian)} ms (one \`-R\`) | ${r1(U.dirMedian)} ms | ${ratio(U.dirMedian, U.rawMedian)} | <= 2 |`,
   ]
   process.stdout.write(['| what | raw ipvsadm | lvs-director | ratio | target |', '| --- | ---: | ---: | --- | --- |', ...rows].join('\n') + '\n')
