@@ -271,8 +271,8 @@ export class Director implements DirectorControl {
         }
       } else this.#drains.delete(id)
     }
-    for (const [id] of this.#subs) {
-      if (id.startsWith(`${name}|`) && !keep.has(id)) {
+    for (const id of (before?.destinations ?? []).map((r) => `${name}|${realKey(r)}`)) {
+      if (this.#subs.has(id) && !keep.has(id)) {
         this.#d.scheduler.remove(id)
         this.#subs.delete(id)
         this.#drains.delete(id)
