@@ -73,7 +73,8 @@ export class Director implements DirectorControl {
   #seq = 0
   #startedAt: number
   #ready = false
-  #stats: { at: number; value: Promise<Map<string, ListedService>> } | undefined
+  #stats: { at: number; value: Map<string, ListedService> } | undefined
+  #refreshing: Promise<Map<string, ListedService>> | undefined
   #drainTimer: ReturnType<Clock['setTimeout']> | undefined
   #closed = false
   readonly #kernel: StatusView['kernel'] = { ok: true, pending: 0, driftRepairs: 0 }
@@ -239,10 +240,12 @@ export class Director implements DirectorControl {
 
   async #commit(applied: Applied, actor: string, action: string, name: string, real?: string): Promise<void> {
     if (applied.touched.length === 0) return
+    // Checks, drains and the reconciler first (so the kernel write and the file write overlap, and a drain's
+    // start is in the file), then the file: the caller is answered only once the change is on disk.
+    for (const t of applied.touched) this.#sync(t.before, t.after)
     await this.#persist()
     const target = real ? `service ${name} real ${real}` : name === 'table' ? 'table' : `service ${name}`
     this.#record(actor, action, target, { revision: applied.revision, services: applied.touched.length })
-    for (const t of applied.touched) this.#sync(t.before, t.after)
   }
 
   #persist(): Promise<void> {
@@ -383,19 +386,24 @@ export class Director implements DirectorControl {
 
   // --- views
 
+  // Counters come from one kernel read at a time, at most one a second; while a read runs, answers use the
+  // previous one (a full listing of a big table takes seconds: reads must never pile up behind each other).
   #kernelStats(): Promise<Map<string, ListedService>> {
-    const now = this.#d.clock.now()
-    if (!this.#stats || now - this.#stats.at >= STATS_TTL_MS) {
-      const value = this.#d.kernelStats().then(
-        (list) => new Map(list.map((s) => [s.key, s])),
+    const fresh = this.#stats && this.#d.clock.now() - this.#stats.at < STATS_TTL_MS
+    if (!fresh && !this.#refreshing) {
+      this.#refreshing = this.#d.kernelStats().then(
+        (list) => {
+          const value = new Map(list.map((s) => [s.key, s]))
+          this.#stats = { at: this.#d.clock.now(), value }
+          return value
+        },
         (err) => {
           this.#d.log.warn({ err }, 'kernel read for counters failed')
-          return new Map<string, ListedService>()
+          return this.#stats?.value ?? new Map<string, ListedService>()
         },
-      )
-      this.#stats = { at: now, value }
+      ).finally(() => { this.#refreshing = undefined })
     }
-    return this.#stats.value
+    return this.#stats ? Promise.resolve(this.#stats.value) : this.#refreshing!
   }
 
   #view(s: DesiredService, stats: Map<string, ListedService>): ServiceView {

@@ -54,11 +54,13 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** The desired table. Services keep their order (config order, then creation order). */
 export class DesiredTable {
   readonly #services = new Map<string, DesiredService>()
+  /** Service name by kernel identity: a write checks its clash in O(1), not against every service. */
+  readonly #byKernelKey = new Map<string, string>()
   #revision: number
   #limits: TableLimits
 
   constructor(services: readonly DesiredService[], revision: number, limits: TableLimits) {
-    for (const s of services) this.#services.set(s.name, s)
+    for (const s of services) this.#set(s)
     this.#revision = revision
     this.#limits = limits
   }
@@ -180,7 +182,8 @@ export class DesiredTable {
     }
     if (touched.length === 0) return { revision: this.#revision, touched }
     this.#services.clear()
-    for (const s of services) this.#services.set(s.name, s)
+    this.#byKernelKey.clear()
+    for (const s of services) this.#set(s)
     return { revision: ++this.#revision, touched }
   }
 
@@ -207,20 +210,27 @@ export class DesiredTable {
     }
   }
 
+  #set(s: DesiredService): void {
+    this.#services.set(s.name, s)
+    this.#byKernelKey.set(kernelKey(s), s.name)
+  }
+
   #commit(touched: Applied['touched'], result: Pick<Applied, 'service' | 'real'>): Applied {
-    const others = this.list().filter((s) => !touched.some((t) => t.before?.name === s.name))
-    const afters = touched.flatMap((t) => (t.after ? [t.after] : []))
     // A kernel identity (protocol, VIP, port) belongs to one service only.
-    for (const a of afters) {
-      const clash = others.find((s) => kernelKey(s) === kernelKey(a))
-      if (clash) throw new ERR_EXISTS(`service ${kernelKey(a)} (as ${clash.name})`)
+    for (const t of touched) {
+      if (!t.after) continue
+      const holder = this.#byKernelKey.get(kernelKey(t.after))
+      if (holder !== undefined && holder !== t.after.name && !touched.some((o) => o.before?.name === holder)) {
+        throw new ERR_EXISTS(`service ${kernelKey(t.after)} (as ${holder})`)
+      }
     }
     const changed = touched.filter((t) => !t.before || !t.after || etag(t.before) !== etag(t.after))
     if (changed.length === 0) return { revision: this.#revision, touched: [], ...result }
     for (const t of changed) {
-      if (t.after) this.#services.set(t.after.name, t.after)
-      else if (t.before) this.#services.delete(t.before.name)
+      if (t.before) this.#byKernelKey.delete(kernelKey(t.before))
+      if (t.before && !t.after) this.#services.delete(t.before.name)
     }
+    for (const t of changed) if (t.after) this.#set(t.after) // Map.set keeps a replaced service's place
     return { revision: ++this.#revision, touched: changed, ...result }
   }
 }
