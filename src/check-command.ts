@@ -1,6 +1,6 @@
 // `lvs-director check`: runs one health check against one real server, once or watching its transitions, so an
 // operator can try a check before it goes into a table (neither ldirectord nor keepalived has such a command).
-import { parse as parseYaml } from 'yaml'
+import { parseSource } from './config/yaml.js'
 import { createIpGuardRouter } from '../healthchecks/guard-router.js'
 import { createChecker } from '../healthchecks/registry.js'
 import { createScheduler } from '../healthchecks/scheduler.js'
@@ -44,7 +44,7 @@ export interface CheckCommand {
 export async function runCheck(o: CheckCommand, out: (line: string) => void): Promise<number> {
   let fields: unknown
   try {
-    fields = o.spec === undefined ? {} : parseYaml(o.spec)
+    fields = o.spec === undefined ? {} : parseSource(o.spec, '--spec').value // one YAML reader: aliases and cycles refused
   } catch (err) {
     throw new ERR_INVALID_VALUE('--spec', (err as Error).message.split('\n')[0])
   }

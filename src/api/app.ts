@@ -11,7 +11,7 @@ import { createApiMetrics, metricsRoutes } from './metrics.js'
 import { operationsRoutes } from './operations.js'
 import { probesRoutes } from './probes.js'
 import { realsRoutes } from './reals.js'
-import { addErrorHandlers, answerError, BODY_LIMIT } from './replies.js'
+import { addErrorHandlers, answerError, BODY_LIMIT, checkConditionalHeaders } from './replies.js'
 import { ErrorSchema } from './schemas.js'
 import { servicesRoutes } from './services.js'
 
@@ -63,6 +63,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // A merge patch is JSON with its own media type (RFC 7386); fastify's JSON parser reads both.
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
   addErrorHandlers(app)
+  app.addHook('preHandler', checkConditionalHeaders)
   addAuth(app, options.tokens)
 
   const metrics = createApiMetrics(options.control)

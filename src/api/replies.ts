@@ -60,6 +60,12 @@ export function entityTags(header: unknown, name: string): string[] | undefined 
   return tags
 }
 
+/** Refuses a malformed If-Match or If-None-Match before any handler runs, so a refused request changed nothing. */
+export async function checkConditionalHeaders(request: FastifyRequest): Promise<void> {
+  entityTags(request.headers['if-match'], 'If-Match')
+  entityTags(request.headers['if-none-match'], 'If-None-Match')
+}
+
 /** Who changes the table, and the ETag they saw: what every write passes to `control.change`. */
 export function changeContext(request: FastifyRequest): ChangeContext {
   const tags = entityTags(request.headers['if-match'], 'If-Match')

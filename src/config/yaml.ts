@@ -49,6 +49,11 @@ export function parseSource(text: string, name: string): SourceDocument {
   } catch (err) {
     throw new SourceSyntaxError(undefined, (err as Error).message)
   }
+  try {
+    JSON.stringify(value) // an alias inside its own anchor (`&a [*a]`) makes a cycle no validator survives
+  } catch {
+    throw new SourceSyntaxError(undefined, 'an alias refers to the node that contains it (a circular structure)')
+  }
   return { value, lineOf: (pointer) => lineOf(doc, lineCounter, pointer) }
 }
 

@@ -6,6 +6,9 @@ import type { FastifyInstance, InjectOptions } from 'fastify'
 import { ADMIN, READER, testApi, type FakeControl } from '../helpers/fake-control.js'
 
 const RUNS = 300
+// Reproducible by default (a CI run must not flip on a new random case); FUZZ_SEED=random explores, and a failure
+// prints the seed to replay with FUZZ_SEED=<n>.
+const SEED = process.env.FUZZ_SEED === 'random' ? Date.now() : Number(process.env.FUZZ_SEED ?? 20261201)
 const printable = fc.string({ unit: fc.mapToConstant({ num: 95, build: (v) => String.fromCharCode(0x20 + v) }), maxLength: 60 })
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const
 
@@ -83,7 +86,7 @@ t.test('hostile bodies on every write route: never a 5xx, no change unless 2xx, 
     fc.asyncProperty(fc.constantFrom(...routes), body, fc.constantFrom('application/json', 'application/merge-patch+json'), async ([method, url], payload, type) => {
       await check(app, control, { method, url, payload, headers: { 'content-type': type } })
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, seed: SEED },
   )
   t.pass('held for every generated body')
 })
@@ -94,7 +97,7 @@ t.test('random paths and methods: never a 5xx, no change unless 2xx, coded 4xx',
     fc.asyncProperty(fc.constantFrom(...METHODS), path, fc.option(body, { nil: undefined }), async (method, url, payload) => {
       await check(app, control, { method, url, ...(payload !== undefined && method !== 'GET' && method !== 'HEAD' ? { payload, headers: { 'content-type': 'application/json' } } : {}) })
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, seed: SEED },
   )
   t.pass('held for every generated path')
 })
@@ -117,7 +120,7 @@ t.test('random headers with tokens configured: never a 5xx, writes only with the
       if (method !== 'GET' && status >= 200 && status < 300 && !admin) throw new Error(`a write succeeded without the admin token: ${JSON.stringify(h)}`)
       if (url !== '/readyz' && status === 200 && !/^bearer +(admin|read)-token-0123456789$/i.test(h.authorization ?? '')) throw new Error(`read without a token: ${url}`)
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, seed: SEED },
   )
   t.pass('held for every generated header set')
 })

@@ -208,7 +208,7 @@ t.test('mangled ldirectord.cf files parse or fail with a coded LVS_ERR_ error, n
         if (typeof code !== 'string' || !code.startsWith('LVS_ERR_')) throw err
       }
     }),
-    { numRuns: 400 },
+    { numRuns: 400, seed: Number(process.env.FUZZ_SEED ?? 20261201) || Date.now() },
   )
   t.pass('no crash')
 })
