@@ -7,18 +7,19 @@ import type { ChangeEvent, Scheduler } from '../healthchecks/scheduler.js'
 import type { CheckSpec } from '../healthchecks/spec.js'
 import type { Health } from '../healthchecks/state.js'
 import { resolveTarget } from '../healthchecks/target.js'
-import type { AuditEntry, ChangeContext, DirectorControl, KernelCounters, RealView, ServiceView, StatusView } from './api/control.js'
+import type { AuditEntry, ChangeContext, DirectorControl, RealView, ServiceView, StatusView } from './api/control.js'
 import type { LoadedConfig } from './config/load.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './config/service.js'
 import type { RealConfig } from './config/schema.js'
 import type { Clock } from './clock.js'
 import { ERR_BAD_REQUEST } from './errors.js'
-import type { ListedDestination, ListedService } from './ipvs/parse.js'
+import type { ListedService } from './ipvs/parse.js'
 import { destinationKey, type Service } from './ipvs/model.js'
 import { expandService, type Expanded } from './reconcile/expand.js'
 import type { Reconciler, ReconcileEvent } from './reconcile/reconciler.js'
 import { DesiredTable, etag, realKey, type Applied, type Mutation } from './table/desired-table.js'
 import { mergeConfig } from './table/reload-merge.js'
+import { realView, serviceView } from './director-views.js'
 import type { PersistedTable } from './table/state-file.js'
 
 /** The pino-style logger of the director. */
@@ -370,7 +371,7 @@ export class Director implements DirectorControl {
         this.#drains.delete(id)
         continue
       }
-      const listed = findListed(stats.get(kernelKey(s)), r)
+      const listed = stats.get(kernelKey(s))?.destinations.find((d) => d.address === r.address && d.port === r.port)
       const timedOut = this.#now() >= since + s.drainTimeout * 1000
       if (!timedOut && listed && (listed.activeConns ?? 0) > 0) continue
       this.#drains.delete(id)
@@ -407,36 +408,21 @@ export class Director implements DirectorControl {
   }
 
   #view(s: DesiredService, stats: Map<string, ListedService>): ServiceView {
-    const listed = stats.get(kernelKey(s))
-    const { destinations, ...rest } = s
-    return {
-      ...rest,
-      key: kernelKey(s),
-      etag: etag(s),
-      destinations: destinations.map((r) => this.#realView(s, r, listed)),
-      fallbackActive: this.#expanded.get(s.name)?.fallbackActive ?? false,
-      ...(listed?.stats ? { kernel: counters(listed) } : {}),
-    }
+    const e = this.#expanded.get(s.name)
+    return serviceView(s, stats.get(kernelKey(s)), e?.fallbackActive ?? false, (r) => {
+      const id = `${s.name}|${realKey(r)}`
+      return { check: this.#d.scheduler.get(id), weight: e?.weights.get(realKey(r)) ?? null, drainSince: this.#drains.get(id) }
+    }, this.#wallOf)
   }
 
   #realView(s: DesiredService, r: RealConfig, listed: ListedService | undefined): RealView {
     const id = `${s.name}|${realKey(r)}`
-    const st = this.#d.scheduler.get(id)
-    const d = findListed(listed, r)
-    const since = this.#drains.get(id)
-    const health: RealView['health'] = { state: st?.health ?? 'unknown' }
-    if (st?.lastChangeAt !== undefined) health.since = new Date(this.#now() - (this.#d.clock.now() - st.lastChangeAt)).toISOString()
-    if (st?.lastResult) health.lastResult = { ok: st.lastResult.ok, message: st.lastResult.message, durationMs: st.lastResult.durationMs, ...(st.lastResult.code ? { code: st.lastResult.code } : {}) }
-    return {
-      ...r,
-      key: realKey(r),
-      etag: etag(r),
-      health,
-      effectiveWeight: this.#expanded.get(s.name)?.weights.get(realKey(r)) ?? null,
-      ...(since !== undefined ? { drain: { since: new Date(since).toISOString(), deadline: new Date(since + s.drainTimeout * 1000).toISOString() } } : {}),
-      ...(d ? { kernel: { weight: d.weight ?? 0, ...counters(d) } } : {}),
-    }
+    const live = { check: this.#d.scheduler.get(id), weight: this.#expanded.get(s.name)?.weights.get(realKey(r)) ?? null, drainSince: this.#drains.get(id) }
+    return realView(s, r, listed, live, this.#wallOf)
   }
+
+  /** Wall-clock ms of a monotonic clock time (scheduler times are monotonic). */
+  readonly #wallOf = (monotonic: number): number => this.#now() - (this.#d.clock.now() - monotonic)
 
   #iso(): string {
     return new Date(this.#now()).toISOString()
@@ -446,18 +432,4 @@ export class Director implements DirectorControl {
 function checkDefaults(c: LoadedConfig) {
   const { maxConcurrent: _m, ...checks } = c.director.checks
   return checks
-}
-
-function findListed(s: ListedService | undefined, r: RealConfig): ListedDestination | undefined {
-  return s?.destinations.find((d) => d.address === r.address && d.port === r.port)
-}
-
-function counters(x: ListedService | ListedDestination): KernelCounters {
-  const st = x.stats
-  const rt = x.rate
-  return {
-    ...('activeConns' in x ? { activeConns: x.activeConns ?? 0, inactiveConns: x.inactiveConns ?? 0 } : {}),
-    connections: st?.conns ?? 0, inPackets: st?.inPkts ?? 0, outPackets: st?.outPkts ?? 0, inBytes: st?.inBytes ?? 0, outBytes: st?.outBytes ?? 0,
-    cps: rt?.cps ?? 0, inPps: rt?.inPps ?? 0, outPps: rt?.outPps ?? 0, inBps: rt?.inBps ?? 0, outBps: rt?.outBps ?? 0,
-  }
 }
