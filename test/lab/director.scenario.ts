@@ -263,14 +263,14 @@ export const scenarios: Scenario[] = [
         `virtual=${vip.ip4}:80`,
         '\tservicename=web',
         `\treal=${rs1.ip4}:80 gate 10`, `\treal=${rs2.ip4}:80 gate 10`, `\treal=${rs3.ip4}:80 gate 5`,
-        '\tservice=http', '\tscheduler=wlc', '\tprotocol=tcp', '\tchecktype=negotiate', '\trequest="/healthz"', '\treceive="rs"', '',
+        '\tservice=http', '\tprotocol=tcp', '\tchecktype=negotiate', '\trequest="/healthz"', '\treceive="rs"', '',
       ].join('\n'))
       const d = await DirectorDaemon.start(lab, dirA, ['--ldirectord', cf, '--state-dir', `${dir}/state`])
       try {
         await assert.eventually(async () => assert.same(await weights(lab, dirA, WEB), { [rs1.ip4]: 10, [rs2.ip4]: 10, [rs3.ip4]: 5 }, 'the three real servers in with their weights'), 'ldirectord reals in', { tries: 60 })
         const replies = await lab.httpGet(client, lab.url(vip.ip4), { count: 15 })
         assert.ok(replies.every((r) => r.ok), 'every request answered', replies)
-        assert.same(bodies(replies), [rs1.ns, rs2.ns, rs3.ns], 'each real server answered (wlc with weights 10, 10, 5: rs3 takes about one in five)')
+        assert.same(bodies(replies), [rs1.ns, rs2.ns, rs3.ns], 'each real server answered (ldirectord\'s default scheduler, wrr, with weights 10, 10, 5)')
         assert.same(d.lines().filter((l) => l.level >= 40).map((l) => l.msg), [], 'no warning about the file')
         await d.stop()
       } finally {
