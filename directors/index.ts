@@ -4,12 +4,11 @@ import type { DirectorProfile } from './profile.js'
 import { pbs } from './pbs.js'
 import { sip } from './sip.js'
 import { web } from './web.js'
+import { isObject } from '../src/values.js'
 
 /** Every profile a table may name. */
 export const profiles: Readonly<Record<string, DirectorProfile>> = { web, sip, pbs }
 
-type Raw = Record<string, unknown>
-const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /**
  * Returns the raw table (as parsed from YAML, before validation) with each service's `profile` replaced by

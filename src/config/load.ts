@@ -7,6 +7,7 @@ import { describeError, invalid } from '../ipvs/model.js'
 import { DirectorSettingsSchema, type DirectorSettings } from './schema.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './service.js'
 import { parseValidated, readText } from './yaml.js'
+import { isObject } from '../values.js'
 
 /** A loaded config: the director's settings and its services, canonical and frozen. */
 export interface LoadedConfig {
@@ -14,7 +15,6 @@ export interface LoadedConfig {
   services: readonly DesiredService[]
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Validate a parsed config value; throws LVS_ERR_INVALID_VALUE with the field's JSON pointer. */
 export function parseConfig(input: unknown): LoadedConfig {

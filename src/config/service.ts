@@ -6,6 +6,7 @@ import { applyProfiles, profiles } from '../../directors/index.js'
 import { parseCheckSpec, type CheckSpec } from '../../healthchecks/spec.js'
 import { describeError, invalid, normalizeService, serviceKey, type Destination, type Service } from '../ipvs/model.js'
 import { ServiceConfigSchema, type DirectorSettings, type FallbackConfig, type RealConfig, type ServiceConfig } from './schema.js'
+import { isObject } from '../values.js'
 
 /** A service as the director keeps it: every default filled in, name and check always present. */
 export type DesiredService = ServiceConfig & { name: string; check: CheckSpec }
@@ -22,7 +23,6 @@ export function defaultName(s: Pick<Service, 'protocol' | 'address' | 'port' | '
   return `${s.protocol}-${(s.address ?? '').replace(/[:.]/g, (c) => (c === ':' ? '-' : '.'))}-${s.port}`
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /**
  * Validate and normalise one service (raw, as parsed from YAML or JSON). Throws LVS_ERR_INVALID_VALUE with the

@@ -7,6 +7,7 @@ import { canonicalAddress, destinationKey, hostPort } from '../ipvs/model.js'
 import { checkUnique } from '../config/load.js'
 import { normalizeServiceConfig, kernelKey, type CheckDefaults, type DesiredService } from '../config/service.js'
 import type { RealConfig } from '../config/schema.js'
+import { isObject } from '../values.js'
 
 /** One change to the desired table. Bodies are raw (validated here); `real` is `address:port` or `[v6]:port`. */
 export type Mutation =
@@ -49,7 +50,6 @@ function stableJson(value: unknown): string {
 /** The key of a real server in paths and in the table: `192.0.2.11:80`, `[2001:db8::11]:80`. */
 export const realKey = (r: Pick<RealConfig, 'address' | 'port'>): string => destinationKey(r)
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** The desired table. Services keep their order (config order, then creation order). */
 export class DesiredTable {
