@@ -7,7 +7,7 @@ import type { ChangeEvent, Scheduler } from '../healthchecks/scheduler.js'
 import type { CheckSpec } from '../healthchecks/spec.js'
 import type { Health } from '../healthchecks/state.js'
 import { resolveTarget } from '../healthchecks/target.js'
-import type { AuditEntry, ChangeContext, DirectorControl, RealView, ServiceView, StatusView } from './api/control.js'
+import type { AuditEntry, ChangeContext, DirectorControl, RealView, ServiceView, StatusView, ViewOptions } from './api/control.js'
 import type { LoadedConfig } from './config/load.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './config/service.js'
 import type { RealConfig } from './config/schema.js'
@@ -116,15 +116,15 @@ export class Director implements DirectorControl {
     return this.#table.list().map((s) => this.#view(s, stats))
   }
 
-  async service(name: string): Promise<ServiceView> {
+  async service(name: string, options?: ViewOptions): Promise<ServiceView> {
     const s = this.#table.service(name)
-    return this.#view(s, await this.#kernelStats())
+    return this.#view(s, await this.#kernelStats(options))
   }
 
-  async real(name: string, real: string): Promise<RealView> {
+  async real(name: string, real: string, options?: ViewOptions): Promise<RealView> {
     const r = this.#table.real(name, real)
     const s = this.#table.service(name)
-    const stats = await this.#kernelStats()
+    const stats = await this.#kernelStats(options)
     return this.#realView(s, r, stats.get(kernelKey(s)))
   }
 
@@ -389,7 +389,9 @@ export class Director implements DirectorControl {
 
   // Counters come from one kernel read at a time, at most one a second; while a read runs, answers use the
   // previous one (a full listing of a big table takes seconds: reads must never pile up behind each other).
-  #kernelStats(): Promise<Map<string, ListedService>> {
+  // A write's answer (`cached`) never starts one: the kernel is busy with the write's own `ipvsadm -R`.
+  #kernelStats(options?: ViewOptions): Promise<Map<string, ListedService>> {
+    if (options?.counters === 'cached') return Promise.resolve(this.#stats?.value ?? new Map<string, ListedService>())
     const fresh = this.#stats && this.#d.clock.now() - this.#stats.at < STATS_TTL_MS
     if (!fresh && !this.#refreshing) {
       this.#refreshing = this.#d.kernelStats().then(

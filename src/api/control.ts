@@ -92,12 +92,25 @@ export interface ChangeContext {
   ifMatch?: string
 }
 
+/** How a view gets its kernel counters. */
+export interface ViewOptions {
+  /**
+   * `fresh` (reads): from a kernel read at most a second old (one read at a time, shared by all requests).
+   * `cached` (a write's answer): from the last read, never starting one, so a write spawns only its own `ipvsadm -R`.
+   * @default 'fresh'
+   */
+  counters?: 'fresh' | 'cached'
+}
+
+/** The view options of a write's answer. */
+export const WRITE_ANSWER: ViewOptions = { counters: 'cached' }
+
 /** The director as the API uses it. Every write is validated, persisted and audited before it resolves. */
 export interface DirectorControl {
   services(): Promise<ServiceView[]>
   /** LVS_ERR_NOT_FOUND when unknown. */
-  service(name: string): Promise<ServiceView>
-  real(name: string, real: string): Promise<RealView>
+  service(name: string, options?: ViewOptions): Promise<ServiceView>
+  real(name: string, real: string, options?: ViewOptions): Promise<RealView>
   /** Apply one change; throws coded errors (400/404/409/412) and changes nothing when refused. */
   change(m: Mutation, ctx: ChangeContext): Promise<Applied>
   /** Re-read the config file (SIGHUP does the same); a bad file changes nothing and throws its coded error. */
