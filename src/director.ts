@@ -20,7 +20,7 @@ import type { Reconciler, ReconcileEvent } from './reconcile/reconciler.js'
 import { DesiredTable, etag, realKey, type Applied, type Mutation } from './table/desired-table.js'
 import { mergeConfig } from './table/reload-merge.js'
 import { realView, serviceView } from './director-views.js'
-import type { PersistedTable } from './table/state-file.js'
+import type { PersistedTable, TableChange, TableStore } from './table/state-file.js'
 
 /** The pino-style logger of the director. */
 export interface DirectorLog {
@@ -36,7 +36,7 @@ export interface DirectorDeps {
   loadConfig: () => Promise<LoadedConfig>
   /** The desired table as persisted, when there is one (restart). */
   persisted?: PersistedTable
-  save: (t: PersistedTable) => Promise<void>
+  store: TableStore
   scheduler: Scheduler
   createChecker: (spec: CheckSpec) => Checker
   reconciler: Reconciler
@@ -99,7 +99,7 @@ export class Director implements DirectorControl {
   /** Subscribe every check, starting from what the kernel holds, and bring the kernel in line. */
   async start(): Promise<void> {
     for (const s of this.#table.list()) this.#sync(undefined, s)
-    await this.#persist()
+    await this.#d.store.compact(this.#whole)
     await this.#d.reconciler.flush()
     this.#ready = true
     this.#armDrains()
@@ -181,7 +181,7 @@ export class Director implements DirectorControl {
     const merged = mergeConfig(this.#base, next.services, this.#table.list())
     const applied = this.#table.replaceAll(merged)
     this.#base = [...next.services]
-    await this.#commit(applied, actor, 'reload', 'table')
+    await this.#commit(applied, actor, 'reload', 'table', undefined, true)
     this.#reload = { at: this.#iso(), ok: true }
     return { revision: applied.revision, changed: applied.touched.length }
   }
@@ -197,7 +197,7 @@ export class Director implements DirectorControl {
       }
     })
     const applied = this.#table.replaceAll(list, ctx.ifMatch)
-    await this.#commit(applied, ctx.actor, 'restore', 'table')
+    await this.#commit(applied, ctx.actor, 'restore', 'table', undefined, true)
     return applied
   }
 
@@ -239,19 +239,35 @@ export class Director implements DirectorControl {
 
   // --- internals
 
-  async #commit(applied: Applied, actor: string, action: string, name: string, real?: string): Promise<void> {
+  /** Sync checks, drains and the kernel with a change, keep it (a journal line, or the whole table), audit it. */
+  async #commit(applied: Applied, actor: string, action: string, name: string, real?: string, whole = false): Promise<void> {
     if (applied.touched.length === 0) return
     // Checks, drains and the reconciler first (so the kernel write and the file write overlap, and a drain's
-    // start is in the file), then the file: the caller is answered only once the change is on disk.
+    // start is kept), then the store: the caller is answered only once the change is durable.
     for (const t of applied.touched) this.#sync(t.before, t.after)
-    await this.#persist()
+    await (whole ? this.#d.store.compact(this.#whole) : this.#d.store.record(this.#change(applied), this.#whole))
     const target = real ? `service ${name} real ${real}` : name === 'table' ? 'table' : `service ${name}`
     this.#record(actor, action, target, { revision: applied.revision, services: applied.touched.length })
   }
 
-  #persist(): Promise<void> {
-    return this.#d.save({ revision: this.#table.revision, base: this.#base, services: this.#table.list(), drains: Object.fromEntries(this.#drains) })
+  /** The touched services as they are now, and their drains. */
+  #change(applied: Applied): TableChange {
+    const change: TableChange = { revision: applied.revision, services: {}, drains: {} }
+    for (const t of applied.touched) {
+      const name = (t.after ?? t.before)!.name
+      change.services[name] = t.after ?? null
+      change.drains[name] = {}
+    }
+    for (const [id, since] of this.#drains) {
+      const bar = id.indexOf('|')
+      const reals = change.drains[id.slice(0, bar)]
+      if (reals) reals[id.slice(bar + 1)] = since
+    }
+    return change
   }
+
+  readonly #whole = (): PersistedTable =>
+    ({ revision: this.#table.revision, base: this.#base, services: this.#table.list(), drains: Object.fromEntries(this.#drains) })
 
   #record(actor: string, action: string, target: string, detail?: Record<string, unknown>): void {
     const entry: AuditEntry = { seq: ++this.#seq, at: this.#iso(), actor, action, target, ...(detail ? { detail } : {}) }

@@ -113,11 +113,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const agent = new Agent({ connections: 4, pipelining: 0, keepAliveTimeout: 1000 })
     closers.push(() => agent.close())
     const stateFile = new StateFile(s.stateDir)
+    closers.push(() => stateFile.close()) // after the director's (closers run in reverse)
     director = new Director({
       config,
       loadConfig: () => configFrom(o, (w) => log.warn({ line: w.line, directive: w.directive }, w.message)),
-      persisted: await stateFile.load(),
-      save: (t) => stateFile.save(t),
+      persisted: await stateFile.load({}, (w) => log.warn({ file: stateFile.path }, w)),
+      store: stateFile,
       scheduler,
       createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp, guardRouter }),
       reconciler,

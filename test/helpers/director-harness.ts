@@ -65,7 +65,10 @@ export async function startHarness(config: unknown, o: { kernel?: Table; persist
       return h.nextConfig
     },
     persisted: o.persisted,
-    save: async (t) => { saved.push(structuredClone(t)) },
+    store: {
+      record: async (_change, whole) => { saved.push(structuredClone(whole())) },
+      compact: async (whole) => { saved.push(structuredClone(whole())) },
+    },
     scheduler,
     createChecker: checker,
     reconciler,
