@@ -265,6 +265,6 @@ export function parseRealKey(text: string, service: Pick<DesiredService, 'port' 
   if (bare) return hostPort(bare.address, service.protocol === 'fwmark' ? 0 : (service.port ?? 0))
   const m = /^\[(.+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\]]+):(\d{1,5})$/.exec(text)
   const a = m && canonicalAddress(m[1]!)
-  if (!a) throw new ERR_BAD_REQUEST(`${JSON.stringify(text.slice(0, 80))} is not a real server (ADDRESS:PORT, [IPv6]:PORT)`)
+  if (!a || Number(m![2]) > 65535) throw new ERR_BAD_REQUEST(`${JSON.stringify(text.slice(0, 80))} is not a real server (ADDRESS:PORT, [IPv6]:PORT)`)
   return hostPort(a.address, Number(m![2]))
 }

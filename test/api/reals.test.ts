@@ -95,9 +95,8 @@ t.test('DELETE a real server answers 204; a stale If-Match 412', async (t) => {
 
 t.test('a bad :real answers 400 LVS_ERR_BAD_REQUEST and changes nothing', async (t) => {
   const { app, control } = testApi(t)
-  // (192.0.2.11:99999 parses as a key no server has: 404, see the table's parseRealKey.)
-  t.equal((await app.inject('/v1/services/web/reals/192.0.2.11:99999')).statusCode, 404)
-  for (const real of ['x;reboot', '10.0.0.300:80', '[::1', encodeURIComponent('$(reboot)'), '192.0.2.11:80:1', 'a'.repeat(81)]) {
+  t.equal((await app.inject('/v1/services/web/reals/192.0.2.11:9999')).statusCode, 404, 'a key no server has')
+  for (const real of ['192.0.2.11:99999', 'x;reboot', '10.0.0.300:80', '[::1', encodeURIComponent('$(reboot)'), '192.0.2.11:80:1', 'a'.repeat(81)]) {
     for (const [method, suffix] of [['GET', ''], ['PATCH', ''], ['DELETE', ''], ['POST', '/drain']] as const) {
       const res = await app.inject({ method, url: `/v1/services/web/reals/${real}${suffix}`, ...(method === 'PATCH' ? { payload: { weight: 2 } } : {}) })
       t.equal(res.statusCode, 400, `${method} ${real}${suffix}`)
