@@ -22,16 +22,32 @@ export interface HostPortOptions {
   minPort?: number
 }
 
+// Parsing is memoised: the same few addresses are parsed on every API write, config line and kernel listing, and
+// ipaddr.js is slow on text that is not an address (`192.0.2.11:80`). Bounded: cleared when full.
+const parsed = new Map<string, Readonly<Address> | null>()
+const PARSED_MAX = 4096
+
 /**
  * Canonical text and family of a plain IP literal, or undefined: dotted-quad IPv4 only (never "127.1", which a
  * resolver would take), IPv6 without a zone.
  */
-export function canonicalAddress(text: string): Address | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return { address: ipaddr.IPv4.parse(text).toString(), family: 'inet' }
-  if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
+export function canonicalAddress(text: string): Readonly<Address> | undefined {
+  let a = parsed.get(text)
+  if (a === undefined) {
+    a = parseAddress(text) ?? null
+    if (parsed.size >= PARSED_MAX) parsed.clear()
+    parsed.set(text, a)
+  }
+  return a ?? undefined
+}
+
+function parseAddress(text: string): Readonly<Address> | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return Object.freeze({ address: ipaddr.IPv4.parse(text).toString(), family: 'inet' })
+  // Every IPv6 literal has at least two colons (`::`); `a.b.c.d:port` is not one.
+  if (text.indexOf(':') !== text.lastIndexOf(':') && ipaddr.IPv6.isValid(text)) {
     const v6 = ipaddr.IPv6.parse(text)
     if (v6.zoneId) return undefined
-    return { address: v6.toRFC5952String(), family: 'inet6' }
+    return Object.freeze({ address: v6.toRFC5952String(), family: 'inet6' })
   }
   return undefined
 }

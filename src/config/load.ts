@@ -1,13 +1,12 @@
 // Reads the director's config file: YAML (a table file is a valid config), validated against one schema, each
 // service normalised as the API normalises it. Every error names the file, the line and the field.
-import { Value } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
 import { ERR_INVALID_CONFIG } from '../errors.js'
 import { describeError, invalid } from '../ipvs/model.js'
 import { DirectorSettingsSchema, type DirectorSettings } from './schema.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './service.js'
 import { parseValidated, readText } from './yaml.js'
-import { isObject } from '../values.js'
+import { isObject, withDefaults } from '../values.js'
 
 /** A loaded config: the director's settings and its services, canonical and frozen. */
 export interface LoadedConfig {
@@ -21,9 +20,8 @@ export function parseConfig(input: unknown): LoadedConfig {
   const root = input ?? {}
   if (!isObject(root)) throw invalid('', 'the config must be a mapping with director: and services:')
   for (const key of Object.keys(root)) if (key !== 'director' && key !== 'services') throw invalid(`/${key}`, 'unknown field (director, services)')
-  const director = Value.Default(DirectorSettingsSchema, structuredClone(root.director ?? {})) as DirectorSettings
-  const first = Value.Errors(DirectorSettingsSchema, director).First()
-  if (first) throw invalid(`/director${first.path}`, describeError(first))
+  const { value: director, error } = withDefaults<DirectorSettings>(DirectorSettingsSchema, root.director ?? {})
+  if (error) throw invalid(`/director${error.path}`, describeError(error))
   checkListen(director)
   const raw = root.services ?? []
   if (!Array.isArray(raw)) throw invalid('/services', 'must be a list of services')

@@ -1,12 +1,11 @@
 // One service of the director's desired table in its canonical form: profile applied, schema-checked, the
 // IPVS part normalised by the model, the health check resolved, the name filled in. The same function serves
 // the config file, a reload and every API write, so all three accept and refuse exactly the same things.
-import { Value } from '@sinclair/typebox/value'
 import { applyProfiles, profiles } from '../../directors/index.js'
 import { parseCheckSpec, type CheckSpec } from '../../healthchecks/spec.js'
 import { describeError, invalid, normalizeService, serviceKey, type Destination, type Service } from '../ipvs/model.js'
 import { ServiceConfigSchema, type DirectorSettings, type FallbackConfig, type RealConfig, type ServiceConfig } from './schema.js'
-import { isObject } from '../values.js'
+import { isObject, withDefaults } from '../values.js'
 
 /** A service as the director keeps it: every default filled in, name and check always present. */
 export type DesiredService = ServiceConfig & { name: string; check: CheckSpec }
@@ -40,10 +39,9 @@ export function normalizeServiceConfig(input: unknown, path = '', checks: CheckD
   }
   if (profileName) raw.profile = profileName
   const { check: rawCheck, ...rest } = raw
-  const withDefaults = Value.Default(ServiceConfigSchema, structuredClone(rest)) as ServiceConfig
-  const first = Value.Errors(ServiceConfigSchema, withDefaults).First()
-  if (first) throw invalid(`${path}${first.path}`, describeError(first))
-  const { name, profile, check: _c, quiescent, fallback, drainTimeout, destinations, ...ipvsFields } = withDefaults
+  const { value, error } = withDefaults<ServiceConfig>(ServiceConfigSchema, rest)
+  if (error) throw invalid(`${path}${error.path}`, describeError(error))
+  const { name, profile, check: _c, quiescent, fallback, drainTimeout, destinations, ...ipvsFields } = value
   const admin = destinations.map((d) => d.admin)
   const ipvs = normalizeService({ ...ipvsFields, destinations: destinations.map(({ admin: _a, ...d }) => d) }, path)
   const check = resolveCheck(rawCheck, profileName, ipvs, checks, `${path}/check`)

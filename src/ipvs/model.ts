@@ -1,7 +1,8 @@
 // The typed model of an IPVS table: TypeBox schemas (types and validation), normalisation to one canonical
 // form, and the identity keys of services and destinations.
 import { Type, type Static } from '@sinclair/typebox'
-import { Value, type ValueError } from '@sinclair/typebox/value'
+import type { ValueError } from '@sinclair/typebox/value'
+import { withDefaults } from '../values.js'
 import ipaddr from 'ipaddr.js'
 import { canonicalAddress, hostPort } from '../address.js'
 import { ERR_INVALID_VALUE } from '../errors.js'
@@ -211,10 +212,8 @@ export function describeError(e: ValueError): string {
 
 /** Schema-check, default and normalise a whole table; throws LVS_ERR_INVALID_VALUE naming the field's path. */
 export function parseTable(input: unknown): Table {
-  const raw = Value.Default(TableSchema, structuredClone(input ?? {})) as unknown
-  const first = Value.Errors(TableSchema, raw).First()
-  if (first) throw invalid(first.path, describeError(first))
-  const table = raw as Table
+  const { value: table, error } = withDefaults<Table>(TableSchema, input ?? {})
+  if (error) throw invalid(error.path, describeError(error))
   const keys = new Set<string>()
   const services = table.services.map((s, i) => {
     const n = normalizeService(s, `/services/${i}`)

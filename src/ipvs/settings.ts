@@ -1,6 +1,6 @@
 // Kernel-wide IPVS settings: connection timeouts (`--set`) and the connection-sync daemon, as schemas and argv.
-import { Type, type Static } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { withDefaults } from '../values.js'
 import ipaddr from 'ipaddr.js'
 import { canonicalAddress } from '../address.js'
 import { invalid } from './model.js'
@@ -32,11 +32,10 @@ export const SyncDaemonSchema = Type.Object(
 )
 export type SyncDaemon = Static<typeof SyncDaemonSchema>
 
-function check<T>(schema: Parameters<typeof Value.Check>[0], input: unknown, path: string): T {
-  const value = Value.Default(schema, structuredClone(input ?? {}))
-  const first = Value.Errors(schema, value).First()
-  if (first) throw invalid(`${path}${first.path}`, first.message)
-  return value as T
+function check<T>(schema: TSchema, input: unknown, path: string): T {
+  const { value, error } = withDefaults<T>(schema, input ?? {})
+  if (error) throw invalid(`${path}${error.path}`, error.message)
+  return value
 }
 
 /** `--set tcp tcpfin udp`; throws LVS_ERR_INVALID_VALUE on a bad value. */
