@@ -22,6 +22,7 @@ import { startDaemon } from '../src/main.js'
 import { fakeIpvsadm } from './director-fake-exec.js'
 import { median } from './ipvs-measure.js'
 import { BENCH_VIP, benchPort, rawRestoreText, REAL_SERVERS } from './ipvs-rules.js'
+import { unitNodeFlags } from './unit-flags.js'
 
 interface CannonResult {
   requests: { average: number; total: number }
@@ -167,7 +168,8 @@ const procCpu = (pid: number) => {
 
 async function memory(n: number, seconds: number) {
   const self = fileURLToPath(import.meta.url)
-  const child = spawn(process.execPath, ['--expose-gc', self, '--mem-child', '--mem-services', String(n), '--mem-check', args['mem-check']!], { stdio: ['pipe', 'pipe', 'inherit'] })
+  // The daemon's own heap limits, as the systemd unit starts it (bench/unit-flags.ts).
+  const child = spawn(process.execPath, [...unitNodeFlags(), '--expose-gc', self, '--mem-child', '--mem-services', String(n), '--mem-check', args['mem-check']!], { stdio: ['pipe', 'pipe', 'inherit'] })
   const samples: Array<Record<string, unknown> & { at: number; rssMB: number; hwmMB: number; cpu: number }> = []
   let startedAt = 0
   let afterGc: { heapUsedMB: number; rssMB: number } | undefined

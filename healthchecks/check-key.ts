@@ -1,4 +1,5 @@
 // The identity of a probe, so services that check the same real server the same way share one probe.
+import { createHash } from 'node:crypto'
 import type { CheckTarget } from './checker.js'
 
 /** How often and how long a probe runs; part of its identity (two cadences are two probes). */
@@ -30,7 +31,8 @@ export function checkKey(spec: unknown, target: CheckTarget, timing: ProbeTiming
       probed = { address: target.address, port: target.port, protocol: target.protocol }
     }
   }
-  return stableJson({ spec: probeSpec, target: probed, interval: timing.interval, timeout: timing.timeout })
+  // Hashed: a key is kept per real server, and the JSON (~200 characters, built of many pieces) cost ~500 bytes.
+  return createHash('sha256').update(stableJson({ spec: probeSpec, target: probed, interval: timing.interval, timeout: timing.timeout })).digest('base64url')
 }
 
 function stableJson(value: unknown): string {

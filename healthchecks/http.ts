@@ -86,11 +86,8 @@ export function createHttpChecker(spec: HttpCheckSpec | HttpsCheckSpec, deps: Ht
     return receive.test(text) ? up(`${status}, body matches`) : down('bad-body', `${status}, body does not match /${spec.receive}/`)
   }
 
-  return {
-    kind: spec.kind,
-    check: (target, signal) => runProbe((s) => probe(target, s), signal, deps.clock),
-    close: async () => {
-      await owned?.destroy()
-    },
-  }
+  const checker: Checker = { kind: spec.kind, check: (target, signal) => runProbe((s) => probe(target, s), signal, deps.clock) }
+  // Only an Agent of its own needs closing; without one the checker keeps nothing (the director shares it).
+  if (owned) checker.close = async () => { await owned.destroy() }
+  return checker
 }

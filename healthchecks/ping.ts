@@ -1,7 +1,7 @@
 // The ping check: ICMP echo (IPv4) and ICMPv6 echo with our own identifier, replies matched by id, seq and source.
 import type { Checker, CheckResult, CheckTarget } from './checker.js'
 import { systemClock, type Clock, type TimerHandle } from '../src/clock.js'
-import { down, onAbort, up, type Outcome } from './probe.js'
+import { down, onAbort, timedResult, up, type Outcome } from './probe.js'
 import { createIcmpTransport, familyOf, sameAddress, type Family, type IcmpEndpoint, type IcmpMessage, type IcmpTransport } from './icmp.js'
 
 /** The fields of a ping spec this module reads. */
@@ -58,7 +58,7 @@ export function createEchoProber(deps: EchoDeps = {}): EchoProber {
   return {
     probe(address, options, signal) {
       const start = clock.now()
-      const result = (r: Outcome): CheckResult => ({ ...r, durationMs: clock.now() - start })
+      const result = (r: Outcome): CheckResult => timedResult(r, clock.now() - start)
       const family = familyOf(address)
       const timedOut = (): Outcome => down('timeout', `no echo reply from ${address}`)
       if (!family) return Promise.resolve(result(down('bad-address', `not an IP address: ${address}`)))

@@ -2,6 +2,7 @@
 import type { CheckResult } from './checker.js'
 import type { Clock } from '../src/clock.js'
 import { systemClock } from '../src/clock.js'
+import { withFields } from '../src/values.js'
 
 /** A probe's verdict before it is timed: a {@link CheckResult} without `durationMs`. */
 export type Outcome = Omit<CheckResult, 'durationMs'>
@@ -12,6 +13,11 @@ export type ProbeBody = (signal: AbortSignal) => Promise<Outcome>
 /** A passing outcome. */
 export function up(message: string): Outcome {
   return { ok: true, message }
+}
+
+/** An outcome with its duration (the last result of every check is kept: see withFields). */
+export function timedResult(o: Outcome, durationMs: number): CheckResult {
+  return withFields(o, { durationMs })
 }
 
 /** A failing outcome with a stable code. */
@@ -45,10 +51,10 @@ export function fromError(err: unknown): Outcome {
  */
 export async function runProbe(body: ProbeBody, signal: AbortSignal, clock: Clock = systemClock): Promise<CheckResult> {
   const started = clock.now()
-  const timed = (o: Outcome): CheckResult => ({ ...o, durationMs: Math.max(0, clock.now() - started) })
+  const timed = (o: Outcome): CheckResult => timedResult(o, Math.max(0, clock.now() - started))
   const timeout = (): CheckResult => {
     const durationMs = Math.max(0, clock.now() - started)
-    return { ...down('timeout', `timeout after ${Math.round(durationMs)} ms`), durationMs }
+    return timedResult(down('timeout', `timeout after ${Math.round(durationMs)} ms`), durationMs)
   }
   if (signal.aborted) return timeout()
   let unhook = (): void => {}

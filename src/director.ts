@@ -53,7 +53,8 @@ export interface DirectorDeps {
   auditSize?: number
 }
 
-interface Subscription { id: string; signature: string }
+/** A real server's check as subscribed: probe key and thresholds (a change of either re-subscribes it). */
+interface Subscription { key: string; rise: number; fall: number }
 
 const AUDIT_DEFAULT = 1000
 const STATS_TTL_MS = 1000
@@ -68,6 +69,8 @@ export class Director implements DirectorControl {
   #base: DesiredService[]
   readonly #drains: Map<string, number>
   readonly #subs = new Map<string, Subscription>() // by `service|real`
+  // A checker that keeps nothing of its own (no prepare, no close) serves every real server of its spec.
+  readonly #checkers = new WeakMap<CheckSpec, Checker>()
   readonly #expanded = new Map<string, Expanded>() // by service name
   readonly #kernelKeys = new Map<string, string>() // service name -> kernel key
   readonly #audit: AuditEntry[] = []
@@ -330,13 +333,20 @@ export class Director implements DirectorControl {
     })
     const timing = { interval: spec.interval * 1000, timeout: spec.timeout * 1000 }
     const key = checkKey(spec, target, timing)
-    const signature = `${key}|${spec.rise}|${spec.fall}`
     const cur = this.#subs.get(id)
-    if (cur?.signature === signature) return
+    if (cur && cur.key === key && cur.rise === spec.rise && cur.fall === spec.fall) return
     const initial = cur ? this.#healthOf(id) : this.#initialHealth(s, r)
     if (cur) this.#d.scheduler.remove(id)
-    this.#d.scheduler.add(id, { checker: this.#d.createChecker(spec), target, ...timing, rise: spec.rise, fall: spec.fall, initial, key })
-    this.#subs.set(id, { id, signature })
+    this.#d.scheduler.add(id, { checker: this.#checkerFor(spec), target, ...timing, rise: spec.rise, fall: spec.fall, initial, key })
+    this.#subs.set(id, { key, rise: spec.rise, fall: spec.fall })
+  }
+
+  #checkerFor(spec: CheckSpec): Checker {
+    const shared = this.#checkers.get(spec)
+    if (shared) return shared
+    const checker = this.#d.createChecker(spec)
+    if (!checker.prepare && !checker.close) this.#checkers.set(spec, checker)
+    return checker
   }
 
   // A restart neither flaps nor drops traffic: a real server the kernel serves with weight > 0 starts up.

@@ -1,4 +1,4 @@
-// Small checks on untyped values (parsed YAML/JSON, API bodies), shared by every room that reads them.
+// Small helpers on values (parsed YAML/JSON, API bodies, kept state), shared by every room that uses them.
 import type { TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value, type ValueError } from '@sinclair/typebox/value'
@@ -18,3 +18,10 @@ export function withDefaults<T>(schema: TSchema, input: unknown): { value: T; er
   if (!check) compiled.set(schema, (check = TypeCompiler.Compile(schema)))
   return check.Check(value) ? { value } : { value, error: check.Errors(value).First() }
 }
+
+/**
+ * `{ ...o, ...extra }`, for objects kept in large numbers (one per real server). Not written as `{ ...o, key }`: in
+ * node 20's V8 a literal that starts with a spread and adds a key `o` lacks gives every object its own hidden class
+ * (about 250 bytes more each, ~10 MB at 40,000 real servers); Object.assign shares one.
+ */
+export const withFields = <T extends object, U extends object>(o: T, extra: U): T & U => Object.assign({}, o, extra)

@@ -1,8 +1,9 @@
 // Every example config in etc/ is valid, so what the README points users at works.
 import t from 'tap'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../src/config/load.js'
+import { unitNodeFlags } from '../bench/unit-flags.js'
 
 const etc = fileURLToPath(new URL('../etc/', import.meta.url))
 
@@ -24,4 +25,11 @@ t.test('the default config npm start runs is a web service on loopback with a fa
   const config = await loadConfig(etc + 'director.yaml')
   t.equal(config.director.api.listen, '127.0.0.1:9410')
   t.match(config.services[0], { name: 'web', port: 80, check: { kind: 'http' }, fallback: { address: '127.0.0.1' } })
+})
+
+t.test('the systemd unit and npm start run the daemon with the same heap limits', async (t) => {
+  const flags = unitNodeFlags()
+  t.ok(flags.some((f) => f.startsWith('--max-old-space-size=')), 'the unit caps the heap')
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+  t.match(pkg.scripts.start, `node ${flags.join(' ')} bin/lvs-director.js run`)
 })

@@ -5,7 +5,7 @@ import { applyProfiles, profiles } from '../../directors/index.js'
 import { parseCheckSpec, type CheckSpec } from '../../healthchecks/spec.js'
 import { describeError, invalid, normalizeService, serviceKey, type Destination, type Service } from '../ipvs/model.js'
 import { ServiceConfigSchema, type DirectorSettings, type FallbackConfig, type RealConfig, type ServiceConfig } from './schema.js'
-import { isObject, withDefaults } from '../values.js'
+import { isObject, withDefaults, withFields } from '../values.js'
 
 /** A service as the director keeps it: every default filled in, name and check always present. */
 export type DesiredService = ServiceConfig & { name: string; check: CheckSpec }
@@ -52,7 +52,7 @@ export function normalizeServiceConfig(input: unknown, path = '', checks: CheckD
     check,
     quiescent,
     drainTimeout,
-    destinations: ipvs.destinations.map((d, i): RealConfig => ({ ...d, port: d.port ?? 0, admin: admin[i] ?? 'enabled' })),
+    destinations: ipvs.destinations.map((d, i): RealConfig => withFields(d, { port: d.port ?? 0, admin: admin[i] ?? 'enabled' })),
   }
   if (fallback) out.fallback = normalizeFallback(fallback, ipvs, `${path}/fallback`)
   return out

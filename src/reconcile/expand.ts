@@ -9,6 +9,7 @@ import type { DesiredService } from '../config/service.js'
 import type { RealConfig } from '../config/schema.js'
 import type { Destination, Service } from '../ipvs/model.js'
 import { realKey } from '../table/desired-table.js'
+import { withFields } from '../values.js'
 
 /** A real server's health by its key (`address:port`); unknown until its check has answered. */
 export type HealthOf = (realKey: string) => Health
@@ -47,7 +48,7 @@ export function expandService(s: DesiredService, healthOf: HealthOf): Expanded {
     destinations.push({ address: f.address, port: f.port, forwarding: f.forwarding, weight: f.weight, upperThreshold: 0, lowerThreshold: 0 })
   }
   const { name: _n, profile: _p, check: _c, quiescent: _q, fallback: _f, drainTimeout: _t, destinations: _d, ...ipvs } = s
-  return { service: { ...ipvs, destinations }, weights, fallbackActive }
+  return { service: withFields(ipvs, { destinations }), weights, fallbackActive }
 }
 
 /** The kernel table of desired services taken as healthy (the one-shot `apply`, which runs no checks). */
