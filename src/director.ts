@@ -247,7 +247,7 @@ export class Director implements DirectorControl {
     if (applied.touched.length === 0) return
     // Checks, drains and the reconciler first (so the kernel write and the file write overlap, and a drain's
     // start is kept), then the store: the caller is answered only once the change is durable.
-    for (const t of applied.touched) this.#sync(t.before, t.after)
+    for (const t of applied.touched) this.#sync(t.before, t.after, true)
     await (whole ? this.#d.store.compact(this.#whole) : this.#d.store.record(this.#change(applied), this.#whole))
     const target = real ? `service ${name} real ${real}` : name === 'table' ? 'table' : `service ${name}`
     this.#record(actor, action, target, { revision: applied.revision, services: applied.touched.length })
@@ -279,8 +279,8 @@ export class Director implements DirectorControl {
     this.#d.log.info({ audit: entry }, `${action} ${target}`)
   }
 
-  /** Bring checks, drains and the wanted kernel service in line with one service's change. */
-  #sync(before: DesiredService | undefined, after: DesiredService | undefined): void {
+  /** Bring checks, drains and the wanted kernel service in line with one service's change (`now`: skip the batch window). */
+  #sync(before: DesiredService | undefined, after: DesiredService | undefined, now = false): void {
     const name = (after ?? before)!.name
     const keep = new Set<string>()
     for (const r of after?.destinations ?? []) {
@@ -305,23 +305,23 @@ export class Director implements DirectorControl {
     if (!after) {
       this.#expanded.delete(name)
       this.#kernelKeys.delete(name)
-      if (oldKey) this.#d.reconciler.want(oldKey, undefined)
+      if (oldKey) this.#d.reconciler.want(oldKey, undefined, now)
       return
     }
     const key = kernelKey(after)
-    if (oldKey && oldKey !== key) this.#d.reconciler.want(oldKey, undefined)
+    if (oldKey && oldKey !== key) this.#d.reconciler.want(oldKey, undefined, now)
     this.#kernelKeys.set(name, key)
-    this.#expand(after)
+    this.#expand(after, now)
   }
 
-  #expand(s: DesiredService): void {
+  #expand(s: DesiredService, now = false): void {
     const e = expandService(s, (rk) => this.#healthOf(`${s.name}|${rk}`))
     const prev = this.#expanded.get(s.name)
     this.#expanded.set(s.name, e)
     if (prev && prev.fallbackActive !== e.fallbackActive) {
       this.#record('health', e.fallbackActive ? 'fallback-in' : 'fallback-out', `service ${s.name}`)
     }
-    this.#d.reconciler.want(kernelKey(s), e.service)
+    this.#d.reconciler.want(kernelKey(s), e.service, now)
   }
 
   #subscribe(id: string, s: DesiredService, r: RealConfig): void {

@@ -61,6 +61,27 @@ t.test('health transitions within the batch window go out as one ipvsadm -R', as
   t.same(h.kernel.batches.at(-1), ['-e -t 192.0.2.100:80 -r 192.0.2.11:80 -g -w 0', '-e -t 192.0.2.100:80 -r 192.0.2.13:80 -g -w 0'])
 })
 
+t.test('an operator change goes to the kernel at once; a health transition waits for the batch window', async (t) => {
+  const h = await startHarness(webConfig())
+  t.teardown(h.close)
+  await h.clock.advance(1100)
+  const before = h.kernel.batches.length
+  await h.director.change({ op: 'patch-real', name: 'web', real: '192.0.2.12:80', body: { weight: 7 } }, { actor: 'alice' })
+  await h.clock.advance(0)
+  t.equal(h.kernel.batches.length, before + 1, 'applied without the clock moving')
+  t.ok(h.weights(WEB).includes('192.0.2.12:80=7'))
+  h.alive.set('192.0.2.11', false)
+  const isDown = () => h.director.audit({ limit: 1000 }).some((e) => e.action === 'real down')
+  for (let i = 0; i < 3000 && !isDown(); i++) await h.clock.advance(1) // until the transition (fall 2, 1 s apart)
+  t.ok(isDown(), 'the transition happened')
+  const batches = h.kernel.batches.length
+  await h.clock.advance(19)
+  t.equal(h.kernel.batches.length, batches, 'not in the kernel within the window')
+  await h.clock.advance(1)
+  t.equal(h.kernel.batches.length, batches + 1, 'one batch at the end of the window')
+  t.ok(h.weights(WEB).includes('192.0.2.11:80=0'))
+})
+
 t.test('an API change is persisted before it resolves, audited with the actor, and reaches the kernel', async (t) => {
   const h = await startHarness(webConfig())
   t.teardown(h.close)

@@ -96,7 +96,7 @@ export const DirectorSettingsSchema = Type.Object(
     ),
     /** Seconds between full reads of the kernel table that repair drift. */
     driftInterval: Type.Number({ minimum: 1, maximum: 86400, default: 60 }),
-    /** Milliseconds health transitions and API writes are gathered into one `ipvsadm -R`. */
+    /** Milliseconds health transitions are gathered into one `ipvsadm -R` (an API write goes out at once). */
     batchWindow: Type.Integer({ minimum: 0, maximum: 5000, default: 20 }),
     /** The largest share (0..1) of a service's real servers an operator may have draining or disabled at once. */
     maxDrainShare: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),

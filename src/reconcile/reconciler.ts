@@ -55,6 +55,8 @@ export class Reconciler {
   #timer: TimerHandle | undefined
   #running: Promise<void> | undefined
   #retryDelay = 0
+  /** A change waiting now is an operator's: no batch window for it. */
+  #urgent = false
   #failing = new Set<string>()
   /** Applies so far; a drift read that overlapped one compares only services untouched since it began. */
   #generation = 0
@@ -78,12 +80,17 @@ export class Reconciler {
     return this.#dirty.size + this.#failing.size
   }
 
-  /** Set the wanted form of one service (undefined = not wanted); applied after the batch window. */
-  want(key: string, service: Service | undefined): void {
+  /**
+   * Set the wanted form of one service (undefined = not wanted). Applied after the batch window, so health
+   * transitions that arrive together go out as one `ipvsadm -R`; `now` (an operator's change) skips the window
+   * when nothing is running (changes that arrive while an apply runs go out together after it either way).
+   */
+  want(key: string, service: Service | undefined, now = false): void {
     if (service) this.#wanted.set(key, service)
     else this.#wanted.delete(key)
     this.#dirty.add(key)
-    this.#arm(this.#o.batchWindowMs)
+    if (now) this.#urgent = true
+    this.#arm(this.#window())
   }
 
   /** Apply what is pending now (start-up, tests); resolves when the kernel has it or the attempt failed. */
@@ -94,8 +101,16 @@ export class Reconciler {
     await this.#run()
   }
 
+  #window(): number {
+    return this.#urgent ? 0 : this.#o.batchWindowMs
+  }
+
   #arm(ms: number): void {
-    if (this.#closed || this.#timer || this.#running) return
+    if (this.#closed || this.#running) return
+    if (this.#timer) {
+      if (ms > 0 || this.#failing.size > 0) return // a retry keeps its backoff
+      this.#o.clock.clearTimeout(this.#timer) // an urgent change cuts a pending batch window short
+    }
     this.#timer = this.#o.clock.setTimeout(() => {
       this.#timer = undefined
       void this.#run()
@@ -105,7 +120,7 @@ export class Reconciler {
   #run(): Promise<void> {
     this.#running ??= this.#apply().finally(() => {
       this.#running = undefined
-      if (this.#dirty.size > 0) this.#arm(this.#failing.size > 0 ? this.#retryDelay : this.#o.batchWindowMs)
+      if (this.#dirty.size > 0) this.#arm(this.#failing.size > 0 ? this.#retryDelay : this.#window())
     })
     return this.#running
   }
@@ -113,6 +128,7 @@ export class Reconciler {
   async #apply(): Promise<void> {
     const keys = [...this.#dirty]
     this.#dirty = new Set()
+    this.#urgent = false
     if (keys.length === 0) return
     if (this.#view.stale) {
       // A batch whose outcome is unknown (ipvsadm and the read after it failed): read before diffing again.
