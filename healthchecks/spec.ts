@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { canonicalAddress } from '../src/address.js'
 import { ERR_INVALID_CHECK } from '../src/errors.js'
+import { firstError } from '../src/values.js'
 
 /** Fields every check kind takes. Times are in seconds; fractions are allowed. */
 const common = {
@@ -277,7 +278,7 @@ export function parseCheckSpec(input: unknown): Readonly<CheckSpec> {
     throw invalid('(spec)', 'must be plain data (JSON or YAML values)')
   }
   const value = Value.Default(schema, copy)
-  const error = Value.Errors(schema, value).First()
+  const error = firstError(schema, value)
   if (error) throw invalid(fieldOf(error.path), reasonOf(error.schema as SchemaHints, error.message))
   const spec = value as CheckSpec
   checkSemantics(spec)

@@ -41,6 +41,19 @@ export function canonicalAddress(text: string): Readonly<Address> | undefined {
   return a ?? undefined
 }
 
+const ranges = new Map<string, string>()
+
+/** ipaddr.js's range name of a canonical address (`unicast`, `multicast`, `unspecified`, ...), memoised like parsing. */
+export function addressRange(canonical: string): string {
+  let range = ranges.get(canonical)
+  if (range === undefined) {
+    range = ipaddr.parse(canonical).range()
+    if (ranges.size >= PARSED_MAX) ranges.clear()
+    ranges.set(canonical, range)
+  }
+  return range
+}
+
 function parseAddress(text: string): Readonly<Address> | undefined {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return Object.freeze({ address: ipaddr.IPv4.parse(text).toString(), family: 'inet' })
   // Every IPv6 literal has at least two colons (`::`); `a.b.c.d:port` is not one.

@@ -283,10 +283,12 @@ export class Director implements DirectorControl {
   #sync(before: DesiredService | undefined, after: DesiredService | undefined, now = false): void {
     const name = (after ?? before)!.name
     const keep = new Set<string>()
+    // A real server whose object and service are as before (a change of another real server) keeps its check.
+    const unchanged = before && after && sameTarget(before, after) ? new Set(before.destinations) : undefined
     for (const r of after?.destinations ?? []) {
       const id = `${name}|${realKey(r)}`
       keep.add(id)
-      this.#subscribe(id, after!, r)
+      if (!unchanged?.has(r)) this.#subscribe(id, after!, r)
       if (r.admin === 'draining') {
         if (!this.#drains.has(id)) {
           this.#drains.set(id, this.#now())
@@ -460,4 +462,9 @@ export class Director implements DirectorControl {
 function checkDefaults(c: LoadedConfig) {
   const { maxConcurrent: _m, ...checks } = c.director.checks
   return checks
+}
+
+/** The same check and check target for every real server (the service's check spec and address unchanged). */
+function sameTarget(a: DesiredService, b: DesiredService): boolean {
+  return a.check === b.check && a.protocol === b.protocol && a.address === b.address && a.port === b.port && a.fwmark === b.fwmark
 }

@@ -14,9 +14,15 @@ const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>()
  */
 export function withDefaults<T>(schema: TSchema, input: unknown): { value: T; error?: ValueError } {
   const value = Value.Default(schema, structuredClone(input)) as T
+  const error = firstError(schema, value)
+  return error ? { value, error } : { value }
+}
+
+/** The first schema error of `value`, or undefined, by a checker compiled once per schema. */
+export function firstError(schema: TSchema, value: unknown): ValueError | undefined {
   let check = compiled.get(schema)
   if (!check) compiled.set(schema, (check = TypeCompiler.Compile(schema)))
-  return check.Check(value) ? { value } : { value, error: check.Errors(value).First() }
+  return check.Check(value) ? undefined : check.Errors(value).First()
 }
 
 /**

@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { ValueError } from '@sinclair/typebox/value'
 import { withDefaults } from '../values.js'
 import ipaddr from 'ipaddr.js'
-import { canonicalAddress, hostPort } from '../address.js'
+import { addressRange, canonicalAddress, hostPort } from '../address.js'
 import { ERR_INVALID_VALUE } from '../errors.js'
 
 // Addresses are parsed and printed in one place for the whole project; these names stay here for compatibility.
@@ -81,7 +81,7 @@ export function invalid(path: string, message: string): Error {
 function address(text: string, path: string): { address: string; family: 'inet' | 'inet6' } {
   const a = canonicalAddress(text)
   if (!a) throw invalid(path, `${JSON.stringify(text)} is not an IPv4 or IPv6 address`)
-  const range = ipaddr.parse(a.address).range()
+  const range = addressRange(a.address)
   if (range === 'unspecified' || range === 'multicast' || range === 'broadcast') {
     throw invalid(path, `${a.address} is a ${range} address`)
   }

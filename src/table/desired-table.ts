@@ -47,6 +47,17 @@ function stableJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`
 }
 
+/** Equal content as etag() sees it (absent and undefined fields alike, key order ignored), without hashing. */
+export function sameContent(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((v, i) => sameContent(v, (b as unknown[])[i]))
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined)
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined)
+  return ka.length === kb.length && ka.every((k) => sameContent((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+}
+
 /** The key of a real server in paths and in the table: `192.0.2.11:80`, `[2001:db8::11]:80`. */
 export const realKey = (r: Pick<RealConfig, 'address' | 'port'>): string => destinationKey(r)
 
@@ -141,7 +152,7 @@ export class DesiredTable {
         // Without a forwarding method a new real server takes the one its siblings share (a NAT farm stays NAT).
         const methods = new Set(before.destinations.map((d) => d.forwarding))
         const body = m.body.forwarding === undefined && methods.size === 1 ? { ...m.body, forwarding: [...methods][0] } : m.body
-        const after = this.#normalize({ ...before, destinations: [...before.destinations, body] }, '/destinations/' + before.destinations.length)
+        const after = this.#withReal(before, before.destinations.length, body)
         this.#checkDrainShare(before, after, m.name)
         return this.#commit([{ before, after }], { service: after, real: after.destinations.at(-1) })
       }
@@ -154,8 +165,7 @@ export class DesiredTable {
           if (k in m.body && m.body[k] !== cur[k]) throw new ERR_BAD_REQUEST(`${k} identifies the real server: delete it and add another`)
         }
         const i = before.destinations.indexOf(cur)
-        const destinations = before.destinations.map((d, j) => (j === i ? mergePatch(d, m.body as Record<string, unknown>) : d))
-        const after = this.#normalize({ ...before, destinations }, `/destinations/${i}`)
+        const after = this.#withReal(before, i, mergePatch(cur, m.body))
         if (!m.force) this.#checkDrainShare(before, after, m.name)
         return this.#commit([{ before, after }], { service: after, real: after.destinations[i] })
       }
@@ -178,7 +188,7 @@ export class DesiredTable {
     for (const [name, before] of this.#services) if (!next.has(name)) touched.push({ before })
     for (const after of services) {
       const before = this.#services.get(after.name)
-      if (!before || etag(before) !== etag(after)) touched.push({ before, after })
+      if (!before || !sameContent(before, after)) touched.push({ before, after })
     }
     if (touched.length === 0) return { revision: this.#revision, touched }
     this.#services.clear()
@@ -192,14 +202,26 @@ export class DesiredTable {
     return `"r${this.#revision}"`
   }
 
-  #normalize(body: unknown, at = ''): DesiredService {
+  #normalize(body: unknown, pathOf = (path: string) => path): DesiredService {
     try {
       return normalizeServiceConfig(body, '', this.#limits.checks)
     } catch (err) {
       const e = err as { path?: string; detail?: string }
       if (e.path === undefined) throw err
-      throw new ERR_BAD_REQUEST(`${e.path || at || '/'}: ${e.detail}`, { cause: err })
+      throw new ERR_BAD_REQUEST(`${pathOf(e.path) || '/'}: ${e.detail}`, { cause: err })
     }
+  }
+
+  /**
+   * `before` with real server `i` set to `body` (appended when i is the length). Only that real server is checked
+   * and normalised (a one-real-server copy of the service: the same rules; identity is checked by the caller);
+   * the others keep their objects.
+   */
+  #withReal(before: DesiredService, i: number, body: unknown): DesiredService {
+    const one = this.#normalize({ ...before, destinations: [body] }, (path) => path.replace(/^\/destinations\/0/, `/destinations/${i}`))
+    const destinations = [...before.destinations]
+    destinations[i] = one.destinations[0]!
+    return { ...before, destinations }
   }
 
   #checkDrainShare(before: DesiredService, after: DesiredService, name: string): void {
@@ -224,7 +246,7 @@ export class DesiredTable {
         throw new ERR_EXISTS(`service ${kernelKey(t.after)} (as ${holder})`)
       }
     }
-    const changed = touched.filter((t) => !t.before || !t.after || etag(t.before) !== etag(t.after))
+    const changed = touched.filter((t) => !t.before || !t.after || !sameContent(t.before, t.after))
     if (changed.length === 0) return { revision: this.#revision, touched: [], ...result }
     for (const t of changed) {
       if (t.before) this.#byKernelKey.delete(kernelKey(t.before))

@@ -1,11 +1,10 @@
 // A reload (or a restart with an edited config) as a three-way merge: what the config changed since it was last
 // loaded is applied to the desired table; what the API changed and the config did not is kept. So an API-added
 // real server, a drain or a weight set through the API survive a reload, and a line edited in the file wins.
-import { etag, realKey } from './desired-table.js'
+import { realKey, sameContent as same } from './desired-table.js'
 import type { DesiredService } from '../config/service.js'
 import type { RealConfig } from '../config/schema.js'
 
-const same = (a: unknown, b: unknown) => etag(a) === etag(b)
 const attrs = ({ destinations: _d, ...rest }: DesiredService) => rest
 
 /**

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { normalizeServiceConfig } from '../../src/config/service.js'
-import { DesiredTable, etag, mergePatch, parseRealKey } from '../../src/table/desired-table.js'
+import { DesiredTable, etag, mergePatch, parseRealKey, sameContent } from '../../src/table/desired-table.js'
 
 const table = () => new DesiredTable([normalizeServiceConfig({
   name: 'web', protocol: 'tcp', address: '192.0.2.100', port: 80,
@@ -51,4 +51,18 @@ t.test('merge patch: null deletes, objects merge, __proto__ ignored', async (t) 
   const out = mergePatch({}, JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>)
   t.equal(({} as Record<string, unknown>).polluted, undefined)
   t.same(out, {})
+})
+
+t.test('sameContent agrees with etag: absent and undefined fields alike, key order ignored, any other difference counts', async (t) => {
+  const pairs: Array<[unknown, unknown]> = [
+    [{ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1 }],
+    [{ a: 1, u: undefined }, { a: 1 }],
+    [{ a: 1 }, { a: 2 }],
+    [{ a: 1 }, { b: 1 }],
+    [[1, 2], [2, 1]],
+    [{ a: [] }, { a: {} }],
+    [{ a: null }, { a: undefined }],
+    ['1', 1],
+  ]
+  for (const [a, b] of pairs) t.equal(sameContent(a, b), etag(a) === etag(b), JSON.stringify([a, b]))
 })
