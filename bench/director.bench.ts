@@ -12,7 +12,7 @@
 // bench/README.md ("Director daemon") has the method and the figures.
 //
 //   npm run -s bench:director            (host: builds, boots the lab, runs this)
-//   node dist/bench/director.bench.js [--transitions 20] [--writes 20] [--burst 1000] [--rounds 2] [--services 10000]
+//   node dist/bench/director.bench.js [--transitions 20] [--writes 20] [--burst 1000] [--rounds 2] [--warmup 3] [--services 10000]
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { cpus, release } from 'node:os'
@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     'big-writes': { type: 'string', default: '10' },
     gets: { type: 'string', default: '3' },
+    /** Untimed rounds before parts 1 and 2 (the first requests run cold code: JIT warm-up, lazy compilation). */
+    warmup: { type: 'string', default: '3' },
   },
 })
 const N_TRANSITIONS = Number(args.transitions)
@@ -49,6 +51,12 @@ const BURST = Number(args.burst)
 const ROUNDS = Number(args.rounds)
 const N_SERVICES = Number(args.services)
 const CONCURRENCY = Number(args.concurrency)
+const WARMUP = Number(args.warmup)
+/** Drops each series' warm-up samples (the first WARMUP of every array). */
+const dropWarmup = <T extends Record<string, number[]>>(r: T): T => {
+  for (const v of Object.values(r)) v.splice(0, WARMUP)
+  return r
+}
 
 const RS = REAL_SERVERS[0] // 192.0.2.11, on dir-a's connected /24 (DR needs it; it need not answer)
 const H_PORT = 30000 // service "h": its one real server's check is a connect to a local listener we close
@@ -195,7 +203,7 @@ async function main(): Promise<void> {
   // 1. health transition -> kernel
   const t1 = { raw: [] as number[], transition: [] as number[], killToKernel: [] as number[], detect: [] as number[], toSpawn: [] as number[], process: [] as number[] }
   const eLine = (w: number) => ['-e', '-t', `${BENCH_VIP}:${H_PORT}`, '-r', `${RS}:${H_PORT}`, '-g', '-w', String(w)]
-  for (let i = 0; i < N_TRANSITIONS; i++) {
+  for (let i = 0; i < N_TRANSITIONS + WARMUP; i++) {
     const order = i % 2 ? ['dir', 'raw'] : ['raw', 'dir']
     for (const m of order) {
       if (m === 'raw') {
@@ -220,6 +228,7 @@ async function main(): Promise<void> {
       await up
     }
   }
+  dropWarmup(t1)
   if ((await kernelHas(new RegExp(`${RS}:${H_PORT} -g -w 1`))) !== 1) throw new Error('service h not back at weight 1')
   log(`part 1 samples ${JSON.stringify(t1)}`)
   log(`1. transitions: raw p50 ${r1(med(t1.raw))} ms, transition->kernel p50 ${r1(med(t1.transition))} ms`)
@@ -229,7 +238,7 @@ async function main(): Promise<void> {
     const res = { raw: [] as number[], present: [] as number[], serving: [] as number[], response: [] as number[], toSpawn: [] as number[], process: [] as number[] }
     const aLine = ['-a', '-t', `${BENCH_VIP}:${port}`, '-r', `${addr}:${port}`, '-g', '-w', '1']
     const dLine = ['-d', '-t', `${BENCH_VIP}:${port}`, '-r', `${addr}:${port}`]
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n + WARMUP; i++) {
       const order = i % 2 ? ['dir', 'raw'] : ['raw', 'dir']
       for (const m of order) {
         if (m === 'raw') {
@@ -262,7 +271,7 @@ async function main(): Promise<void> {
         await gone
       }
     }
-    return res
+    return dropWarmup(res)
   }
   const t2 = await apiWrites(N_WRITES, API_PORT, 'api', '192.0.2.15')
   log(`part 2 samples ${JSON.stringify(t2)}`)
