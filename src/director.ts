@@ -246,9 +246,12 @@ export class Director implements DirectorControl {
   async #commit(applied: Applied, actor: string, action: string, name: string, real?: string, whole = false): Promise<void> {
     if (applied.touched.length === 0) return
     // Checks, drains and the reconciler first (so the kernel write and the file write overlap, and a drain's
-    // start is kept), then the store: the caller is answered only once the change is durable.
+    // start is kept), then the store: the caller is answered once the change is durable and the kernel has it
+    // (or its apply failed and is retried: status shows it), so the answer's work never slows the write.
     for (const t of applied.touched) this.#sync(t.before, t.after, true)
+    const inKernel = this.#d.reconciler.attempted()
     await (whole ? this.#d.store.compact(this.#whole) : this.#d.store.record(this.#change(applied), this.#whole))
+    await inKernel
     const target = real ? `service ${name} real ${real}` : name === 'table' ? 'table' : `service ${name}`
     this.#record(actor, action, target, { revision: applied.revision, services: applied.touched.length })
   }

@@ -55,6 +55,10 @@ export class Reconciler {
   #timer: TimerHandle | undefined
   #running: Promise<void> | undefined
   #retryDelay = 0
+  /** Callers of attempted(): the next apply attempt (one that starts after their call) ends it. */
+  #waiting: { promise: Promise<void>; resolve: () => void } | undefined
+  /** A run is queued for right after the current synchronous work. */
+  #soon = false
   /** A change waiting now is an operator's: no batch window for it. */
   #urgent = false
   #failing = new Set<string>()
@@ -93,6 +97,22 @@ export class Reconciler {
     this.#arm(this.#window())
   }
 
+  /**
+   * Resolves once an apply attempt that includes every change wanted so far has ended (applied, or failed and
+   * queued for retry): a write is answered once the kernel has it, and its answer's work never competes with the
+   * `ipvsadm -R` that carries it. Resolves at once when nothing is pending, applies are failing, or it is closed.
+   */
+  attempted(): Promise<void> {
+    // While applies fail (retried with backoff, up to 30 s apart) nobody waits: status and metrics say it.
+    if (this.#dirty.size === 0 || this.#closed || this.#failing.size > 0) return Promise.resolve()
+    if (!this.#waiting) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => (resolve = r))
+      this.#waiting = { promise, resolve }
+    }
+    return this.#waiting.promise
+  }
+
   /** Apply what is pending now (start-up, tests); resolves when the kernel has it or the attempt failed. */
   async flush(): Promise<void> {
     while (this.#running) await this.#running
@@ -106,10 +126,20 @@ export class Reconciler {
   }
 
   #arm(ms: number): void {
-    if (this.#closed || this.#running) return
+    if (this.#closed || this.#running || this.#soon) return
     if (this.#timer) {
       if (ms > 0 || this.#failing.size > 0) return // a retry keeps its backoff
       this.#o.clock.clearTimeout(this.#timer) // an urgent change cuts a pending batch window short
+      this.#timer = undefined
+    }
+    if (ms === 0) {
+      // Right after the caller's synchronous work (changes made together still go out as one batch).
+      this.#soon = true
+      queueMicrotask(() => {
+        this.#soon = false
+        void this.#run()
+      })
+      return
     }
     this.#timer = this.#o.clock.setTimeout(() => {
       this.#timer = undefined
@@ -126,6 +156,16 @@ export class Reconciler {
   }
 
   async #apply(): Promise<void> {
+    const ended = this.#waiting
+    this.#waiting = undefined
+    try {
+      await this.#applyDirty()
+    } finally {
+      ended?.resolve()
+    }
+  }
+
+  async #applyDirty(): Promise<void> {
     const keys = [...this.#dirty]
     this.#dirty = new Set()
     this.#urgent = false
@@ -231,6 +271,8 @@ export class Reconciler {
     if (this.#timer) this.#o.clock.clearTimeout(this.#timer)
     this.#timer = undefined
     while (this.#running) await this.#running
+    this.#waiting?.resolve()
+    this.#waiting = undefined
   }
 }
 
