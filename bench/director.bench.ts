@@ -12,7 +12,7 @@
 // bench/README.md ("Director daemon") has the method and the figures.
 //
 //   npm run -s bench:director            (host: builds, boots the lab, runs this)
-//   node dist/bench/director.bench.js [--transitions 20] [--writes 20] [--burst 1000] [--rounds 2] [--warmup 3] [--services 10000]
+//   node dist/bench/director.bench.js [--transitions 20] [--writes 20] [--burst 1000] [--rounds 2] [--warmup 3] [--api-interval 0.1] (--services 0: parts 1-2 only) [--services 10000]
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { cpus, release } from 'node:os'
@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     gets: { type: 'string', default: '3' },
     /** Untimed rounds before parts 1 and 2 (the first requests run cold code: JIT warm-up, lazy compilation). */
     warmup: { type: 'string', default: '3' },
+    /** Check interval (s) of service api, whose new real servers go to weight 1 at their first check. */
+    'api-interval': { type: 'string', default: '0.1' },
   },
 })
 const N_TRANSITIONS = Number(args.transitions)
@@ -185,7 +187,7 @@ async function main(): Promise<void> {
       },
       {
         name: 'api', protocol: 'tcp', address: BENCH_VIP, port: API_PORT, scheduler: 'wlc',
-        check: { kind: 'on', interval: 0.1, fall: 1, rise: 1 },
+        check: { kind: 'on', interval: Number(args['api-interval']), fall: 1, rise: 1 },
         destinations: [{ address: RS, port: API_PORT, forwarding: 'dr', weight: 1 }],
       },
     ],
@@ -276,6 +278,11 @@ async function main(): Promise<void> {
   const t2 = await apiWrites(N_WRITES, API_PORT, 'api', '192.0.2.15')
   log(`part 2 samples ${JSON.stringify(t2)}`)
   log(`2. API writes: raw p50 ${r1(med(t2.raw))} ms, POST->kernel p50 ${r1(med(t2.present))} ms`)
+  if (N_SERVICES === 0) {
+    process.stdout.write(`${JSON.stringify({ transitions: stats(t1.transition), transitionsRaw: stats(t1.raw), apiWrite: stats(t2.present), apiWriteRaw: stats(t2.raw), toSpawn: stats(t2.toSpawn), process: stats(t2.process) })}\n`)
+    await Promise.race([daemon.close(), sleep(5000)])
+    return // --services 0: parts 1 and 2 only
+  }
 
   // 3. the 50,000-rule table: programmed by one raw -R (untimed here; the IPVS benchmark times it), then the
   // director takes the same services over (restoreTable; adopt: the kernel already holds them at their weights)

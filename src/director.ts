@@ -248,10 +248,17 @@ export class Director implements DirectorControl {
     // Checks, drains and the reconciler first (so the kernel write and the file write overlap, and a drain's
     // start is kept), then the store: the caller is answered once the change is durable and the kernel has it
     // (or its apply failed and is retried: status shows it), so the answer's work never slows the write.
-    for (const t of applied.touched) this.#sync(t.before, t.after, true)
+    // A changed real server's check starts once the kernel has it: a probe beside its `-R` only slows the `-R`,
+    // and its result could not reach the kernel before that `-R` ends anyway.
+    const checks: string[] = []
+    for (const t of applied.touched) this.#sync(t.before, t.after, true, checks)
     const inKernel = this.#d.reconciler.attempted()
-    await (whole ? this.#d.store.compact(this.#whole) : this.#d.store.record(this.#change(applied), this.#whole))
-    await inKernel
+    try {
+      await (whole ? this.#d.store.compact(this.#whole) : this.#d.store.record(this.#change(applied), this.#whole))
+      await inKernel
+    } finally {
+      for (const id of checks) this.#subscribeCurrent(id)
+    }
     const target = real ? `service ${name} real ${real}` : name === 'table' ? 'table' : `service ${name}`
     this.#record(actor, action, target, { revision: applied.revision, services: applied.touched.length })
   }
@@ -282,8 +289,11 @@ export class Director implements DirectorControl {
     this.#d.log.info({ audit: entry }, `${action} ${target}`)
   }
 
-  /** Bring checks, drains and the wanted kernel service in line with one service's change (`now`: skip the batch window). */
-  #sync(before: DesiredService | undefined, after: DesiredService | undefined, now = false): void {
+  /**
+   * Bring checks, drains and the wanted kernel service in line with one service's change (`now`: skip the batch
+   * window). Checks to (re)subscribe go to `later` when given (the caller subscribes them), else start at once.
+   */
+  #sync(before: DesiredService | undefined, after: DesiredService | undefined, now = false, later?: string[]): void {
     const name = (after ?? before)!.name
     const keep = new Set<string>()
     // A real server whose object and service are as before (a change of another real server) keeps its check.
@@ -291,7 +301,10 @@ export class Director implements DirectorControl {
     for (const r of after?.destinations ?? []) {
       const id = `${name}|${realKey(r)}`
       keep.add(id)
-      if (!unchanged?.has(r)) this.#subscribe(id, after!, r)
+      if (!unchanged?.has(r)) {
+        if (later) later.push(id)
+        else this.#subscribe(id, after!, r)
+      }
       if (r.admin === 'draining') {
         if (!this.#drains.has(id)) {
           this.#drains.set(id, this.#now())
@@ -327,6 +340,14 @@ export class Director implements DirectorControl {
       this.#record('health', e.fallbackActive ? 'fallback-in' : 'fallback-out', `service ${s.name}`)
     }
     this.#d.reconciler.want(kernelKey(s), e.service, now)
+  }
+
+  /** Subscribe `service|real` as the table holds it now (nothing when it is gone, or the director closed). */
+  #subscribeCurrent(id: string): void {
+    const bar = id.indexOf('|')
+    const s = this.#table.get(id.slice(0, bar))
+    const r = s?.destinations.find((x) => realKey(x) === id.slice(bar + 1))
+    if (s && r && !this.#closed) this.#subscribe(id, s, r)
   }
 
   #subscribe(id: string, s: DesiredService, r: RealConfig): void {
