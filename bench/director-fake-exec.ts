@@ -29,6 +29,10 @@ export function fakeIpvsadm(): { exec: Exec; calls: Map<string, number>; rules()
       for (const line of (options.input ?? '').split('\n')) if (line) apply(line)
       return ok()
     }
+    if (['-A', '-E', '-D', '-a', '-e', '-d'].includes(argv[0] ?? '')) {
+      apply(argv.join(' ')) // a one-line batch runs as the command itself
+      return ok()
+    }
     if (argv[0] === '-Sn') {
       const out: string[] = []
       for (const s of services.values()) {

@@ -37,6 +37,10 @@ case "$1" in
         esac
       done ;;
   -Ln) echo "IP Virtual Server version 1.2.1 (size=4096)"; echo "Prot LocalAddress:Port Scheduler Flags" ;;
+  -[AEDaed]) case "$*" in
+        *192.0.2.99*) echo "Invalid operation.  Possibly wrong module version, address not unicast, ..." >&2; exit 255 ;;
+        *) echo "$*" >> ${kernel} ;;
+      esac ;;
 esac
 `)
   await chmod(fake, 0o755)

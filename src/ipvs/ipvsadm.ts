@@ -89,9 +89,14 @@ export class Ipvsadm {
     await this.#check(['-Ln', '--timeout'])
   }
 
-  /** Feed `lines` to `ipvsadm -R`. Does not throw on failed lines: apply.ts reads code and stderr. */
+  /**
+   * Apply restore lines (commands.ts `restoreLine`: arguments joined by single spaces, none containing one) as one
+   * `ipvsadm -R`; a single line runs as that command itself (the same ipvsadm code and messages, without the
+   * stdin pipe and the restore loop: a lone change costs what a hand-typed `ipvsadm -a` does). Does not throw on
+   * failed lines: apply.ts reads code and stderr.
+   */
   async restore(lines: string[]): Promise<RestoreResult> {
-    const result = await this.run(['-R'], lines.map((l) => `${l}\n`).join(''))
+    const result = lines.length === 1 ? await this.run(lines[0]!.split(' ')) : await this.run(['-R'], lines.map((l) => `${l}\n`).join(''))
     return { code: result.code, stderr: result.stderr }
   }
 

@@ -71,7 +71,7 @@ t.test('calls run one at a time, in order (queue per instance)', async (t) => {
     return argv[0] === '-R' ? { code: 255, stdout: '', stderr: 'x\n' } : ok('Timeout (tcp tcpfin udp): 900 120 300\n')
   }
   const ipvs = new Ipvsadm({ exec })
-  await Promise.all([ipvs.restore(['a']), ipvs.setTimeouts({ tcp: 1 }), ipvs.timeouts(), ipvs.restore(['b'])])
+  await Promise.all([ipvs.restore(['a', 'b']), ipvs.setTimeouts({ tcp: 1 }), ipvs.timeouts(), ipvs.restore(['c', 'd'])])
   t.equal(most, 1)
   t.same(order, ['-R', '--set 1 0 0', '-Ln --timeout', '-R'])
 })
@@ -95,13 +95,14 @@ exit 0
 `)
   await chmod(script, 0o755)
 
-  t.test('stdin reaches -R and processes never overlap', async (t) => {
+  t.test('stdin reaches -R, one line runs as the command itself, and processes never overlap', async (t) => {
     const ipvs = new Ipvsadm({ exec: nodeExec, path: script, timeoutMs: 20_000 })
-    await Promise.all([ipvs.timeouts(), ipvs.restore(['-A -t 192.0.2.1:80 -s rr']), ipvs.timeouts()])
+    await Promise.all([ipvs.timeouts(), ipvs.restore(['-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 192.0.2.11:80 -g -w 1']), ipvs.timeouts(), ipvs.restore(['-D -t 192.0.2.1:80'])])
     t.same((await readFile(log, 'utf8')).trim().split('\n'), [
       'start -Ln --timeout', 'end -Ln --timeout',
-      'start -R', '-A -t 192.0.2.1:80 -s rr', 'end -R',
+      'start -R', '-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 192.0.2.11:80 -g -w 1', 'end -R',
       'start -Ln --timeout', 'end -Ln --timeout',
+      'start -D -t 192.0.2.1:80', 'end -D -t 192.0.2.1:80',
     ])
   })
 
