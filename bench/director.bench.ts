@@ -70,13 +70,15 @@ const OUT = process.env.LAB_OUT ?? '/tmp'
 // --- the daemon's ipvsadm, observed: every -R's lines with the time its process exited -----------------
 
 interface Seen { line: string; at: number; start: number; ok: boolean }
+const CHANGE_COMMANDS = new Set(['-A', '-E', '-D', '-a', '-e', '-d'])
 const waiters: Array<{ match: (l: string) => boolean; resolve: (s: Seen) => void }> = []
 const processes: Array<{ argv: string[]; ms: number; lines: number }> = []
 const observedExec = (inner: Exec): Exec => async (file, argv, options) => {
   const start = now()
   const result = await inner(file, argv, options)
   const at = now()
-  const lines = argv[0] === '-R' ? (options.input ?? '').split('\n').filter(Boolean) : []
+  // A batch: `-R` with its lines on stdin, or one line run as the command itself (-A/-E/-D/-a/-e/-d).
+  const lines = argv[0] === '-R' ? (options.input ?? '').split('\n').filter(Boolean) : CHANGE_COMMANDS.has(argv[0] ?? '') ? [argv.join(' ')] : []
   processes.push({ argv, ms: at - start, lines: lines.length })
   const ok = result.code === 0 && !result.stderr.trim()
   for (const line of lines) {
@@ -306,7 +308,7 @@ async function main(): Promise<void> {
   const restoreCallMs = now() - tr
   while (daemon.director.status().kernel.pending > 0) await sleep(100)
   const adoptMs = now() - tr
-  const adoptRestores = processes.slice(procBefore).filter((p) => p.argv[0] === '-R')
+  const adoptRestores = processes.slice(procBefore).filter((p) => p.lines > 0)
   log(`director took the table over: restoreTable ${r1(restoreCallMs)} ms, settled ${r1(adoptMs)} ms, ${adoptRestores.length} restores of ${adoptRestores.reduce((n, p) => n + p.lines, 0)} lines`)
   await sleep(2000)
 
@@ -396,7 +398,7 @@ async function main(): Promise<void> {
       await Promise.race([all, answered.then(() => all)])
       await Promise.race([answered, sleep(1000)])
       const present = lastAt - t0
-      const restores = processes.slice(procStart).filter((p) => p.argv[0] === '-R')
+      const restores = processes.slice(procStart).filter((p) => p.lines > 0)
       const restoreMs = restores.reduce((n, p) => n + p.ms, 0)
       burst.dir.push({ present, responses: tResp, reqP50: med(latencies), reqP99: latencies.length ? pct(latencies, 99) : NaN, answered: latencies.length, restores: restores.length, restoreMs, own: present - restoreMs })
       log(`burst sample ${JSON.stringify(burst.dir.at(-1))}`)
