@@ -1,7 +1,7 @@
 // A real redis-server for one test: a free loopback port, its own directory, killed in teardown. It can be killed
 // and started again on the same port (with its data when `persist`, empty otherwise).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import { mkdtemp } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -14,6 +14,8 @@ export interface RedisServer {
   kill(): Promise<void>
   /** Start it again on the same port; `empty` gives it a fresh directory (Redis restarted without its data). */
   start(empty?: boolean): Promise<void>
+  /** Resolves once its log (since the last start) has `text`. */
+  logged(text: string): Promise<void>
 }
 
 async function freePort(): Promise<number> {
@@ -25,12 +27,18 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** Start redis-server on a free port; resolves once it accepts connections. `persist`: AOF, fsync always. */
-export async function redisServer(t: Test, options: { persist?: boolean } = {}): Promise<RedisServer> {
+/**
+ * Start redis-server on a free port; resolves once it accepts connections. `persist`: AOF, fsync always;
+ * `replicaOf`: a replica of the server on that port.
+ */
+export async function redisServer(t: Test, options: { persist?: boolean; replicaOf?: number } = {}): Promise<RedisServer> {
   const port = await freePort()
   let dir = await mkdtemp(join(tmpdir(), 'lvs-redis-'))
   let child: ChildProcess | undefined
-  const persistence = options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  let out = ''
+  const log = new EventEmitter()
+  const extra = options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  if (options.replicaOf) extra.push('--replicaof', '127.0.0.1', String(options.replicaOf))
   const server: RedisServer = {
     port,
     async kill() {
@@ -41,19 +49,23 @@ export async function redisServer(t: Test, options: { persist?: boolean } = {}):
     },
     async start(empty = false) {
       if (empty) dir = await mkdtemp(join(tmpdir(), 'lvs-redis-'))
-      const argv = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence]
+      const argv = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--repl-diskless-sync-delay', '0', ...extra]
       const proc = spawn('redis-server', argv, { stdio: ['ignore', 'pipe', 'pipe'] })
       child = proc
-      let out = ''
-      await new Promise<void>((resolve, reject) => {
-        proc.on('error', reject)
-        proc.on('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)))
-        proc.stdout!.on('data', (chunk: Buffer) => {
+      out = ''
+      for (const stream of [proc.stdout!, proc.stderr!]) {
+        stream.on('data', (chunk: Buffer) => {
           out += chunk.toString()
-          if (out.includes('Ready to accept connections')) resolve()
+          log.emit('data')
         })
+      }
+      const exited = once(proc, 'exit').then(([code]) => {
+        throw new Error(`redis-server exited (${code}) before it was ready:\n${out}`)
       })
-      proc.stdout!.resume()
+      await Promise.race([server.logged('Ready to accept connections'), exited])
+    },
+    async logged(text) {
+      while (!out.includes(text)) await once(log, 'data')
     },
   }
   t.teardown(() => server.kill())

@@ -1,7 +1,8 @@
 // The pair's desired table in a real redis-server: a write is atomic and checks the revision, a write on one
 // director reaches the other's follower in order, a follower catches up from its last id or reloads a snapshot
-// when that id was trimmed, Redis restarting (with its data, or empty) loses nothing acknowledged and deletes
-// nothing, and WAIT without replicas answers with the coded error and the revision.
+// when that id was trimmed or the table was replaced, Redis restarting (with its data, or empty) loses nothing
+// acknowledged and deletes nothing, WAIT without enough replicas answers with the coded error and the revision,
+// and a failover to a replica that missed a write makes followers reload the replica's table.
 import t, { type Test } from 'tap'
 import { EventEmitter, once } from 'node:events'
 import { Redis } from 'ioredis'
@@ -205,4 +206,40 @@ t.test('WAIT with too few replicas: the coded 503 with the revision; the write i
   await rt.seed(first())
   await t.rejects(rt.write(put(2, svc('c', 82)), 1), { code: 'LVS_ERR_STORE_NOT_REPLICATED', statusCode: 503, revision: 2 })
   t.equal((await rt.snapshot())?.table.revision, 2, 'the client can read the revision to see whether it held')
+})
+
+t.test('a replaced table reaches the follower as one reset; a stale replace changes nothing', async (t) => {
+  const redis = await redisServer(t)
+  const [a, b] = [await table(t, redis), await table(t, redis)]
+  await a.seed(first())
+  const fb = follower(b, (await b.snapshot())!)
+  await b.write(put(2, svc('c', 82)), 1)
+  const whole: PersistedTable = { revision: 3, base: [svc('x', 90)], services: [svc('x', 90), svc('a', 80)], drains: { 'x|192.0.2.11:90': 7 } }
+  await t.rejects(a.replaceAll({ ...whole, revision: 2 }, 1), { code: 'LVS_ERR_STORE_CONFLICT', revision: 2 })
+  await a.replaceAll(whole, 2)
+  await fb.until(() => fb.table.revision === 3)
+  t.same(fb.log, ['change 2', 'reset 3'])
+  t.same(fb.table, whole, 'services in their new order, base and drains')
+})
+
+t.test('WAIT with a replica; after a failover to a replica that missed a write, a follower reloads its table', async (t) => {
+  const redis = await redisServer(t)
+  const replica = await redisServer(t, { replicaOf: redis.port })
+  await replica.logged('MASTER <-> REPLICA sync: Finished with success')
+  const a = await table(t, redis, { replicas: 1, waitTimeoutMs: 300 })
+  await a.seed(first())
+  for (let rev = 2; rev <= 4; rev++) await a.write(put(rev, svc(`s${rev}`, 1000 + rev)), rev - 1) // each confirmed by the replica
+
+  // The replica is promoted (a failover) and no longer gets the master's writes.
+  const raw = new Redis(replica.port, '127.0.0.1')
+  t.teardown(() => raw.disconnect())
+  await raw.replicaof('NO', 'ONE')
+  await t.rejects(a.write(put(5, svc('s5', 1005)), 4), { code: 'LVS_ERR_STORE_NOT_REPLICATED', revision: 5 })
+
+  // A director that applied revision 5 from the old master now reads the promoted replica.
+  const b = await table(t, replica)
+  const fb = follower(b, (await a.snapshot())!)
+  await fb.until(() => fb.log.length > 0)
+  t.same(fb.log, ['reset 4'], 'the unconfirmed revision 5 is gone; the confirmed ones are kept')
+  t.same(fb.table.services.map((s) => s.name), ['a', 'b', 's2', 's3', 's4'])
 })
