@@ -49,7 +49,7 @@ export async function redisServer(t: Test, options: { persist?: boolean; replica
     },
     async start(empty = false) {
       if (empty) dir = await mkdtemp(join(tmpdir(), 'lvs-redis-'))
-      const argv = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--repl-diskless-sync-delay', '0', ...extra]
+      const argv = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--repl-diskless-sync', 'no', ...extra]
       const proc = spawn('redis-server', argv, { stdio: ['ignore', 'pipe', 'pipe'] })
       child = proc
       out = ''

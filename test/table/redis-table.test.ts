@@ -225,7 +225,7 @@ t.test('a replaced table reaches the follower as one reset; a stale replace chan
 t.test('WAIT with a replica; after a failover to a replica that missed a write, a follower reloads its table', async (t) => {
   const redis = await redisServer(t)
   const replica = await redisServer(t, { replicaOf: redis.port })
-  await replica.logged('MASTER <-> REPLICA sync: Finished with success')
+  await redis.logged('Synchronization with replica') // the master streams to it (disk-based sync: at once)
   const a = await table(t, redis, { replicas: 1, waitTimeoutMs: 300 })
   await a.seed(first())
   for (let rev = 2; rev <= 4; rev++) await a.write(put(rev, svc(`s${rev}`, 1000 + rev)), rev - 1) // each confirmed by the replica
