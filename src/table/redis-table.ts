@@ -79,7 +79,10 @@ export interface FollowHandlers {
   onReset(snapshot: Snapshot): void | Promise<void>
   /** The table this director holds now: it refills a Redis that lost the table (restarted empty). */
   current(): PersistedTable
-  /** Redis was lost (with the error), or is back. Called once per change of state. */
+  /**
+   * The follower stopped (Redis lost: LVS_ERR_STORE_UNAVAILABLE; or a handler threw), or goes on again. Called
+   * once per change of state, for one log line each.
+   */
   onState?(up: boolean, err?: Error): void
 }
 
@@ -189,8 +192,10 @@ export class RedisTable {
 
   /** Resolves once both connections are up (a start-up may wait for it; nothing else needs to). */
   async ready(): Promise<void> {
-    await whenReady(this.#conn, this.#closing.signal)
-    await whenReady(this.#blocking, this.#closing.signal)
+    await this.#run(async () => {
+      await whenReady(this.#conn, this.#closing.signal)
+      await whenReady(this.#blocking, this.#closing.signal)
+    })
   }
 
   /**
@@ -227,10 +232,9 @@ export class RedisTable {
   /** The whole table, its revision and the stream position, read atomically; undefined when Redis holds none. */
   async snapshot(): Promise<Snapshot | undefined> {
     const k = this.#keys
-    const replies = await this.#run(() =>
-      this.#conn.multi().mget(k.rev, k.instance).xrevrange(k.stream, '+', '-', 'COUNT', 1).get(k.base).zrange(k.order, '0', '-1').hgetall(k.services).hgetall(k.drains).exec(),
+    const [mget, last, base, order, services, drains] = await this.#run(async () =>
+      results(await this.#conn.multi().mget(k.rev, k.instance).xrevrange(k.stream, '+', '-', 'COUNT', 1).get(k.base).zrange(k.order, '0', '-1').hgetall(k.services).hgetall(k.drains).exec()),
     )
-    const [mget, last, base, order, services, drains] = results(replies)
     const position = toPosition([mget, last])
     if (!position) return undefined
     const byName = services as Record<string, string>
@@ -321,7 +325,8 @@ export class RedisTable {
           down = false
           h.onState?.(true)
         }
-        const reply = (await this.#blocking.xread('COUNT', 1000, 'BLOCK', this.#blockMs, 'STREAMS', this.#keys.stream, at.id)) as unknown as XreadReply | null
+        const read = () => this.#blocking.xread('COUNT', 1000, 'BLOCK', this.#blockMs, 'STREAMS', this.#keys.stream, at.id)
+        const reply = (await this.#run(read)) as unknown as XreadReply | null
         for (const [id, fields] of reply?.[0]?.[1] ?? []) {
           const f = fieldsOf(fields)
           if (f.instance !== at.instance || Number(f.rev) !== at.revision + 1 || f.change === undefined) {
@@ -348,7 +353,7 @@ export class RedisTable {
   /** Where to read from: `at`, when Redis's stream still follows on from it; else after a reset. */
   async #check(at: StreamPosition, h: FollowHandlers): Promise<StreamPosition> {
     const k = this.#keys
-    const now = toPosition(results(await this.#blocking.multi().mget(k.rev, k.instance).xrevrange(k.stream, '+', '-', 'COUNT', 1).exec()))
+    const now = toPosition(await this.#run(async () => results(await this.#blocking.multi().mget(k.rev, k.instance).xrevrange(k.stream, '+', '-', 'COUNT', 1).exec())))
     if (!now) await this.seed(h.current())
     const same = now?.instance === at.instance
     const ahead = same && now.revision > at.revision && compareIds(now.id, at.id) > 0
@@ -384,7 +389,7 @@ function connect(c: RedisConnection, commandTimeout: number): Redis {
     sentinelUsername: c.sentinelUsername,
     sentinelPassword: c.sentinelPassword,
     sentinelTLS: tls(c.sentinelTls),
-    enableTLSForSentinelMode: c.sentinelTls !== undefined && c.sentinelTls !== false,
+    enableTLSForSentinelMode: c.sentinels && c.tls ? true : undefined, // else ioredis ignores `tls` for the master Sentinel names
     // A command is answered now or fails: never queued while disconnected and sent late, never resent, and one
     // in flight when the connection drops fails at once (0 retries; else it would wait for its timeout).
     enableOfflineQueue: false,
@@ -406,7 +411,7 @@ function whenReady(conn: Redis, signal: AbortSignal): Promise<void> {
     const done = () => {
       conn.off('ready', done)
       signal.removeEventListener('abort', done)
-      if (signal.aborted) reject(new Error('closed'))
+      if (signal.aborted) reject(new Error('the RedisTable is closed'))
       else resolve()
     }
     conn.on('ready', done)

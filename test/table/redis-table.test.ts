@@ -68,7 +68,7 @@ function follower(rt: RedisTable, start: Snapshot) {
       note(`reset ${s.table.revision}`)
     },
     current: () => f.table,
-    onState: (up) => note(up ? 'up' : 'down'),
+    onState: (up, err) => note(up ? 'up' : `down ${(err as { code?: string }).code}`),
   }
   rt.follow(start.position, handlers)
   return f
@@ -160,7 +160,7 @@ t.test('Redis restarted mid-stream keeps every acknowledged write; writes while 
   for (let rev = 2; rev <= 4; rev++) await a.write(put(rev, svc(`s${rev}`, 1000 + rev)), rev - 1)
 
   await redis.kill()
-  await fb.until(() => fb.log.includes('down'))
+  await fb.until(() => fb.log.includes('down LVS_ERR_STORE_UNAVAILABLE'))
   await t.rejects(a.write(put(5, svc('lost', 3000)), 4), { code: 'LVS_ERR_STORE_UNAVAILABLE', statusCode: 503 })
   await redis.start()
   await a.ready()
@@ -169,7 +169,7 @@ t.test('Redis restarted mid-stream keeps every acknowledged write; writes while 
 
   t.same(fb.log.filter((e) => e.startsWith('change')), ['change 2', 'change 3', 'change 4', 'change 5', 'change 6', 'change 7'], 'every change once, in order')
   t.notOk(fb.log.some((e) => e.startsWith('reset')), 'no snapshot was needed')
-  t.ok(fb.log.indexOf('up') > fb.log.indexOf('down'), 'the follower saw Redis go and come back')
+  t.ok(fb.log.indexOf('up') > fb.log.indexOf('down LVS_ERR_STORE_UNAVAILABLE'), 'the follower saw Redis go (a coded error) and come back')
   const snap = (await a.snapshot())!
   t.notOk(snap.table.services.some((s) => s.name === 'lost'), 'the failed write left no trace')
   t.same(fb.table, snap.table)
