@@ -29,9 +29,9 @@ async function freePort(): Promise<number> {
 
 /**
  * Start redis-server on a free port; resolves once it accepts connections. `persist`: AOF, fsync always;
- * `replicaOf`: a replica of the server on that port.
+ * `replicaOf`: a replica of the server on that port; `password`: AUTH required.
  */
-export async function redisServer(t: Test, options: { persist?: boolean; replicaOf?: number } = {}): Promise<RedisServer> {
+export async function redisServer(t: Test, options: { persist?: boolean; replicaOf?: number; password?: string } = {}): Promise<RedisServer> {
   const port = await freePort()
   let dir = await mkdtemp(join(tmpdir(), 'lvs-redis-'))
   let child: ChildProcess | undefined
@@ -39,6 +39,7 @@ export async function redisServer(t: Test, options: { persist?: boolean; replica
   const log = new EventEmitter()
   const extra = options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
   if (options.replicaOf) extra.push('--replicaof', '127.0.0.1', String(options.replicaOf))
+  if (options.password) extra.push('--requirepass', options.password)
   const server: RedisServer = {
     port,
     async kill() {

@@ -243,3 +243,15 @@ t.test('WAIT with a replica; after a failover to a replica that missed a write, 
   t.same(fb.log, ['reset 4'], 'the unconfirmed revision 5 is gone; the confirmed ones are kept')
   t.same(fb.table.services.map((s) => s.name), ['a', 'b', 's2', 's3', 's4'])
 })
+
+t.test('AUTH: a password in the options or in a redis:// URL; pairs with other names share the Redis', async (t) => {
+  const redis = await redisServer(t, { password: 's3cret pass' })
+  const a = await table(t, redis, { connection: { host: '127.0.0.1', port: redis.port, password: 's3cret pass' } })
+  const b = await table(t, redis, { connection: { url: `redis://:${encodeURIComponent('s3cret pass')}@127.0.0.1:${redis.port}` }, cluster: 'pair2' })
+  await a.seed(first())
+  t.equal(await b.snapshot(), undefined, "another pair's name sees no table")
+  await b.seed({ ...first(), revision: 7, services: [svc('z', 99)] })
+  t.same((await a.snapshot())?.table.services.map((s) => s.name), ['a', 'b'])
+  t.same((await b.snapshot())?.table.services.map((s) => s.name), ['z'])
+  t.throws(() => new RedisTable({ connection: {}, cluster: 'a}b' }), { code: 'LVS_ERR_INVALID_VALUE' }, 'a name that would break the hash tag')
+})
