@@ -1,8 +1,8 @@
-// A real redis-server for one test: a free loopback port, its own directory, killed in teardown. It can be killed
+// A real redis-server for one test: a free loopback port, its own directory; killed and removed in teardown. It can be killed
 // and started again on the same port (with its data when `persist`, empty otherwise).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,7 +33,13 @@ async function freePort(): Promise<number> {
  */
 export async function redisServer(t: Test, options: { persist?: boolean; replicaOf?: number; password?: string } = {}): Promise<RedisServer> {
   const port = await freePort()
-  let dir = await mkdtemp(join(tmpdir(), 'lvs-redis-'))
+  const dirs: string[] = []
+  const newDir = async () => {
+    const d = await mkdtemp(join(tmpdir(), 'lvs-redis-'))
+    dirs.push(d)
+    return d
+  }
+  let dir = await newDir()
   let child: ChildProcess | undefined
   let out = ''
   const log = new EventEmitter()
@@ -49,7 +55,7 @@ export async function redisServer(t: Test, options: { persist?: boolean; replica
       await exited
     },
     async start(empty = false) {
-      if (empty) dir = await mkdtemp(join(tmpdir(), 'lvs-redis-'))
+      if (empty) dir = await newDir()
       const argv = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--repl-diskless-sync', 'no', ...extra]
       const proc = spawn('redis-server', argv, { stdio: ['ignore', 'pipe', 'pipe'] })
       child = proc
@@ -69,7 +75,10 @@ export async function redisServer(t: Test, options: { persist?: boolean; replica
       while (!out.includes(text)) await once(log, 'data')
     },
   }
-  t.teardown(() => server.kill())
+  t.teardown(async () => {
+    await server.kill()
+    for (const d of dirs) await rm(d, { recursive: true, force: true })
+  })
   await server.start()
   return server
 }
