@@ -1,5 +1,5 @@
-// A real redis-server for one test: a free loopback port, its own directory; killed and removed in teardown. It can be killed
-// and started again on the same port (with its data when `persist`, empty otherwise).
+// A real redis-server for one test: a free loopback port, its own directory; killed and removed in teardown. It
+// can be killed and started again on the same port (with its data when `persist`, empty otherwise).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
