@@ -46,4 +46,7 @@ export const ERR_DAEMON_UNREACHABLE = createError('LVS_ERR_DAEMON_UNREACHABLE', 
 export const ERR_NOT_READY = createError('LVS_ERR_NOT_READY', 'the director is not ready: %s', 503)
 export const ERR_UNSUPPORTED_MEDIA_TYPE = createError('LVS_ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type %s: send application/json', 415)
 export const ERR_BODY_TOO_LARGE = createError('LVS_ERR_BODY_TOO_LARGE', 'the request body is larger than %d bytes', 413)
+export const ERR_STORE_UNAVAILABLE = createError('LVS_ERR_STORE_UNAVAILABLE', 'the table store (Redis %s) is unavailable: %s', 503)
+export const ERR_STORE_CONFLICT = createError('LVS_ERR_STORE_CONFLICT', 'the table in Redis is at revision %d, not %d: the other director changed it first; retry', 409)
+export const ERR_STORE_NOT_REPLICATED = createError('LVS_ERR_STORE_NOT_REPLICATED', 'revision %d is in Redis, not yet confirmed by its replicas (%s): read the table later to see whether it held', 503)
 export const ERR_INTERNAL = createError('LVS_ERR_INTERNAL', 'internal error: %s', 500)
