@@ -248,8 +248,8 @@ export class Director implements DirectorControl {
     // Checks, drains and the reconciler first (so the kernel write and the file write overlap, and a drain's
     // start is kept), then the store: the caller is answered once the change is durable and the kernel has it
     // (or its apply failed and is retried: status shows it), so the answer's work never slows the write.
-    // A changed real server's check starts once the kernel has it: a probe beside its `-R` only slows the `-R`,
-    // and its result could not reach the kernel before that `-R` ends anyway.
+    // A new real server's check starts once the kernel has it: a probe beside its `-R` only slows the `-R`, and
+    // its result could not reach the kernel before that `-R` ends anyway.
     const checks: string[] = []
     for (const t of applied.touched) this.#sync(t.before, t.after, true, checks)
     const inKernel = this.#d.reconciler.attempted()
@@ -291,7 +291,8 @@ export class Director implements DirectorControl {
 
   /**
    * Bring checks, drains and the wanted kernel service in line with one service's change (`now`: skip the batch
-   * window). Checks to (re)subscribe go to `later` when given (the caller subscribes them), else start at once.
+   * window). New checks that start from nothing go to `later` when given (the caller subscribes them once the
+   * kernel has the change), others start at once.
    */
   #sync(before: DesiredService | undefined, after: DesiredService | undefined, now = false, later?: string[]): void {
     const name = (after ?? before)!.name
@@ -302,7 +303,8 @@ export class Director implements DirectorControl {
       const id = `${name}|${realKey(r)}`
       keep.add(id)
       if (!unchanged?.has(r)) {
-        if (later) later.push(id)
+        // Only a check that starts from nothing waits (a real server the kernel serves starts up: no flap).
+        if (later && !this.#subs.has(id) && this.#initialHealth(after!, r) === 'unknown') later.push(id)
         else this.#subscribe(id, after!, r)
       }
       if (r.admin === 'draining') {

@@ -201,3 +201,17 @@ t.test('a failed apply is retried with backoff and shown in status until it succ
   t.equal(h.director.status().kernel.ok, true)
   t.same(h.weights(WEB), ['192.0.2.11:80=3', '192.0.2.12:80=2', '192.0.2.13:80=1'])
 })
+
+t.test('taking over a service the kernel already serves (restore, reload, API) writes nothing and keeps its weights', async (t) => {
+  const first = await startHarness(webConfig())
+  await first.clock.advance(1100)
+  const kernel = structuredClone(first.kernel.table)
+  const table = first.director.exportTable()
+  await first.close()
+  const h = await startHarness({ services: [] }, { kernel })
+  t.teardown(h.close)
+  await h.director.restoreTable(table.services, { actor: 'alice' })
+  t.same(h.weights(WEB), ['192.0.2.11:80=1', '192.0.2.12:80=2', '192.0.2.13:80=1'], 'weights kept')
+  await h.clock.advance(3000)
+  t.equal(h.kernel.batches.length, 0, 'nothing sent to the kernel, then or after the first probes')
+})
