@@ -254,6 +254,7 @@ export class Director implements DirectorControl {
     for (const t of applied.touched) this.#sync(t.before, t.after, true, checks)
     const inKernel = this.#d.reconciler.attempted()
     try {
+      await new Promise((resolve) => setImmediate(resolve)) // the kernel write (queued above) spawns first
       await (whole ? this.#d.store.compact(this.#whole) : this.#d.store.record(this.#change(applied), this.#whole))
       await inKernel
     } finally {
