@@ -7,6 +7,9 @@ import type { Exec, ExecResult } from '../src/exec.js'
 const LISTING_HEAD = 'IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n'
 
 /** A fake kernel table and the Exec that drives it; `calls` counts processes by their first argument. */
+/** The ipvsadm commands that change the table; a one-line batch runs as one of them instead of `-R`. */
+export const CHANGE_COMMANDS: ReadonlySet<string> = new Set(['-A', '-E', '-D', '-a', '-e', '-d'])
+
 export function fakeIpvsadm(): { exec: Exec; calls: Map<string, number>; rules(): number } {
   // service "-t VIP:PORT" -> its -A line, and its destinations "-r RS:PORT" -> -a line
   const services = new Map<string, { line: string; dests: Map<string, string> }>()
@@ -29,7 +32,7 @@ export function fakeIpvsadm(): { exec: Exec; calls: Map<string, number>; rules()
       for (const line of (options.input ?? '').split('\n')) if (line) apply(line)
       return ok()
     }
-    if (['-A', '-E', '-D', '-a', '-e', '-d'].includes(argv[0] ?? '')) {
+    if (CHANGE_COMMANDS.has(argv[0] ?? '')) {
       apply(argv.join(' ')) // a one-line batch runs as the command itself
       return ok()
     }

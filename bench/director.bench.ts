@@ -24,6 +24,7 @@ import { Pool, request } from 'undici'
 import { buildApi } from '../src/api/app.js'
 import { nodeExec, type Exec } from '../src/exec.js'
 import { startDaemon, type Daemon } from '../src/main.js'
+import { CHANGE_COMMANDS } from './director-fake-exec.js'
 import { median, mustRun, now, runRaw } from './ipvs-measure.js'
 import { BENCH_VIP, benchPort, rawRestoreText, REAL_SERVERS } from './ipvs-rules.js'
 
@@ -70,7 +71,6 @@ const OUT = process.env.LAB_OUT ?? '/tmp'
 // --- the daemon's ipvsadm, observed: every -R's lines with the time its process exited -----------------
 
 interface Seen { line: string; at: number; start: number; ok: boolean }
-const CHANGE_COMMANDS = new Set(['-A', '-E', '-D', '-a', '-e', '-d'])
 const waiters: Array<{ match: (l: string) => boolean; resolve: (s: Seen) => void }> = []
 const processes: Array<{ argv: string[]; ms: number; lines: number }> = []
 const observedExec = (inner: Exec): Exec => async (file, argv, options) => {

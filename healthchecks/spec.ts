@@ -1,9 +1,9 @@
 // The health-check spec: one TypeBox schema per kind (the single source of types and validation) and its parser.
 import { Type, type Static } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
+import type { ValueError } from '@sinclair/typebox/value'
 import { canonicalAddress } from '../src/address.js'
 import { ERR_INVALID_CHECK } from '../src/errors.js'
-import { firstError } from '../src/values.js'
+import { withDefaults } from '../src/values.js'
 
 /** Fields every check kind takes. Times are in seconds; fractions are allowed. */
 const common = {
@@ -270,15 +270,15 @@ export function parseCheckSpec(input: unknown): Readonly<CheckSpec> {
   if (typeof kind !== 'string' || !Object.hasOwn(schemas, kind))
     throw invalid('kind', `must be one of ${CHECK_KINDS.join(', ')} (got ${JSON.stringify(kind)})`)
   const schema = schemas[kind as CheckKind]
-  // structuredClone keeps an own "__proto__" key as data (Value.Clone would set the prototype), so it is rejected.
-  let copy: unknown
+  // withDefaults copies with structuredClone, which keeps an own "__proto__" key as data (Value.Clone would set the
+  // prototype), so it is rejected; what it cannot copy (functions, symbols) is not plain data.
+  let checked: { value: unknown; error?: ValueError }
   try {
-    copy = structuredClone(input)
+    checked = withDefaults(schema, input)
   } catch {
     throw invalid('(spec)', 'must be plain data (JSON or YAML values)')
   }
-  const value = Value.Default(schema, copy)
-  const error = firstError(schema, value)
+  const { value, error } = checked
   if (error) throw invalid(fieldOf(error.path), reasonOf(error.schema as SchemaHints, error.message))
   const spec = value as CheckSpec
   checkSemantics(spec)

@@ -24,35 +24,25 @@ export interface HostPortOptions {
 
 // Parsing is memoised: the same few addresses are parsed on every API write, config line and kernel listing, and
 // ipaddr.js is slow on text that is not an address (`192.0.2.11:80`). Bounded: cleared when full.
-const parsed = new Map<string, Readonly<Address> | null>()
-const PARSED_MAX = 4096
+function memoised<T>(compute: (text: string) => T): (text: string) => T {
+  const cache = new Map<string, T>()
+  return (text) => {
+    if (cache.has(text)) return cache.get(text) as T
+    const value = compute(text)
+    if (cache.size >= 4096) cache.clear()
+    cache.set(text, value)
+    return value
+  }
+}
 
 /**
  * Canonical text and family of a plain IP literal, or undefined: dotted-quad IPv4 only (never "127.1", which a
  * resolver would take), IPv6 without a zone.
  */
-export function canonicalAddress(text: string): Readonly<Address> | undefined {
-  let a = parsed.get(text)
-  if (a === undefined) {
-    a = parseAddress(text) ?? null
-    if (parsed.size >= PARSED_MAX) parsed.clear()
-    parsed.set(text, a)
-  }
-  return a ?? undefined
-}
-
-const ranges = new Map<string, string>()
+export const canonicalAddress: (text: string) => Readonly<Address> | undefined = memoised(parseAddress)
 
 /** ipaddr.js's range name of a canonical address (`unicast`, `multicast`, `unspecified`, ...), memoised like parsing. */
-export function addressRange(canonical: string): string {
-  let range = ranges.get(canonical)
-  if (range === undefined) {
-    range = ipaddr.parse(canonical).range()
-    if (ranges.size >= PARSED_MAX) ranges.clear()
-    ranges.set(canonical, range)
-  }
-  return range
-}
+export const addressRange: (canonical: string) => string = memoised((canonical) => ipaddr.parse(canonical).range())
 
 function parseAddress(text: string): Readonly<Address> | undefined {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return Object.freeze({ address: ipaddr.IPv4.parse(text).toString(), family: 'inet' })

@@ -23,10 +23,10 @@ import { isObject } from './values.js'
 /** Below this size the journal is never folded (rewriting a tiny snapshot per change would be busy work). */
 const MIN_COMPACT_BYTES = 64 * 1024
 
-export const journalPath = (path: string): string => `${path}.journal`
+const journalPath = (path: string): string => `${path}.journal`
 
 /** An error of a state file as LVS_ERR_STATE_FILE naming the file (coded errors pass through). */
-export function stateError(path: string, err: unknown): Error {
+function stateError(path: string, err: unknown): Error {
   return (err as { code?: string }).code === 'LVS_ERR_STATE_FILE' ? (err as Error) : new ERR_STATE_FILE(path, (err as Error).message)
 }
 
@@ -57,18 +57,17 @@ export interface JournalFormat<S> {
   what: string
 }
 
-/** A journaled file as read: the state (undefined when there is no file), warnings for a torn end, the snapshot's size. */
+/** A journaled file as read: the state (undefined when there is no file) and warnings for a torn end. */
 export interface JournalRead<S> {
   state: S | undefined
   /** One message per ignored torn line, for the caller to log. */
   warnings: string[]
-  snapshotBytes: number
 }
 
 /** Read snapshot and journal. A missing file is `state: undefined`; a corrupt one LVS_ERR_STATE_FILE. */
 export async function readJournaled<S>(path: string, format: JournalFormat<S>): Promise<JournalRead<S>> {
   const text = await readText(path)
-  if (text === undefined) return { state: undefined, warnings: [], snapshotBytes: 0 }
+  if (text === undefined) return { state: undefined, warnings: [] }
   const data = parseJson(path, text)
   if (!isObject(data) || data.version !== 1 || (data.journal !== undefined && typeof data.journal !== 'string')) {
     throw new ERR_STATE_FILE(path, `not ${format.what}`)
@@ -80,7 +79,7 @@ export async function readJournaled<S>(path: string, format: JournalFormat<S>): 
     throw stateError(path, err)
   }
   const warnings = typeof data.journal === 'string' ? replay(journalPath(path), await readText(journalPath(path)), data.journal, state, format) : []
-  return { state, warnings, snapshotBytes: Buffer.byteLength(text) }
+  return { state, warnings }
 }
 
 const parseLine = (line: string): unknown => {

@@ -19,7 +19,7 @@ export function withDefaults<T>(schema: TSchema, input: unknown): { value: T; er
 }
 
 /** The first schema error of `value`, or undefined, by a checker compiled once per schema. */
-export function firstError(schema: TSchema, value: unknown): ValueError | undefined {
+function firstError(schema: TSchema, value: unknown): ValueError | undefined {
   let check = compiled.get(schema)
   if (!check) compiled.set(schema, (check = TypeCompiler.Compile(schema)))
   return check.Check(value) ? undefined : check.Errors(value).First()
