@@ -126,13 +126,24 @@ export const scenarios: Scenario[] = [
         await echo2!.stop()
         const { updated } = await downWithinBound(d, `service web real ${rs2.ip4}:80`, killedAt, from)
         assert.equal((await weights(lab, dirA, WEB))[rs2.ip4], 0, 'rs2 quiesced: weight 0 in the kernel (quiescent)')
+        // The kernel's count of connections it scheduled to rs2: a new scheduling decision adds one.
+        const scheduledToRs2 = async () => (await kernel(lab, dirA, { stats: true })).find((s) => s.key === WEB)!.destinations.find((x) => x.address === rs2.ip4)?.stats?.conns ?? -1
+        const rs2Before = await scheduledToRs2()
         await repliesAfter(probe, updated.time, 10)
         const all = await probe.stop()
+        const rs2After = await scheduledToRs2()
         const failed = all.filter((r) => !r.ok)
         const late = all.filter((r) => r.at > updated.time)
-        note(`web: ${failed.length} failed requests between the kill and the kernel update, ${late.length} after it, all ok: ${late.every((r) => r.ok)}`)
-        assert.ok(failed.every((r) => r.at >= killedAt - 100 && r.at <= updated.time), 'requests failed only between the kill and the kernel update', failed)
-        assert.same(late.filter((r) => !r.ok), [], 'every request sent after the kernel update succeeded')
+        const lateFailed = late.filter((r) => !r.ok)
+        note(`web: ${failed.length - lateFailed.length} failed requests between the kill and the kernel update, ${late.length} after it, ${lateFailed.length} of them failed`)
+        assert.equal(rs2After, rs2Before, 'after the kernel update IPVS scheduled no new connection to rs2')
+        assert.ok(failed.every((r) => r.at >= killedAt - 100), 'no request failed before the kill', failed)
+        // A request after the update can still meet rs2 when its client port matches a connection entry the
+        // kernel keeps from before (weight 0 keeps entries; DR entries linger in FIN_WAIT, and -C between
+        // scenarios revives a re-added server's entries): the kernel reuses the entry rather than scheduling,
+        // which the unchanged counter above shows. Such a request is refused by rs2's closed port at once.
+        assert.ok(lateFailed.every((r) => /ECONNREFUSED/.test(r.error ?? '')), 'a request after the update fails only by meeting a kernel-kept entry to rs2 (refused), never by a new scheduling to it', lateFailed)
+        assert.ok(lateFailed.length <= late.length / 5, 'nearly every request sent after the kernel update succeeded', late)
         assert.ok(late.every((r) => r.body !== rs2.ns), 'none reached rs2', late)
 
         // Drain: hold a keep-alive connection to one up server, drain that server.
