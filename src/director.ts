@@ -12,7 +12,7 @@ import type { LoadedConfig } from './config/load.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './config/service.js'
 import type { RealConfig } from './config/schema.js'
 import type { Clock } from './clock.js'
-import { ERR_BAD_REQUEST } from './errors.js'
+import { ERR_BAD_REQUEST, ERR_NOT_FOUND } from './errors.js'
 import type { ListedService } from './ipvs/parse.js'
 import { destinationKey, type Service } from './ipvs/model.js'
 import { expandService, type Expanded } from './reconcile/expand.js'
@@ -34,9 +34,15 @@ export interface DirectorDeps {
   config: LoadedConfig
   /** Reads the config file again (reload). */
   loadConfig: () => Promise<LoadedConfig>
-  /** The desired table as persisted, when there is one (restart). */
+  /** The desired table as persisted, when there is one (restart; the pair's table from Redis). */
   persisted?: PersistedTable
+  /** Where this director keeps its table (the local state file; for a pair, its cache of the shared table). */
   store: TableStore
+  /**
+   * The pair's table (Redis): a change is written there first, at the revision this director holds, and is made
+   * here only once it is in; the other director's changes come through `applyPeer`/`resetTo`.
+   */
+  shared?: SharedTable
   scheduler: Scheduler
   createChecker: (spec: CheckSpec) => Checker
   reconciler: Reconciler
@@ -53,12 +59,23 @@ export interface DirectorDeps {
   auditSize?: number
 }
 
+/** The table both directors of a pair write to and follow (src/table/redis-table.ts). */
+export interface SharedTable {
+  /** Make `change` if the table is at `expectRevision`; throws LVS_ERR_STORE_* (with `revision`) otherwise. */
+  write(change: TableChange, expectRevision: number): Promise<unknown>
+  replaceAll(whole: PersistedTable, expectRevision: number): Promise<unknown>
+  snapshot(): Promise<{ table: PersistedTable } | undefined>
+}
+
 /** A real server's check as subscribed: probe key and thresholds (a change of either re-subscribes it). */
 interface Subscription { key: string; rise: number; fall: number }
 
 const AUDIT_DEFAULT = 1000
 const STATS_TTL_MS = 1000
 const DRAIN_POLL_MS = 1000
+/** How long a write refused by Redis for a newer revision waits for this director to catch up before it retries. */
+const CATCH_UP_MS = 2000
+const CONFLICT_RETRIES = 2
 
 /** The director core. `start()` once, `close()` at the end. */
 export class Director implements DirectorControl {
@@ -83,6 +100,11 @@ export class Director implements DirectorControl {
   #closed = false
   readonly #kernel: StatusView['kernel'] = { ok: true, pending: 0, driftRepairs: 0 }
   #reload: StatusView['reload'] = { ok: true }
+  readonly #store: StatusView['store']
+  // Pair: a change is applied, written to Redis and undone if refused, one at a time, and never beside a
+  // peer's change (the tail of the queue; a writer waits for it, then takes its place).
+  #turn: Promise<void> = Promise.resolve()
+  readonly #caughtUp = new Set<{ revision: number; done: () => void }>()
 
   constructor(deps: DirectorDeps) {
     this.#d = deps
@@ -91,17 +113,31 @@ export class Director implements DirectorControl {
     this.#config = deps.config
     const limits = { checks: checkDefaults(deps.config), maxDrainShare: deps.config.director.maxDrainShare }
     const p = deps.persisted
-    // A restart with an edited config: apply what the file changed since the table last saw it.
-    const services = p ? mergeConfig(p.base, deps.config.services, p.services) : [...deps.config.services]
-    this.#table = new DesiredTable(services, p?.revision ?? 0, limits)
-    this.#base = [...deps.config.services]
+    const services = p?.services ?? []
+    this.#table = new DesiredTable(deps.shared ? services.map((s) => this.#normalizePeer(s)) : services, p?.revision ?? 0, limits)
+    this.#base = p?.base ?? []
     this.#drains = new Map(Object.entries(p?.drains ?? {}))
+    this.#store = { kind: deps.shared ? 'redis' : 'file', up: true }
     this.#d.scheduler.on('change', (e) => this.#onHealth(e))
   }
 
   /** Subscribe every check, starting from what the kernel holds, and bring the kernel in line. */
   async start(): Promise<void> {
-    for (const s of this.#table.list()) this.#sync(undefined, s)
+    // A first start, or a restart with an edited config: apply what the file changed since the table last saw it.
+    const before = this.#table.list()
+    const revision = this.#table.revision
+    const applied = this.#table.replaceAll(mergeConfig(this.#base, this.#config.services, before))
+    this.#base = [...this.#config.services]
+    if (applied.touched.length > 0 && this.#d.shared) {
+      try {
+        await this.#d.shared.replaceAll(this.#whole(), revision)
+      } catch (err) {
+        // Redis moved on or is away: its table wins (the follower loads it); a reload applies the file later.
+        this.#d.log.warn({ err }, 'config changes not written to Redis at start: the pair keeps its table')
+        this.#table.reset(before, revision)
+      }
+    }
+    for (const s of this.#table.list()) this.#sync(undefined, s, false, undefined, this.#drainsOf(s.name))
     await this.#d.store.compact(this.#whole)
     await this.#d.reconciler.flush()
     this.#ready = true
@@ -148,6 +184,7 @@ export class Director implements DirectorControl {
       reals,
       kernel: { ...this.#kernel, pending: this.#d.reconciler.pending },
       reload: this.#reload,
+      store: this.#store,
     }
   }
 
@@ -162,11 +199,13 @@ export class Director implements DirectorControl {
   // --- DirectorControl: writes
 
   async change(m: Mutation, ctx: ChangeContext): Promise<Applied> {
-    const applied = this.#table.apply(m, ctx.ifMatch)
-    // An added real server is named by its key too (the mutation carries only its body).
-    const real = 'real' in m ? m.real : m.op === 'add-real' && applied.real ? realKey(applied.real) : undefined
-    await this.#commit(applied, ctx.actor, m.op, 'name' in m ? m.name : (applied.service?.name ?? ''), real)
-    return applied
+    return this.#writing(ctx, async (published) => {
+      const applied = this.#table.apply(m, ctx.ifMatch)
+      // An added real server is named by its key too (the mutation carries only its body).
+      const real = 'real' in m ? m.real : m.op === 'add-real' && applied.real ? realKey(applied.real) : undefined
+      await this.#commit(applied, ctx.actor, m.op, 'name' in m ? m.name : (applied.service?.name ?? ''), real, false, published)
+      return applied
+    })
   }
 
   async reload(actor: string): Promise<{ revision: number; changed: number }> {
@@ -181,10 +220,19 @@ export class Director implements DirectorControl {
     }
     this.#config = next
     this.#table.setLimits({ checks: checkDefaults(next), maxDrainShare: next.director.maxDrainShare })
-    const merged = mergeConfig(this.#base, next.services, this.#table.list())
-    const applied = this.#table.replaceAll(merged)
-    this.#base = [...next.services]
-    await this.#commit(applied, actor, 'reload', 'table', undefined, true)
+    const applied = await this.#writing({}, async (published): Promise<Applied> => {
+      const base = this.#base
+      const merged = mergeConfig(base, next.services, this.#table.list())
+      this.#base = [...next.services]
+      const applied = this.#table.replaceAll(merged)
+      try {
+        await this.#commit(applied, actor, 'reload', 'table', undefined, true, published)
+      } catch (err) {
+        if (this.#table.revision < applied.revision) this.#base = base // refused by Redis: undone
+        throw err
+      }
+      return applied
+    })
     this.#reload = { at: this.#iso(), ok: true }
     return { revision: applied.revision, changed: applied.touched.length }
   }
@@ -199,15 +247,67 @@ export class Director implements DirectorControl {
         throw e.path === undefined ? err : new ERR_BAD_REQUEST(`${e.path}: ${e.detail}`)
       }
     })
-    const applied = this.#table.replaceAll(list, ctx.ifMatch)
-    await this.#commit(applied, ctx.actor, 'restore', 'table', undefined, true)
-    return applied
+    return this.#writing(ctx, async (published) => {
+      const applied = this.#table.replaceAll(list, ctx.ifMatch)
+      await this.#commit(applied, ctx.actor, 'restore', 'table', undefined, true, published)
+      return applied
+    })
   }
+
+  // --- the pair: the other director's changes, as the follower of the shared table reads them
+
+  /** Make the other director's change (the next revision); one this director holds already is skipped. */
+  async applyPeer(change: TableChange, id?: string): Promise<void> {
+    await this.#inTurn(async () => {
+      if (this.#closed || change.revision <= this.#table.revision) return // this director's own write, or held
+      if (change.revision !== this.#table.revision + 1) {
+        const snap = await this.#d.shared?.snapshot() // a gap: take the whole table
+        if (snap) await this.#reset(snap.table, 'gap')
+        return
+      }
+      const services = new Map(Object.entries(change.services).map(([name, s]) => [name, s && this.#normalizePeer(s)] as const))
+      const applied = this.#table.applyChange(services, change.revision)
+      for (const t of applied.touched) {
+        const name = (t.after ?? t.before)!.name
+        this.#sync(t.before, t.after, true, undefined, change.drains[name])
+      }
+      await this.#d.store.record(change, this.#whole)
+      // A stream id starts with Redis's clock in ms when it took the change.
+      const lagMs = id ? Math.max(0, this.#now() - Number(id.split('-')[0])) : 0
+      this.#store.lastPeerChange = { at: this.#iso(), revision: change.revision, lagMs }
+      const names = Object.keys(change.services)
+      this.#record('peer', 'sync', names.length === 1 ? `service ${names[0]}` : 'table', { revision: change.revision, services: applied.touched.length })
+      this.#reached()
+    })
+  }
+
+  /** Become the pair's table (start-up, a trimmed stream, Redis restarted or failed over, a replaced table). */
+  async resetTo(table: PersistedTable): Promise<void> {
+    await this.#inTurn(() => this.#reset(table, 'reset'))
+  }
+
+  /** The follower of the shared table stopped (Redis lost) or goes on again (main passes its onState here). */
+  onStoreState(up: boolean, err?: Error): void {
+    this.#store.up = up
+    if (err) {
+      const e = err as { code?: string; message: string }
+      this.#store.lastError = { at: this.#iso(), code: e.code ?? 'ERROR', message: e.message }
+    }
+    if (up) this.#d.log.info({}, 'following the shared table again')
+    else this.#d.log.error({ err }, 'the shared table cannot be followed: serving the last table, writes refused until it is back')
+  }
+
+  /** The table as this director holds it (it refills a Redis that lost the table). */
+  persistedTable(): PersistedTable {
+    return this.#whole()
+  }
+
 
   /** Stop checks and timers; the kernel table is left as it is so traffic keeps flowing. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const w of this.#caughtUp) w.done()
     if (this.#drainTimer) this.#d.clock.clearTimeout(this.#drainTimer)
     await this.#d.scheduler.close()
     await this.#d.reconciler.close()
@@ -243,41 +343,134 @@ export class Director implements DirectorControl {
   // --- internals
 
   /** Sync checks, drains and the kernel with a change, keep it (a journal line, or the whole table), audit it. */
-  async #commit(applied: Applied, actor: string, action: string, name: string, real?: string, whole = false): Promise<void> {
-    if (applied.touched.length === 0) return
+  async #commit(applied: Applied, actor: string, action: string, name: string, real?: string, whole = false, published?: () => void): Promise<void> {
+    if (applied.touched.length === 0) return published?.()
+    const change = this.#change(applied)
+    // A pair's change goes to Redis first, at the revision this director held: refused (the other director
+    // wrote first, Redis away), it is undone here and nothing else happened. In Redis but not confirmed by its
+    // replicas, it stands and the caller hears so.
+    let unconfirmed: unknown
+    if (this.#d.shared) {
+      try {
+        await (whole ? this.#d.shared.replaceAll(this.#whole(), applied.revision - 1) : this.#d.shared.write(change, applied.revision - 1))
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'LVS_ERR_STORE_NOT_REPLICATED') {
+          this.#table.applyChange(new Map(applied.touched.map((t) => [(t.after ?? t.before)!.name, t.before ?? null])), applied.revision - 1)
+          throw err
+        }
+        unconfirmed = err
+      } finally {
+        published?.()
+      }
+    }
     // Checks, drains and the reconciler first (so the kernel write and the file write overlap, and a drain's
     // start is kept), then the store: the caller is answered once the change is durable and the kernel has it
     // (or its apply failed and is retried: status shows it), so the answer's work never slows the write.
     // A new real server's check starts once the kernel has it: a probe beside its `-R` only slows the `-R`, and
     // its result could not reach the kernel before that `-R` ends anyway.
     const checks: string[] = []
-    for (const t of applied.touched) this.#sync(t.before, t.after, true, checks)
+    for (const t of applied.touched) this.#sync(t.before, t.after, true, checks, change.drains[(t.after ?? t.before)!.name])
     const inKernel = this.#d.reconciler.attempted()
     try {
       await new Promise((resolve) => setImmediate(resolve)) // the kernel write (queued above) spawns first
-      await (whole ? this.#d.store.compact(this.#whole) : this.#d.store.record(this.#change(applied), this.#whole))
+      await (whole ? this.#d.store.compact(this.#whole) : this.#d.store.record(change, this.#whole))
       await inKernel
     } finally {
       for (const id of checks) this.#subscribeCurrent(id)
     }
     const target = real ? `service ${name} real ${real}` : name === 'table' ? 'table' : `service ${name}`
     this.#record(actor, action, target, { revision: applied.revision, services: applied.touched.length })
+    if (unconfirmed) throw unconfirmed
   }
 
-  /** The touched services as they are now, and their drains. */
+  /** The touched services as they are now, and their drains (a drain that starts now starts at this moment). */
   #change(applied: Applied): TableChange {
     const change: TableChange = { revision: applied.revision, services: {}, drains: {} }
     for (const t of applied.touched) {
       const name = (t.after ?? t.before)!.name
       change.services[name] = t.after ?? null
-      change.drains[name] = {}
-    }
-    for (const [id, since] of this.#drains) {
-      const bar = id.indexOf('|')
-      const reals = change.drains[id.slice(0, bar)]
-      if (reals) reals[id.slice(bar + 1)] = since
+      change.drains[name] = this.#drainsOf(name, t.after)
     }
     return change
+  }
+
+  /** The drain start of each draining real server of a service (kept, or now for one that starts draining). */
+  #drainsOf(name: string, s = this.#table.get(name)): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const r of s?.destinations ?? []) {
+      if (r.admin === 'draining') out[realKey(r)] = this.#drains.get(`${name}|${realKey(r)}`) ?? this.#now()
+    }
+    return out
+  }
+
+  /**
+   * Run a write. A pair's writes take turns (apply, Redis, undo when refused) and one refused because the other
+   * director wrote first is made again once this director holds that revision, unless the caller sent If-Match.
+   */
+  async #writing<T>(ctx: { ifMatch?: string }, write: (published: () => void) => Promise<T>): Promise<T> {
+    if (!this.#d.shared) return write(() => {})
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#inTurn(write)
+      } catch (err) {
+        const e = err as { code?: string; revision?: number }
+        if (e.code !== 'LVS_ERR_STORE_CONFLICT' || ctx.ifMatch !== undefined || attempt >= CONFLICT_RETRIES) throw err
+        await this.#reach(e.revision ?? 0)
+      }
+    }
+  }
+
+  /** Run `fn` when the turns before it are over; it ends its turn by calling `done` (or by ending). */
+  async #inTurn<T>(fn: (done: () => void) => Promise<T>): Promise<T> {
+    let done!: () => void
+    const mine = new Promise<void>((resolve) => (done = resolve))
+    const before = this.#turn
+    this.#turn = before.then(() => mine)
+    await before
+    try {
+      return await fn(done)
+    } finally {
+      done()
+    }
+  }
+
+  /** Resolves once this director holds `revision` (a peer's change came through), or after CATCH_UP_MS. */
+  #reach(revision: number): Promise<void> {
+    if (this.#table.revision >= revision || this.#closed) return Promise.resolve()
+    return new Promise((resolve) => {
+      const w = { revision, done: () => {
+        this.#caughtUp.delete(w)
+        this.#d.clock.clearTimeout(timer)
+        resolve()
+      } }
+      const timer = this.#d.clock.setTimeout(w.done, CATCH_UP_MS)
+      this.#caughtUp.add(w)
+    })
+  }
+
+  #reached(): void {
+    for (const w of this.#caughtUp) if (this.#table.revision >= w.revision) w.done()
+  }
+
+  async #reset(table: PersistedTable, why: string): Promise<void> {
+    if (this.#closed) return
+    const services = table.services.map((s) => this.#normalizePeer(s))
+    const revision = this.#table.revision
+    const applied = this.#table.reset(services, table.revision)
+    if (applied.touched.length === 0 && revision === table.revision) return // this director's own reload or restore
+    this.#base = table.base
+    this.#drains.clear()
+    for (const [id, since] of Object.entries(table.drains)) this.#drains.set(id, since)
+    for (const t of applied.touched) this.#sync(t.before, t.after, true, undefined, this.#drainsOf((t.after ?? t.before)!.name, t.after))
+    await this.#d.store.compact(this.#whole)
+    this.#record('peer', why, 'table', { revision: table.revision, services: applied.touched.length })
+    this.#armDrains()
+    this.#reached()
+  }
+
+  /** A service as the other director (through Redis) wrote it: checked like any input, with this director's defaults. */
+  #normalizePeer(s: DesiredService): DesiredService {
+    return normalizeServiceConfig(s, `/services/${s.name}`, checkDefaults(this.#config))
   }
 
   readonly #whole = (): PersistedTable =>
@@ -295,7 +488,7 @@ export class Director implements DirectorControl {
    * window). New checks that start from nothing go to `later` when given (the caller subscribes them once the
    * kernel has the change), others start at once.
    */
-  #sync(before: DesiredService | undefined, after: DesiredService | undefined, now = false, later?: string[]): void {
+  #sync(before: DesiredService | undefined, after: DesiredService | undefined, now = false, later?: string[], drains: Record<string, number> = {}): void {
     const name = (after ?? before)!.name
     const keep = new Set<string>()
     // A real server whose object and service are as before (a change of another real server) keeps its check.
@@ -310,7 +503,7 @@ export class Director implements DirectorControl {
       }
       if (r.admin === 'draining') {
         if (!this.#drains.has(id)) {
-          this.#drains.set(id, this.#now())
+          this.#drains.set(id, drains[realKey(r)] ?? this.#now())
           this.#armDrains()
         }
       } else this.#drains.delete(id)
@@ -435,6 +628,7 @@ export class Director implements DirectorControl {
         await this.change({ op: 'delete-real', name, real: key }, { actor: 'drain' })
         this.#d.log.info({ service: name, real: key, why }, 'drain finished: real server removed')
       } catch (err) {
+        if (err instanceof ERR_NOT_FOUND) continue // the other director of the pair ended it first
         this.#d.log.error({ service: name, real: key, err }, 'drain could not remove the real server')
       }
     }

@@ -19,7 +19,8 @@ import { mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { OwnedStore } from './ipvs/owned.js'
 import { Reconciler } from './reconcile/reconciler.js'
-import { StateFile } from './table/state-file.js'
+import { RedisTable, redisTableOptions, type StreamPosition } from './table/redis-table.js'
+import { StateFile, type PersistedTable } from './table/state-file.js'
 import type { DirectorControl } from './api/control.js'
 import type { Token } from './config/schema.js'
 
@@ -114,11 +115,25 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     closers.push(() => agent.close())
     const stateFile = new StateFile(s.stateDir)
     closers.push(() => stateFile.close()) // after the director's (closers run in reverse)
+    let persisted = await stateFile.load({}, (w) => log.warn({ file: stateFile.path }, w))
+    let shared: RedisTable | undefined
+    let position: StreamPosition | undefined
+    if (s.redis) {
+      const redis = new RedisTable(redisTableOptions(s.redis, (path) => readFileSync(path)))
+      shared = redis
+      closers.push(() => redis.close())
+      const start = await pairTable(redis, persisted, s.redis.commandTimeout * 1000).catch((err: Error) => {
+        log.warn({ err }, 'Redis unavailable at start: serving the table in stateDir until it is back')
+        return undefined
+      })
+      if (start) ({ table: persisted, position } = start)
+    }
     director = new Director({
       config,
       loadConfig: () => configFrom(o, (w) => log.warn({ line: w.line, directive: w.directive }, w.message)),
-      persisted: await stateFile.load({}, (w) => log.warn({ file: stateFile.path }, w)),
+      persisted,
       store: stateFile,
+      shared,
       scheduler,
       createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp, guardRouter }),
       reconciler,
@@ -140,6 +155,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     })
     closers.push(() => director!.close())
     await director.start()
+    if (shared) followPair(shared, director, position)
     armDrift(director, s.driftInterval * 1000, log, closers)
     let url: string | undefined
     if (o.buildApi) {
@@ -162,6 +178,32 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await closeAll()
     throw err
   }
+}
+
+/**
+ * The pair's table at start: Redis's, or (Redis empty: the pair's first start, or Redis restarted empty) this
+ * director's last table put in first, never an empty table taken as "delete everything".
+ */
+export async function pairTable(redis: RedisTable, local: PersistedTable | undefined, timeoutMs: number): Promise<{ table: PersistedTable; position: StreamPosition }> {
+  await redis.ready(timeoutMs)
+  let snap = await redis.snapshot()
+  if (!snap) {
+    await redis.seed(local ?? { revision: 0, base: [], services: [], drains: {} }) // another director may come first: its table stays
+    snap = await redis.snapshot()
+  }
+  if (!snap) throw new Error('the table vanished from Redis while it was read')
+  return { table: snap.table, position: snap.position }
+}
+
+/** Make the other director's changes here, from `position` (unknown when Redis was away at start). */
+export function followPair(shared: RedisTable, director: Director, position?: StreamPosition): void {
+  // An unknown position is no stream's: the follower loads the whole table.
+  shared.follow(position ?? { instance: '', revision: -1, id: '0-0' }, {
+    onChange: (change, id) => director.applyPeer(change, id),
+    onReset: (snap) => director.resetTo(snap.table),
+    current: () => director.persistedTable(),
+    onState: (up, err) => director.onStoreState(up, err),
+  })
 }
 
 function armDrift(director: Director, everyMs: number, log: Logger, closers: Array<() => Promise<unknown>>): void {

@@ -71,6 +71,13 @@ export interface StatusView {
     driftRepairs: number
   }
   reload: { at?: string; ok: boolean; error?: { code: string; message: string } }
+  /** Where the desired table lives: the state file, or Redis for a pair (and how its follower is doing). */
+  store: {
+    kind: 'file' | 'redis'
+    up: boolean
+    lastError?: { at: string; code: string; message: string }
+    lastPeerChange?: { at: string; revision: number; lagMs: number }
+  }
 }
 
 /** One line of the audit trail. */

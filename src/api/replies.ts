@@ -14,6 +14,7 @@ interface CodedError {
   code: string
   statusCode: number
   message: string
+  revision?: number
 }
 
 /** The LVS_ERR_ error an error from a route, a hook or fastify itself stands for. */
@@ -21,7 +22,10 @@ export function toApiError(err: FastifyError): CodedError {
   // A path or query schema refused the request; fastify's message names the part and field (`querystring/limit ...`).
   if (err.validation) return new ERR_BAD_REQUEST(err.message)
   const code = typeof err.code === 'string' ? err.code : ''
-  if (code.startsWith('LVS_ERR_') && typeof err.statusCode === 'number') return { code, statusCode: err.statusCode, message: err.message }
+  if (code.startsWith('LVS_ERR_') && typeof err.statusCode === 'number') {
+    const { revision } = err as { revision?: unknown }
+    return { code, statusCode: err.statusCode, message: err.message, ...(typeof revision === 'number' ? { revision } : {}) }
+  }
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ERR_UNSUPPORTED_MEDIA_TYPE(JSON.stringify(String(err.message).replace(/^Unsupported Media Type: ?/, '')))
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ERR_BODY_TOO_LARGE(BODY_LIMIT)
   // Fastify's other client errors (bad JSON, empty JSON body, __proto__ keys, bad Content-Length) keep their status.
@@ -47,7 +51,7 @@ export function answerError(err: FastifyError, request: FastifyRequest, reply: F
   // The daemon logs state changes, not requests: client errors only at debug, server errors always.
   if (e.statusCode >= 500) request.log.error({ err }, 'api request failed')
   else request.log.debug({ code: e.code, message: e.message }, 'api request refused')
-  return reply.code(e.statusCode).type('application/json').send({ code: e.code, message: e.message })
+  return reply.code(e.statusCode).type('application/json').send({ code: e.code, message: e.message, ...(e.revision !== undefined ? { revision: e.revision } : {}) })
 }
 
 /** The tags of an If-Match / If-None-Match header, or `*`; LVS_ERR_BAD_REQUEST when it is not a list of ETags. */

@@ -9,7 +9,12 @@ const Time = Type.String({ description: 'ISO 8601' })
 const Counter = Type.Number({ minimum: 0 })
 
 /** Every error answer: a stable code and a message for people. */
-export const ErrorSchema = Type.Object({ code: Type.String({ pattern: '^LVS_ERR_' }), message: Type.String() }, { $id: 'Error' })
+export const ErrorSchema = Type.Object({
+  code: Type.String({ pattern: '^LVS_ERR_' }),
+  message: Type.String(),
+  /** A pair's table revision in Redis: the one that won a conflict, or the one a write not confirmed by replicas has. */
+  revision: Type.Optional(Type.Integer()),
+}, { $id: 'Error' })
 
 export const KernelCountersSchema = Type.Object({
   activeConns: Type.Optional(Counter),
@@ -78,6 +83,14 @@ export const StatusViewSchema = Type.Object(
       driftRepairs: Type.Integer(),
     }),
     reload: Type.Object({ at: Type.Optional(Time), ok: Type.Boolean(), error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })) }),
+    store: Type.Object({
+      kind: Type.Union([Type.Literal('file'), Type.Literal('redis')]),
+      /** Redis reachable and followed (always true for the file). */
+      up: Type.Boolean(),
+      lastError: Type.Optional(Type.Object({ at: Time, code: Type.String(), message: Type.String() })),
+      /** The last change of the other director made here: when, its revision, and how long after Redis took it. */
+      lastPeerChange: Type.Optional(Type.Object({ at: Time, revision: Type.Integer(), lagMs: Type.Number() })),
+    }),
   },
   { $id: 'Status' },
 )

@@ -3,7 +3,7 @@
 import ipaddr from 'ipaddr.js'
 import { ERR_INVALID_CONFIG } from '../errors.js'
 import { describeError, invalid } from '../ipvs/model.js'
-import { DirectorSettingsSchema, type DirectorSettings } from './schema.js'
+import { DirectorSettingsSchema, type DirectorSettings, type RedisSettings } from './schema.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './service.js'
 import { parseValidated, readText } from './yaml.js'
 import { isObject, withDefaults } from '../values.js'
@@ -23,6 +23,7 @@ export function parseConfig(input: unknown): LoadedConfig {
   const { value: director, error } = withDefaults<DirectorSettings>(DirectorSettingsSchema, root.director ?? {})
   if (error) throw invalid(`/director${error.path}`, describeError(error))
   checkListen(director)
+  if (director.redis) checkRedis(director.redis)
   const raw = root.services ?? []
   if (!Array.isArray(raw)) throw invalid('/services', 'must be a list of services')
   const { maxConcurrent: _m, ...checks } = director.checks
@@ -58,6 +59,16 @@ function checkListen(d: DirectorSettings): void {
   if (d.api.tokens.length === 0 && ipaddr.parse(host).range() !== 'loopback') {
     throw invalid('/director/api/listen', `${host} is not a loopback address: configure director.api.tokens to listen there`)
   }
+}
+
+// One way to find Redis, and one way to give each secret.
+function checkRedis(r: RedisSettings): void {
+  const ways = [r.url, r.host, r.sentinels].filter((w) => w !== undefined).length
+  if (ways !== 1) throw invalid('/director/redis', 'name Redis one way: url, host (and port), or sentinels (and name)')
+  if (r.sentinels && !r.name) throw invalid('/director/redis/name', "the Sentinels' master name is required with sentinels")
+  if (r.port !== undefined && !r.host) throw invalid('/director/redis/port', 'port goes with host')
+  if (r.password && r.passwordFile) throw invalid('/director/redis/passwordFile', 'give password or passwordFile, not both')
+  if (r.sentinelPassword && r.sentinelPasswordFile) throw invalid('/director/redis/sentinelPasswordFile', 'give sentinelPassword or sentinelPasswordFile, not both')
 }
 
 function deepFreeze<T>(value: T): T {

@@ -68,6 +68,51 @@ export const TokenSchema = Type.Object(
   { additionalProperties: false },
 )
 
+const Host = Type.String({ minLength: 1, maxLength: 255 })
+const Port = Type.Integer({ minimum: 1, maximum: 65535 })
+const FilePath = Type.String({ minLength: 1, maxLength: 4096 })
+/** TLS to Redis: true (the system's CAs), or files for a private CA and a client certificate. */
+const RedisTlsSchema = Type.Union([
+  Type.Boolean(),
+  Type.Object(
+    { ca: Type.Optional(FilePath), cert: Type.Optional(FilePath), key: Type.Optional(FilePath), servername: Type.Optional(Host) },
+    { additionalProperties: false },
+  ),
+])
+
+/**
+ * The pair's shared table in Redis (docs/redis.md): where Redis is (a URL, a host, or Sentinels and the master's
+ * name), its secrets (inline or in files), the cluster name in every key, and how a write is confirmed.
+ */
+export const RedisSettingsSchema = Type.Object(
+  {
+    url: Type.Optional(Type.String({ pattern: '^rediss?://', maxLength: 1024 })),
+    host: Type.Optional(Host),
+    port: Type.Optional(Port),
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    passwordFile: Type.Optional(FilePath),
+    db: Type.Optional(Type.Integer({ minimum: 0, maximum: 1023 })),
+    tls: Type.Optional(RedisTlsSchema),
+    sentinels: Type.Optional(Type.Array(Type.Object({ host: Host, port: Port }, { additionalProperties: false }), { minItems: 1, maxItems: 16 })),
+    /** The master's name the Sentinels watch. */
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    sentinelPassword: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    sentinelPasswordFile: Type.Optional(FilePath),
+    /** The pair's name in every key (`lvs:{CLUSTER}:...`): several pairs share one Redis. */
+    cluster: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', default: 'lvs' }),
+    /** Replicas that must confirm a write (WAIT) before the API acknowledges it; 0: Redis's answer is enough. */
+    replicas: Type.Integer({ minimum: 0, maximum: 16, default: 0 }),
+    /** Seconds WAIT waits for them. */
+    waitTimeout: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 1 }),
+    /** Seconds a Redis command may take before it fails (never resent late). */
+    commandTimeout: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 2 }),
+    /** Change-stream entries kept (a director further behind loads a snapshot). */
+    streamMaxLen: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 10000 }),
+  },
+  { additionalProperties: false },
+)
+
 /** The director's own settings. Times are seconds unless named otherwise. */
 export const DirectorSettingsSchema = Type.Object(
   {
@@ -102,6 +147,8 @@ export const DirectorSettingsSchema = Type.Object(
     maxDrainShare: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
     /** Allow dr-guard checks (they add policy routing on the director; undone on stop). */
     drGuard: Type.Boolean({ default: false }),
+    /** A director pair's shared table; absent: one director with its table in stateDir. */
+    redis: Type.Optional(RedisSettingsSchema),
     ipvsadm: Type.Object(
       {
         path: Type.String({ minLength: 1, default: 'ipvsadm' }),
@@ -126,5 +173,6 @@ export type RealConfig = Static<typeof RealSchema>
 export type FallbackConfig = Static<typeof FallbackSchema>
 export type ServiceConfig = Static<typeof ServiceConfigSchema>
 export type DirectorSettings = Static<typeof DirectorSettingsSchema>
+export type RedisSettings = Static<typeof RedisSettingsSchema>
 export type Config = Static<typeof ConfigSchema>
 export type Token = Static<typeof TokenSchema>

@@ -183,6 +183,39 @@ export class DesiredTable {
   replaceAll(services: readonly DesiredService[], ifMatch?: string): Applied {
     if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== this.tableTag()) throw new ERR_PRECONDITION('the table', ifMatch)
     checkUnique(services, (i) => `/services/${i}`)
+    const touched = this.#differences(services)
+    if (touched.length === 0) return { revision: this.#revision, touched }
+    this.#replace(services)
+    return { revision: ++this.#revision, touched }
+  }
+
+  /**
+   * Become `services` at `revision` exactly (the pair's table from Redis, or the undo of a write Redis refused);
+   * the change lists every service that differs.
+   */
+  reset(services: readonly DesiredService[], revision: number): Applied {
+    const touched = this.#differences(services)
+    this.#replace(services)
+    this.#revision = revision
+    return { revision, touched }
+  }
+
+  /** Take another director's change of a few services (null: deleted) at `revision`; new services go last. */
+  applyChange(services: ReadonlyMap<string, DesiredService | null>, revision: number): Applied {
+    const touched: Applied['touched'] = []
+    for (const [name, after] of services) {
+      const before = this.#services.get(name)
+      if (before && after && sameContent(before, after)) continue
+      if (before) this.#byKernelKey.delete(kernelKey(before))
+      if (after) this.#set(after)
+      else this.#services.delete(name)
+      if (before || after) touched.push({ before, after: after ?? undefined })
+    }
+    this.#revision = revision
+    return { revision, touched }
+  }
+
+  #differences(services: readonly DesiredService[]): Applied['touched'] {
     const next = new Map(services.map((s) => [s.name, s]))
     const touched: Applied['touched'] = []
     for (const [name, before] of this.#services) if (!next.has(name)) touched.push({ before })
@@ -190,11 +223,13 @@ export class DesiredTable {
       const before = this.#services.get(after.name)
       if (!before || !sameContent(before, after)) touched.push({ before, after })
     }
-    if (touched.length === 0) return { revision: this.#revision, touched }
+    return touched
+  }
+
+  #replace(services: readonly DesiredService[]): void {
     this.#services.clear()
     this.#byKernelKey.clear()
     for (const s of services) this.#set(s)
-    return { revision: ++this.#revision, touched }
   }
 
   /** The ETag of the whole table (for export and restore). */

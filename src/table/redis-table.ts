@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ConnectionOptions } from 'node:tls'
 import { Redis, type RedisOptions } from 'ioredis'
+import type { RedisSettings } from '../config/schema.js'
 import type { DesiredService } from '../config/service.js'
 import { ERR_INTERNAL, ERR_INVALID_VALUE, ERR_STORE_CONFLICT, ERR_STORE_NOT_REPLICATED, ERR_STORE_UNAVAILABLE } from '../errors.js'
 import type { PersistedTable, TableChange } from './state-file.js'
@@ -152,6 +153,25 @@ type Scripted = Redis & {
   lvsPut(...args: Array<string | number>): Promise<Reply>
 }
 
+/**
+ * The options of a RedisTable from the config's `redis:` settings; password files and TLS files are read with
+ * `read` (a secret ends at its first line end).
+ */
+export function redisTableOptions(r: RedisSettings, read: (path: string) => Buffer): RedisTableOptions {
+  const secret = (inline: string | undefined, file: string | undefined) => inline ?? (file ? read(file).toString('utf8').split(/\r?\n/)[0] : undefined)
+  const tls = typeof r.tls === 'object'
+    ? { ca: r.tls.ca ? read(r.tls.ca) : undefined, cert: r.tls.cert ? read(r.tls.cert) : undefined, key: r.tls.key ? read(r.tls.key) : undefined, servername: r.tls.servername }
+    : r.tls
+  const connection: RedisConnection = {
+    url: r.url, host: r.host, port: r.port, username: r.username, password: secret(r.password, r.passwordFile), db: r.db, tls,
+    sentinels: r.sentinels, name: r.name, sentinelPassword: secret(r.sentinelPassword, r.sentinelPasswordFile), sentinelTls: r.sentinels ? tls : undefined,
+  }
+  return {
+    connection, cluster: r.cluster, replicas: r.replicas, streamMaxLen: r.streamMaxLen,
+    waitTimeoutMs: r.waitTimeout * 1000, commandTimeoutMs: r.commandTimeout * 1000,
+  }
+}
+
 /** Stream ids `ms-seq` compared as numbers. */
 export function compareIds(a: string, b: string): number {
   const [am = 0n, as = 0n] = a.split('-').map(BigInt)
@@ -190,11 +210,15 @@ export class RedisTable {
     this.#blocking = connect(c, timeout + this.#blockMs)
   }
 
-  /** Resolves once both connections are up (a start-up may wait for it; nothing else needs to). */
-  async ready(): Promise<void> {
+  /**
+   * Resolves once both connections are up (a start-up may wait for it; nothing else needs to); with `timeoutMs`,
+   * LVS_ERR_STORE_UNAVAILABLE when they are not up by then.
+   */
+  async ready(timeoutMs?: number): Promise<void> {
+    const signal = timeoutMs === undefined ? this.#closing.signal : AbortSignal.any([this.#closing.signal, AbortSignal.timeout(timeoutMs)])
     await this.#run(async () => {
-      await whenReady(this.#conn, this.#closing.signal)
-      await whenReady(this.#blocking, this.#closing.signal)
+      await whenReady(this.#conn, signal)
+      await whenReady(this.#blocking, signal)
     })
   }
 
@@ -411,7 +435,7 @@ function whenReady(conn: Redis, signal: AbortSignal): Promise<void> {
     const done = () => {
       conn.off('ready', done)
       signal.removeEventListener('abort', done)
-      if (signal.aborted) reject(new Error('the RedisTable is closed'))
+      if (signal.aborted) reject(new Error(signal.reason instanceof Error && signal.reason.name === 'TimeoutError' ? 'no connection in time' : 'the RedisTable is closed'))
       else resolve()
     }
     conn.on('ready', done)

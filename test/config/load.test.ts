@@ -62,3 +62,21 @@ t.test('errors name the file, the line and the field', async (t) => {
     t.throws(() => parseConfigText(text, 'x.yaml'), { code: 'LVS_ERR_INVALID_CONFIG', message: re })
   }
 })
+
+t.test('redis: one way to find Redis, one way to give each secret, defaults for the rest', async (t) => {
+  const withRedis = (redis: string) => good.replace('  checks: { interval: 2 }\n', `  checks: { interval: 2 }\n  redis: ${redis}\n`)
+  const ok = parseConfigText(withRedis('{ host: 192.0.2.60, port: 6379, passwordFile: /etc/lvs/redis.pass }'), 'x.yaml')
+  t.match(ok.director.redis, { host: '192.0.2.60', port: 6379, cluster: 'lvs', replicas: 0, waitTimeout: 1, commandTimeout: 2, streamMaxLen: 10000 })
+  t.match(parseConfigText(withRedis('{ sentinels: [{ host: 192.0.2.61, port: 26379 }], name: lvs-master, tls: true }'), 'x.yaml').director.redis, { name: 'lvs-master', tls: true })
+  const cases: Array<[string, RegExp]> = [
+    ['{ host: a, url: "redis://a" }', /\/director\/redis: name Redis one way/],
+    ['{ cluster: web }', /\/director\/redis: name Redis one way/],
+    ['{ sentinels: [{ host: a, port: 26379 }] }', /\/director\/redis\/name: the Sentinels' master name is required/],
+    ['{ url: "redis://a", port: 6380 }', /\/director\/redis\/port: port goes with host/],
+    ['{ host: a, password: x, passwordFile: /p }', /\/director\/redis\/passwordFile: give password or passwordFile/],
+    ['{ host: a, cluster: "a{b}" }', /\/director\/redis\/cluster: /],
+    ['{ url: "http://a" }', /\/director\/redis\/url: /],
+    ['{ host: a, replicas: -1 }', /\/director\/redis\/replicas: /],
+  ]
+  for (const [redis, re] of cases) t.throws(() => parseConfigText(withRedis(redis), 'x.yaml'), { code: 'LVS_ERR_INVALID_CONFIG', message: re }, redis)
+})

@@ -3,7 +3,10 @@
 import type { Checker, CheckTarget } from '../../healthchecks/checker.js'
 import { createScheduler } from '../../healthchecks/scheduler.js'
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js'
+import { EventEmitter, once } from 'node:events'
 import { Director } from '../../src/director.js'
+import { followPair, pairTable } from '../../src/main.js'
+import type { RedisTable } from '../../src/table/redis-table.js'
 import type { ListedService } from '../../src/ipvs/parse.js'
 import { serviceKey, type Table } from '../../src/ipvs/model.js'
 import { Reconciler, type ReconcileEvent } from '../../src/reconcile/reconciler.js'
@@ -26,13 +29,13 @@ export interface Harness {
   nextConfig: LoadedConfig | Error
   /** The kernel's destinations of one service as `address:port=weight`. */
   weights(key: string): string[]
+  /** Resolves once `done()` holds, checked after each line the director logs (fails after `ms`). */
+  until(done: () => boolean, what: string, ms?: number): Promise<void>
   close(): Promise<void>
 }
 
-const silent = { info() {}, warn() {}, error() {} }
-
 /** Build and start a director on `config` (a raw config object), optionally with a kernel and a persisted table. */
-export async function startHarness(config: unknown, o: { kernel?: Table; persisted?: PersistedTable; ownedAll?: boolean } = {}): Promise<Harness> {
+export async function startHarness(config: unknown, o: { kernel?: Table; persisted?: PersistedTable; ownedAll?: boolean; shared?: RedisTable } = {}): Promise<Harness> {
   const clock = createFakeClock(1_000_000)
   const kernel = new FakeKernel(o.kernel)
   const alive = new Map<string, boolean>()
@@ -40,6 +43,9 @@ export async function startHarness(config: unknown, o: { kernel?: Table; persist
   const saved: PersistedTable[] = []
   const events: ReconcileEvent[] = []
   const loaded = parseConfig(config)
+  const lines = new EventEmitter()
+  const line = () => lines.emit('line')
+  const silent = { info: line, warn: line, error: line }
   const owned = new Set<string>()
   const reconciler = new Reconciler(await kernel.read(), {
     writer: kernel, reader: kernel, owned, clock, log: silent,
@@ -56,15 +62,27 @@ export async function startHarness(config: unknown, o: { kernel?: Table; persist
   const h: Harness = {
     director: undefined as unknown as Director, kernel, clock, alive, active, saved, events, nextConfig: loaded,
     weights: (key) => kernel.table.services.find((s) => serviceKey(s) === key)?.destinations.map((d) => `${d.address}:${d.port}=${d.weight}`) ?? [],
+    async until(done, what, ms = 10_000) {
+      const deadline = AbortSignal.timeout(ms)
+      while (!done()) {
+        try {
+          await once(lines, 'line', { signal: deadline })
+        } catch {
+          throw new Error(`not within ${ms} ms: ${what}`)
+        }
+      }
+    },
     close: async () => { await director.close() },
   }
+  const pair = o.shared ? await pairTable(o.shared, o.persisted, 2000) : undefined
   const director = new Director({
     config: loaded,
     loadConfig: async () => {
       if (h.nextConfig instanceof Error) throw h.nextConfig
       return h.nextConfig
     },
-    persisted: o.persisted,
+    persisted: pair?.table ?? o.persisted,
+    shared: o.shared,
     store: {
       record: async (_change, whole) => { saved.push(structuredClone(whole())) },
       compact: async (whole) => { saved.push(structuredClone(whole())) },
@@ -91,6 +109,7 @@ export async function startHarness(config: unknown, o: { kernel?: Table; persist
   }
   h.director = director
   await director.start()
+  if (o.shared) followPair(o.shared, director, pair?.position)
   return h
 }
 

@@ -105,6 +105,7 @@ export function createFakeControl(services: unknown[] = [], options: { maxDrainS
         },
         kernel: { ok: true, pending: 0, driftRepairs: 2 },
         reload: { ok: true },
+        store: { kind: 'file', up: true },
       }
     },
     audit({ after = 0, limit = 100 }) {

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import { EventEmitter, once } from 'node:events'
 import { Redis } from 'ioredis'
 import { normalizeServiceConfig, type DesiredService } from '../../src/config/service.js'
-import { RedisTable, type FollowHandlers, type RedisTableOptions, type Snapshot } from '../../src/table/redis-table.js'
+import { RedisTable, redisTableOptions, type FollowHandlers, type RedisTableOptions, type Snapshot } from '../../src/table/redis-table.js'
 import type { PersistedTable, TableChange } from '../../src/table/state-file.js'
 import { redisServer, type RedisServer } from '../helpers/redis-server.js'
 
@@ -254,4 +254,14 @@ t.test('AUTH: a password in the options or in a redis:// URL; pairs with other n
   t.same((await a.snapshot())?.table.services.map((s) => s.name), ['a', 'b'])
   t.same((await b.snapshot())?.table.services.map((s) => s.name), ['z'])
   t.throws(() => new RedisTable({ connection: {}, cluster: 'a}b' }), { code: 'LVS_ERR_INVALID_VALUE' }, 'a name that would break the hash tag')
+})
+
+t.test('the config\'s redis settings become the connection: secrets and TLS files read, times in ms', async (t) => {
+  const files: Record<string, string> = { '/pass': 's3cret\nignored\n', '/ca.pem': 'CA', '/sp': 'sent' }
+  const read = (path: string) => Buffer.from(files[path] ?? '')
+  const o = redisTableOptions({ host: 'r', port: 6380, passwordFile: '/pass', tls: { ca: '/ca.pem' }, cluster: 'web', replicas: 1, waitTimeout: 0.5, commandTimeout: 3, streamMaxLen: 500 }, read)
+  t.match(o, { cluster: 'web', replicas: 1, waitTimeoutMs: 500, commandTimeoutMs: 3000, streamMaxLen: 500, connection: { host: 'r', port: 6380, password: 's3cret' } })
+  t.equal(String((o.connection.tls as { ca: Buffer }).ca), 'CA')
+  const s = redisTableOptions({ sentinels: [{ host: 'a', port: 26379 }], name: 'm', sentinelPasswordFile: '/sp', tls: true, cluster: 'lvs', replicas: 0, waitTimeout: 1, commandTimeout: 2, streamMaxLen: 10000 }, read)
+  t.match(s.connection, { sentinels: [{ host: 'a', port: 26379 }], name: 'm', sentinelPassword: 'sent', tls: true, sentinelTls: true })
 })
