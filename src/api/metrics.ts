@@ -43,6 +43,8 @@ export function createApiMetrics(control: DirectorControl): ApiMetrics {
   const revision = gauge('lvsd_table_revision', 'Revision of the desired table.', [])
   const applyOk = gauge('lvsd_kernel_apply_ok', '1 when the last kernel apply succeeded, 0 while one is failing.', [])
   const driftRepairs = counter('lvsd_drift_repairs_total', 'Kernel entries repaired after a drift check.', [])
+  const storeUp = gauge('lvsd_store_up', '1 while the table store is reachable (a pair: Redis followed), else 0.', [])
+  const syncLag = gauge('lvsd_sync_lag_seconds', "A pair: from Redis taking the other director's last change to this director making it.", [])
   const duration = new Histogram({
     name: 'lvsd_api_request_duration_seconds',
     help: 'API request latency.',
@@ -50,7 +52,7 @@ export function createApiMetrics(control: DirectorControl): ApiMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   })
-  const perScrape = [weight, effective, active, inactive, healthy, admin, ...Object.values(kernelCounters), revision, applyOk, driftRepairs]
+  const perScrape = [weight, effective, active, inactive, healthy, admin, ...Object.values(kernelCounters), revision, applyOk, driftRepairs, syncLag]
 
   return {
     registry,
@@ -76,6 +78,8 @@ export function createApiMetrics(control: DirectorControl): ApiMetrics {
       revision.set(status.revision)
       applyOk.set(status.kernel.ok ? 1 : 0)
       driftRepairs.inc(status.kernel.driftRepairs)
+      storeUp.set(status.store.up ? 1 : 0)
+      if (status.store.lastPeerChange) syncLag.set(status.store.lastPeerChange.lagMs / 1000)
     },
     observe(labels, seconds) {
       duration.observe(labels, seconds)

@@ -1,0 +1,86 @@
+// The director pair on the real kernel: `lvs-director run` in dir-a and in dir-b share their desired table
+// through redis-server in the redis namespace, each programming its own IPVS table; a client polls the VIP
+// (held by dir-a) throughout. Waits on events (log lines, `ipvsadm -Ln`, the client's replies), never on sleeps.
+import { DirectorDaemon, note, scenarioDir, weights, writeConfig, type LogLine } from './guest/director.js'
+import { assert, host, vip, type Lab, type Scenario } from './scenario.js'
+
+const client = 'client'
+const [rs1, rs2, rs3] = [host('rs1'), host('rs2'), host('rs3')]
+const WEB = `tcp/${vip.ip4}:80`
+const httpCheck = { kind: 'http', path: '/', interval: 2, timeout: 2, fall: 2, rise: 1 }
+
+/** Starts one director of the pair in `ns` with the web service on rs1 and rs2 and the table in Redis. */
+async function pairDirector(lab: Lab, ns: string, redis: { host: string; port: number; password: string }): Promise<DirectorDaemon> {
+  const cfg = writeConfig(scenarioDir(`pair-${ns}`), {
+    director: { redis: { host: redis.host, port: redis.port, password: redis.password, cluster: 'lab' } },
+    services: [{ name: 'web', profile: 'web', address: vip.ip4, check: httpCheck, destinations: [{ address: rs1.ip4 }, { address: rs2.ip4 }] }],
+  })
+  return DirectorDaemon.start(lab, ns, [cfg])
+}
+
+async function kernelHas(lab: Lab, ns: string, want: Record<string, number>, what: string): Promise<void> {
+  await assert.eventually(async () => assert.same(await weights(lab, ns, WEB), want, what), what, { tries: 120, intervalMs: 250 })
+}
+
+const auditAt = (l: LogLine) => Date.parse(l.audit!.at)
+
+export const scenarios: Scenario[] = [
+  {
+    name: "the pair's table through Redis: a real server added through dir-b's CLI reaches dir-a's kernel and takes traffic; Redis stopped: both keep serving and writes are refused; Redis back empty: refilled, nothing deleted, writes go on",
+    timeoutMs: 600_000,
+    async run(lab) {
+      await lab.echoServers([rs1.ns, rs2.ns, rs3.ns])
+      let redis = await lab.redisServer()
+      const a = await pairDirector(lab, 'dir-a', redis)
+      const b = await pairDirector(lab, 'dir-b', redis)
+      try {
+        const two = { [rs1.ip4]: 1, [rs2.ip4]: 1 }
+        await kernelHas(lab, 'dir-a', two, 'dir-a serves rs1 and rs2')
+        await kernelHas(lab, 'dir-b', two, "dir-b's kernel is programmed too (hot standby)")
+        const probe = await lab.probe(client, lab.url(vip.ip4), { intervalMs: 100, timeoutMs: 1000 })
+
+        // A write on dir-b reaches dir-a's kernel.
+        const fromA = a.lines().length
+        const out = await b.cli(['real', 'add', 'web', rs3.ip4])
+        assert.match(out, /admin enabled/, 'dir-b acknowledged the new real server')
+        const written = await b.waitFor((l) => l.audit?.action === 'add-real', "dir-b's audit of the write")
+        const synced = await a.waitFor((l) => l.audit?.actor === 'peer' && l.audit.action === 'sync', "dir-a's audit of the peer's change", { from: fromA })
+        const applied = await a.waitFor((l) => l.msg === 'kernel table updated' && l.time >= synced.time, "dir-a's kernel update", { from: fromA })
+        note(`pair: dir-b's write in dir-a's table ${auditAt(synced) - auditAt(written)} ms after dir-b's audit, in dir-a's kernel ${applied.time - auditAt(written)} ms after`)
+        const three = { [rs1.ip4]: 1, [rs2.ip4]: 1, [rs3.ip4]: 1 }
+        await kernelHas(lab, 'dir-a', three, "the real server added on dir-b is in dir-a's kernel and up")
+        await assert.eventually(async () => {
+          const replies = await lab.httpGet(client, lab.url(vip.ip4), { count: 6 })
+          assert.ok(replies.some((r) => r.body === rs3.ns), 'rs3 answers through the VIP on dir-a', replies)
+        }, 'rs3 takes traffic', { tries: 10, intervalMs: 500 })
+
+        // Redis stops: both directors keep their kernels and the VIP keeps answering; writes are refused.
+        await redis.process.stop()
+        const refused = await a.cli(['real', 'drain', 'web', rs1.ip4]).then(() => 'accepted', (err: Error) => err.message)
+        assert.match(refused, /LVS_ERR_STORE_UNAVAILABLE/, 'a write with Redis down is refused with its code')
+        assert.same(await weights(lab, 'dir-a', WEB), three, "dir-a's kernel unchanged")
+        assert.same(await weights(lab, 'dir-b', WEB), three, "dir-b's kernel unchanged")
+
+        // Redis back, empty (the lab's Redis keeps no data): refilled from the directors' table.
+        const [markA, markB] = [a.lines().length, b.lines().length]
+        redis = await lab.redisServer()
+        await a.waitFor((l) => l.msg === 'following the shared table again', 'dir-a following Redis again', { from: markA })
+        await b.waitFor((l) => l.msg === 'following the shared table again', 'dir-b following Redis again', { from: markB })
+        assert.same(await weights(lab, 'dir-a', WEB), three, 'nothing deleted on dir-a')
+        assert.same(await weights(lab, 'dir-b', WEB), three, 'nothing deleted on dir-b')
+        await a.cli(['real', 'drain', 'web', rs1.ip4])
+        await kernelHas(lab, 'dir-b', { [rs1.ip4]: 0, [rs2.ip4]: 1, [rs3.ip4]: 1 }, "a drain on dir-a after Redis came back reaches dir-b's kernel")
+
+        const replies = await probe.stop()
+        const failed = replies.filter((r) => !r.ok)
+        note(`pair: the client sent ${replies.length} requests through the VIP during the scenario, ${failed.length} failed`)
+        assert.same(failed, [], 'no request through the VIP failed, Redis down included')
+        await a.stop()
+        await b.stop()
+      } finally {
+        await a.proc.stop()
+        await b.proc.stop()
+      }
+    },
+  },
+]
