@@ -3,7 +3,7 @@
 // A burst runs in the background and can be aborted (a release during the burst stops it); a failure is an
 // LVS_ERR_ANNOUNCE_FAILED that is logged and reported, never thrown into the caller's takeover.
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
-import { ERR_ANNOUNCE_FAILED } from '../errors.js'
+import { ERR_ANNOUNCE_FAILED, ERR_INVALID_VALUE } from '../errors.js'
 import type { Exec, ExecResult } from '../exec.js'
 import { openNaSocket, type NaSocket, type OpenNaSocket } from './neighbour-advert.js'
 import type { Vip } from './vips.js'
@@ -55,10 +55,12 @@ export interface Announcer {
   close(): Promise<void>
 }
 
-/** Creates an announcer. */
+/** Creates an announcer; throws LVS_ERR_INVALID_VALUE on a count or interval out of range. */
 export function createAnnouncer(options: AnnouncerOptions): Announcer {
   const count = options.count ?? 3
   const intervalMs = options.intervalMs ?? 150
+  if (!Number.isInteger(count) || count < 1 || count > 100) throw new ERR_INVALID_VALUE('announce count', `${count} is not an integer from 1 to 100`)
+  if (!Number.isFinite(intervalMs) || intervalMs < 0 || intervalMs > 60_000) throw new ERR_INVALID_VALUE('announce interval', `${intervalMs} ms is not from 0 to 60000`)
   const arping = options.arpingPath ?? 'arping'
   const arpingTimeoutMs = options.arpingTimeoutMs ?? 3000
   const openNa = options.openNaSocket ?? openNaSocket

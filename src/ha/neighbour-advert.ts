@@ -2,7 +2,7 @@
 // socket bound to one interface that sends it to all nodes (ff02::1) with hop limit 255.
 import { readFile } from 'node:fs/promises'
 import ipaddr from 'ipaddr.js'
-import raw, { type Socket } from 'raw-socket'
+import type { Socket } from 'raw-socket'
 
 /** Sends advertisements out of one interface; close() releases the socket. */
 export interface NaSocket {
@@ -64,6 +64,8 @@ type FullSocket = Socket & {
  */
 export const openNaSocket: OpenNaSocket = async (iface) => {
   const { mac, index } = await interfaceInfo(iface)
+  // Loaded here, not at import: a native module that failed to build costs the IPv6 announcements, not the daemon.
+  const { default: raw } = await import('raw-socket')
   const socket = raw.createSocket({ addressFamily: raw.AddressFamily.IPv6, protocol: raw.Protocol.ICMPv6 }) as FullSocket
   let failure: Error | undefined
   socket.on('error', (err) => { failure = err }) // raw-socket closes the socket after an error

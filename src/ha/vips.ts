@@ -56,7 +56,12 @@ export interface VipsOptions {
 
 /** The VIPs of one director. Calls run one at a time, in order. */
 export interface Vips {
-  /** Adds the VIPs that are absent and records them first; one already there and not ours is left and noted. */
+  /**
+   * Adds the VIPs that are absent and records them first; one already there and not ours is left and noted. A VIP
+   * whose `ip` failed is in `failed`, the others are added. Throws (nothing added) LVS_ERR_INVALID_VALUE on a bad
+   * VIP, LVS_ERR_VIP_FAILED when the addresses cannot be listed or after close(), LVS_ERR_STATE_FILE when the record
+   * cannot be written.
+   */
   add(vips: VipSpec[]): Promise<VipResult>
   /** Removes these VIPs if this director added them (others are left and noted). */
   remove(vips: VipSpec[]): Promise<VipResult>
@@ -217,6 +222,7 @@ export function createVips(options: VipsOptions): Vips {
   const handle: Vips = {
     add(specs) {
       return serial(async () => {
+        if (closing) throw new ERR_VIP_FAILED(specs.map((s) => s.address).join(', '), 'not added: the VIPs are closed (the director is stopping)')
         const list = dedupe(specs.map((s, i) => checkVip(s, `/vips/${i}`)))
         const result = empty()
         const before = await present()

@@ -172,3 +172,10 @@ t.test('failures are coded errors, logged and reported; the burst goes on', asyn
 t.test('scripts/host-packages.sh installs arping for these tests', async (t) => {
   t.match(await readFile(new URL('../../scripts/host-packages.sh', import.meta.url), 'utf8'), /arping:iputils-arping/)
 })
+
+t.test('a count or interval out of range is refused when the announcer is made', async (t) => {
+  const exec: Exec = async () => ({ code: 0, stdout: '', stderr: '' })
+  t.throws(() => createAnnouncer({ exec, count: 0 }), { code: 'LVS_ERR_INVALID_VALUE' })
+  t.throws(() => createAnnouncer({ exec, count: 1.5 }), { code: 'LVS_ERR_INVALID_VALUE' })
+  t.throws(() => createAnnouncer({ exec, intervalMs: -1 }), { code: 'LVS_ERR_INVALID_VALUE' })
+})

@@ -170,3 +170,13 @@ t.test('an unreadable state file is LVS_ERR_STATE_FILE at open', async (t) => {
   const exec: Exec = async () => ({ code: 0, stdout: '[]', stderr: '' })
   await t.rejects(openVips({ exec, stateDir }), { code: 'LVS_ERR_STATE_FILE' })
 })
+
+t.test('after close() nothing is added (a late takeover during a stop)', async (t) => {
+  const { dir } = await pair(t)
+  const vips = await openVips({ exec: inNetns(dir), stateDir: t.testdir() })
+  await vips.add([{ address: V4, interface: 'eth0' }])
+  await vips.close()
+  t.notOk(has(await addrs(dir), V4), 'close removed it')
+  await t.rejects(vips.add([{ address: V4, interface: 'eth0' }]), { code: 'LVS_ERR_VIP_FAILED' })
+  t.notOk(has(await addrs(dir), V4))
+})
