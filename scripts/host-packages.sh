@@ -3,7 +3,7 @@
 # (root with apt-get). Idempotent and quiet when everything is there. The lab tier installs its own parts.
 set -euo pipefail
 need=()
-for pair in ipvsadm:ipvsadm ip:iproute2 sysctl:procps setpriv:util-linux redis-server:redis-server; do
+for pair in ipvsadm:ipvsadm ip:iproute2 arping:iputils-arping sysctl:procps setpriv:util-linux redis-server:redis-server; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 [ "${#need[@]}" -eq 0 ] && exit 0

@@ -50,3 +50,8 @@ export const ERR_STORE_UNAVAILABLE = createError('LVS_ERR_STORE_UNAVAILABLE', 't
 export const ERR_STORE_CONFLICT = createError('LVS_ERR_STORE_CONFLICT', 'the table in Redis is at revision %d, not %d: the other director changed it first; retry', 409)
 export const ERR_STORE_NOT_REPLICATED = createError('LVS_ERR_STORE_NOT_REPLICATED', 'revision %d is in Redis, not yet confirmed by its replicas (%s): read the table later to see whether it held', 503)
 export const ERR_INTERNAL = createError('LVS_ERR_INTERNAL', 'internal error: %s', 500)
+
+// --- high availability: the VIPs, their announcements, the connection-sync daemon's role
+export const ERR_VIP_FAILED = createError('LVS_ERR_VIP_FAILED', 'VIP %s: %s', 502)
+export const ERR_ANNOUNCE_FAILED = createError('LVS_ERR_ANNOUNCE_FAILED', 'announcing %s on %s failed: %s', 502)
+export const ERR_SYNC_DAEMON_CONFLICT = createError('LVS_ERR_SYNC_DAEMON_CONFLICT', 'a %s sync daemon not started by this director runs with other settings (%s): stop it, or configure the same interface and syncid', 409)
