@@ -132,9 +132,12 @@ export class Director implements DirectorControl {
       try {
         await this.#d.shared.replaceAll(this.#whole(), revision)
       } catch (err) {
-        // Redis moved on or is away: its table wins (the follower loads it); a reload applies the file later.
-        this.#d.log.warn({ err }, 'config changes not written to Redis at start: the pair keeps its table')
-        this.#table.reset(before, revision)
+        // The other director wrote first: its table wins (the follower loads it); a reload applies the file later.
+        // Redis away: this director serves its file's table meanwhile; once Redis is back its table wins (or,
+        // Redis empty, is refilled with this one).
+        const conflict = (err as { code?: string }).code === 'LVS_ERR_STORE_CONFLICT'
+        this.#d.log.warn({ err }, conflict ? 'config changes not written to Redis at start: the pair keeps its table' : 'config changes applied here, not yet in Redis')
+        if (conflict) this.#table.reset(before, revision)
       }
     }
     for (const s of this.#table.list()) this.#sync(undefined, s, false, undefined, this.#drainsOf(s.name))

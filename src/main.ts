@@ -14,6 +14,7 @@ import { loadConfig, parseConfig, parseListen, type LoadedConfig } from './confi
 import { Director } from './director.js'
 import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
+import { ERR_STORE_UNAVAILABLE } from './errors.js'
 import { nodeExec, type Exec } from './exec.js'
 import { mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
@@ -60,6 +61,9 @@ const VERSION = ((): string => {
   }
   return 'unknown'
 })()
+
+/** How long a start waits for Redis before it serves the table in stateDir (it follows Redis once it is back). */
+const REDIS_START_WAIT_MS = 10_000
 
 /** The config named by the options (ldirectord.cf converted), with `--api` applied. */
 async function configFrom(o: DaemonOptions, onWarning: (w: { line: number; directive: string; message: string }) => void): Promise<LoadedConfig> {
@@ -122,10 +126,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       const redis = new RedisTable(redisTableOptions(s.redis, (path) => readFileSync(path)))
       shared = redis
       closers.push(() => redis.close())
-      const start = await pairTable(redis, persisted, s.redis.commandTimeout * 1000).catch((err: Error) => {
-        log.warn({ err }, 'Redis unavailable at start: serving the table in stateDir until it is back')
-        return undefined
-      })
+      const start = await pairTable(redis, persisted, REDIS_START_WAIT_MS, (err) => log.warn({ err }, 'Redis unavailable at start: serving the table in stateDir until it is back'))
       if (start) ({ table: persisted, position } = start)
     }
     director = new Director({
@@ -182,17 +183,24 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
 /**
  * The pair's table at start: Redis's, or (Redis empty: the pair's first start, or Redis restarted empty) this
- * director's last table put in first, never an empty table taken as "delete everything".
+ * director's last table put in first, never an empty table taken as "delete everything". Undefined when Redis
+ * cannot be reached within `timeoutMs` (`unavailable` hears why).
  */
-export async function pairTable(redis: RedisTable, local: PersistedTable | undefined, timeoutMs: number): Promise<{ table: PersistedTable; position: StreamPosition }> {
-  await redis.ready(timeoutMs)
-  let snap = await redis.snapshot()
-  if (!snap) {
-    await redis.seed(local ?? { revision: 0, base: [], services: [], drains: {} }) // another director may come first: its table stays
-    snap = await redis.snapshot()
+export async function pairTable(redis: RedisTable, local: PersistedTable | undefined, timeoutMs: number, unavailable: (err: Error) => void): Promise<{ table: PersistedTable; position: StreamPosition } | undefined> {
+  try {
+    await redis.ready(timeoutMs)
+    let snap = await redis.snapshot()
+    if (!snap) {
+      await redis.seed(local ?? { revision: 0, base: [], services: [], drains: {} }) // another director may come first: its table stays
+      snap = await redis.snapshot()
+    }
+    if (!snap) throw new ERR_STORE_UNAVAILABLE('', 'the table vanished from Redis while it was read')
+    return { table: snap.table, position: snap.position }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'LVS_ERR_STORE_UNAVAILABLE') throw err
+    unavailable(err as Error)
+    return undefined
   }
-  if (!snap) throw new Error('the table vanished from Redis while it was read')
-  return { table: snap.table, position: snap.position }
 }
 
 /** Make the other director's changes here, from `position` (unknown when Redis was away at start). */

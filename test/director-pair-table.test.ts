@@ -125,3 +125,19 @@ t.test('a director that starts later takes the pair\'s table, and its config edi
   t.same(table(a), table(b))
   t.ok(reals(a).includes('192.0.2.14:80=1'), "the API's change survived the other director's config edit")
 })
+
+t.test('a director that starts while Redis is down serves its config, and gives its table to Redis once Redis is back empty', async (t) => {
+  const redis = await redisServer(t)
+  await redis.kill()
+  const a = await director(t, redis)
+  t.same(reals(a), ['192.0.2.11:80=1', '192.0.2.12:80=2', '192.0.2.13:80=1'], 'the config is served')
+  t.equal(a.director.status().store.up, true, 'not yet known to be down')
+  await redis.start(true)
+  const store = () => a.director.status().store
+  await a.until(() => store().lastError !== undefined && store().up, 'A found Redis down, then followed it once it was back')
+  const check = shared(t, redis)
+  await check.ready()
+  t.same((await check.snapshot())?.table.services, table(a).services, "Redis holds the director's table")
+  const b = await director(t, redis)
+  t.same(table(b).services, table(a).services, 'a director started next takes it')
+})

@@ -3,7 +3,7 @@
 import ipaddr from 'ipaddr.js'
 import { ERR_INVALID_CONFIG } from '../errors.js'
 import { describeError, invalid } from '../ipvs/model.js'
-import { DirectorSettingsSchema, type DirectorSettings, type RedisSettings } from './schema.js'
+import { DirectorSettingsSchema, type DirectorSettings, type PairSettings, type RedisSettings } from './schema.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './service.js'
 import { parseValidated, readText } from './yaml.js'
 import { isObject, withDefaults } from '../values.js'
@@ -24,6 +24,10 @@ export function parseConfig(input: unknown): LoadedConfig {
   if (error) throw invalid(`/director${error.path}`, describeError(error))
   checkListen(director)
   if (director.redis) checkRedis(director.redis)
+  if (director.pair) {
+    if (!director.redis) throw invalid('/director/pair', 'a pair shares its table through Redis: configure director.redis')
+    checkPair(director.pair)
+  }
   const raw = root.services ?? []
   if (!Array.isArray(raw)) throw invalid('/services', 'must be a list of services')
   const { maxConcurrent: _m, ...checks } = director.checks
@@ -69,6 +73,29 @@ function checkRedis(r: RedisSettings): void {
   if (r.port !== undefined && !r.host) throw invalid('/director/redis/port', 'port goes with host')
   if (r.password && r.passwordFile) throw invalid('/director/redis/passwordFile', 'give password or passwordFile, not both')
   if (r.sentinelPassword && r.sentinelPasswordFile) throw invalid('/director/redis/sentinelPasswordFile', 'give sentinelPassword or sentinelPasswordFile, not both')
+}
+
+function checkPair(p: PairSettings): void {
+  const h = p.heartbeat
+  if ((h.key === undefined) === (h.keyFile === undefined)) throw invalid('/director/pair/heartbeat/key', 'give the heartbeat key or keyFile (one of them)')
+  h.paths.forEach((path, i) => {
+    for (const end of ['local', 'peer'] as const) {
+      if (!parseHostPort(path[end])) throw invalid(`/director/pair/heartbeat/paths/${i}/${end}`, `${JSON.stringify(path[end])} is not ADDRESS or ADDRESS:PORT`)
+    }
+  })
+  p.vips.forEach((v, i) => {
+    if (!ipaddr.isValid(v.address)) throw invalid(`/director/pair/vips/${i}/address`, `${JSON.stringify(v.address)} is not an IP address`)
+  })
+  if (p.lease.margin >= p.lease.ttl) throw invalid('/director/pair/lease/margin', 'the margin must be shorter than the ttl')
+}
+
+/** `ADDRESS`, `ADDRESS:PORT` or `[IPv6]:PORT` (port undefined when absent); undefined when it is none of these. */
+export function parseHostPort(text: string): { address: string; port?: number } | undefined {
+  if (ipaddr.isValid(text)) return { address: ipaddr.parse(text).toString() }
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text)
+  const port = Number(m?.[2])
+  if (!m || !ipaddr.isValid(m[1]!) || port < 1 || port > 65535) return undefined
+  return { address: ipaddr.parse(m[1]!).toString(), port }
 }
 
 function deepFreeze<T>(value: T): T {

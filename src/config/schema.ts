@@ -113,6 +113,77 @@ export const RedisSettingsSchema = Type.Object(
   { additionalProperties: false },
 )
 
+/** A heartbeat path: this director's address and the peer's, each `ADDRESS` or `ADDRESS:PORT` (`[v6]:PORT`). */
+const HeartbeatPathSchema = Type.Object(
+  { local: Type.String({ minLength: 1, maxLength: 64 }), peer: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+)
+
+/**
+ * The director pair (docs/pair.md): this director's name and priority, the heartbeat paths and their key, the
+ * lease in Redis, the VIPs it holds while active, how they are announced, the connection-sync daemon, alerts.
+ */
+export const PairSettingsSchema = Type.Object(
+  {
+    /** This director's name (the peer has another). */
+    node: Type.String({ pattern: NAME_PATTERN }),
+    /** 1..254; the higher one becomes active when both start, and takes back over with `preempt`. */
+    priority: Type.Integer({ minimum: 1, maximum: 254, default: 100 }),
+    heartbeat: Type.Object(
+      {
+        /** Seconds between heartbeats on each path. */
+        interval: Type.Number({ minimum: 0.01, maximum: 10, default: 0.05 }),
+        /** Heartbeats missed on every path before the peer counts as silent. */
+        deadCount: Type.Integer({ minimum: 2, maximum: 100, default: 3 }),
+        /** Seconds the main loop may be stuck before heartbeats stop (a hung director is replaced). */
+        stallLimit: Type.Number({ minimum: 0.1, maximum: 60, default: 2 }),
+        /** The shared HMAC-SHA256 key (at least 16 bytes), inline or on the first line of a file. */
+        key: Type.Optional(Type.String({ minLength: 16, maxLength: 1024 })),
+        keyFile: Type.Optional(FilePath),
+        /** UDP port when a path's address has none. */
+        port: Type.Integer({ minimum: 1, maximum: 65535, default: 9411 }),
+        paths: Type.Array(HeartbeatPathSchema, { minItems: 1, maxItems: 8 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** The active's lease in Redis: its time to live and the margin it gives up the VIPs before that (seconds). */
+    lease: Type.Object(
+      {
+        ttl: Type.Number({ minimum: 0.2, maximum: 60, default: 1 }),
+        margin: Type.Number({ minimum: 0.01, maximum: 30, default: 0.25 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    preempt: Type.Boolean({ default: false }),
+    /** Seconds a returning higher-priority director waits before it takes back over (with preempt). */
+    preemptDelay: Type.Number({ minimum: 0, maximum: 86400, default: 30 }),
+    /** Take over only when Redis confirms the peer's lease lapsed (no takeover on heartbeats alone). */
+    requireWitness: Type.Boolean({ default: false }),
+    vips: Type.Array(
+      Type.Object({ address: Type.String({ minLength: 1, maxLength: 64 }), interface: Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,15}$' }), label: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,15}$' })) }, { additionalProperties: false }),
+      { minItems: 1, maxItems: 256 },
+    ),
+    announce: Type.Object(
+      { count: Type.Integer({ minimum: 1, maximum: 100, default: 3 }), interval: Type.Number({ minimum: 0.01, maximum: 10, default: 0.15 }) },
+      { additionalProperties: false, default: {} },
+    ),
+    /** The kernel's connection-sync daemon: master on the active, backup on the standby; absent: not run. */
+    syncDaemon: Type.Optional(Type.Object(
+      { interface: Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,15}$' }), syncid: Type.Integer({ minimum: 0, maximum: 255, default: 0 }) },
+      { additionalProperties: false },
+    )),
+    alerts: Type.Object(
+      {
+        webhook: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
+        headers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), Type.String({ maxLength: 4096 }))),
+        timeout: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 5 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+)
+
 /** The director's own settings. Times are seconds unless named otherwise. */
 export const DirectorSettingsSchema = Type.Object(
   {
@@ -149,6 +220,8 @@ export const DirectorSettingsSchema = Type.Object(
     drGuard: Type.Boolean({ default: false }),
     /** A director pair's shared table; absent: one director with its table in stateDir. */
     redis: Type.Optional(RedisSettingsSchema),
+    /** Two directors, active and hot standby (needs redis). */
+    pair: Type.Optional(PairSettingsSchema),
     ipvsadm: Type.Object(
       {
         path: Type.String({ minLength: 1, default: 'ipvsadm' }),
@@ -174,5 +247,6 @@ export type FallbackConfig = Static<typeof FallbackSchema>
 export type ServiceConfig = Static<typeof ServiceConfigSchema>
 export type DirectorSettings = Static<typeof DirectorSettingsSchema>
 export type RedisSettings = Static<typeof RedisSettingsSchema>
+export type PairSettings = Static<typeof PairSettingsSchema>
 export type Config = Static<typeof ConfigSchema>
 export type Token = Static<typeof TokenSchema>

@@ -74,7 +74,7 @@ export async function startHarness(config: unknown, o: { kernel?: Table; persist
     },
     close: async () => { await director.close() },
   }
-  const pair = o.shared ? await pairTable(o.shared, o.persisted, 2000) : undefined
+  const pair = o.shared ? await pairTable(o.shared, o.persisted, 1000, () => {}) : undefined
   const director = new Director({
     config: loaded,
     loadConfig: async () => {

@@ -2,7 +2,7 @@
 // through redis-server in the redis namespace, each programming its own IPVS table; a client polls the VIP
 // (held by dir-a) throughout. Waits on events (log lines, `ipvsadm -Ln`, the client's replies), never on sleeps.
 import { DirectorDaemon, note, scenarioDir, weights, writeConfig, type LogLine } from './guest/director.js'
-import { assert, host, vip, type Lab, type Scenario } from './scenario.js'
+import { assert, host, ScenarioFailure, vip, type Lab, type Scenario } from './scenario.js'
 
 const client = 'client'
 const [rs1, rs2, rs3] = [host('rs1'), host('rs2'), host('rs3')]
@@ -77,6 +77,10 @@ export const scenarios: Scenario[] = [
         assert.same(failed, [], 'no request through the VIP failed, Redis down included')
         await a.stop()
         await b.stop()
+      } catch (err) {
+        // What each director said is what a reader needs (a failure after a start with Redis away, say).
+        const tail = (d: DirectorDaemon) => d.lines().slice(-25).map((l) => `${l.msg} ${JSON.stringify({ ...l, msg: undefined, level: undefined, time: undefined, pid: undefined, hostname: undefined })}`)
+        throw new ScenarioFailure((err as Error).message, { failure: (err as ScenarioFailure).details, dirA: tail(a), dirB: tail(b) })
       } finally {
         await a.proc.stop()
         await b.proc.stop()
