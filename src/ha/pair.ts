@@ -64,9 +64,9 @@ export class Pair {
     this.#tick()
   }
 
-  /** The transport heard the peer on `path`. */
-  heartbeat(path: string, hb: PeerHeartbeat): void {
-    if (!this.#closed) this.#run(this.#m.heartbeat(this.#o.clock.now(), path, hb))
+  /** The transport heard the peer on `path` (at `heardAt` on the clock's scale, default now). */
+  heartbeat(path: string, hb: PeerHeartbeat, heardAt?: number): void {
+    if (!this.#closed) this.#run(this.#m.heartbeat(this.#o.clock.now(), path, hb, heardAt))
   }
 
   /** A planned switchover (API, CLI): true when it started (active hands over, or standby asked the active). */

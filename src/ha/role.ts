@@ -202,13 +202,20 @@ export class RoleMachine {
     return this.#run(now, () => {})
   }
 
-  /** The peer was heard on `path`, saying `hb`, at `now`. */
-  heartbeat(now: number, path: string, hb: PeerHeartbeat): Out {
+  /**
+   * The peer was heard on `path` at `heardAt` (default `now`; a transport off the main thread passes when it
+   * received the heartbeat, on this same monotonic scale), saying `hb`.
+   */
+  heartbeat(now: number, path: string, hb: PeerHeartbeat, heardAt = now): Out {
     if (hb.node === this.#c.node) return [] // our own, looped back
     return this.#run(now, () => {
-      this.#paths.set(path, { lastHeard: now, alive: this.#paths.get(path)?.alive ?? false })
+      const at = Math.min(heardAt, now)
+      const previous = this.#paths.get(path)
+      if (previous && previous.lastHeard > at) return // an older heartbeat than one already seen on this path
+      this.#paths.set(path, { lastHeard: at, alive: previous?.alive ?? false })
+      if ((this.#peerHeard ?? -Infinity) > at) return
       this.#peer = hb
-      this.#peerHeard = now
+      this.#peerHeard = at
       this.#known = Math.max(this.#known, hb.epoch)
     })
   }

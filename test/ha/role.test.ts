@@ -409,3 +409,16 @@ t.test('bad settings are refused', async (t) => {
   t.throws(bad({ leaseTtlMs: 100, leaseMarginMs: 90 }), { code: 'LVS_ERR_INVALID_VALUE' })
   t.throws(bad({ heartbeatIntervalMs: 50, deadIntervalMs: 20 }), { code: 'LVS_ERR_INVALID_VALUE' })
 })
+
+t.test('a heartbeat passed on late counts from when it was heard, and an older one never replaces a newer', async (t) => {
+  const m = new RoleMachine({ node: 'b', priority: 100, lease: false }, 0)
+  const hb = (role: 'active' | 'standby', epoch: number) => ({ node: 'a', role, epoch, priority: 200, handover: false })
+  m.heartbeat(100, 'p1', hb('active', 2), 90)
+  t.match(m.state.peer, { alive: true, role: 'active', lastSeen: 90 })
+  m.heartbeat(110, 'p1', hb('standby', 1), 80)
+  t.match(m.state.peer, { role: 'active', epoch: 2, lastSeen: 90 }, 'the older heartbeat is ignored')
+  m.tick(239)
+  t.equal(m.state.peer.alive, true)
+  m.tick(240)
+  t.equal(m.state.peer.alive, false, 'dead interval counted from 90, not from 100')
+})
