@@ -26,88 +26,13 @@
 //   also announces again (`announce`) when the peer comes back or stops being active: it may have held the VIPs.
 // - Planned switchover (or stop, or preemption): the active frees the lease and sets the handover flag in its
 //   heartbeats; the standby takes over at once (no lease wait); the old active drops the VIPs when it hears the
-//   peer active at a higher epoch. The VIPs are briefly on both (a few ms), never on neither. No takeover within
+//   peer active at a higher epoch. The VIPs are on both for up to a heartbeat interval, never on neither. No takeover within
 //   handoverTimeoutMs: the active keeps the VIPs (re-takes the lease) and alerts. A standby asks for a handover
 //   by setting the flag in its own heartbeats (a switchover requested on it, or preemption after preemptDelayMs).
-import { ERR_INVALID_VALUE } from '../errors.js'
+import { resolveRoleConfig, type AlertKind, type LeaseOp, type LeaseReply, type PeerHeartbeat, type Role, type RoleAction, type RoleConfig, type RoleState } from './role-types.js'
 import type { LeaseView } from './lease.js'
 
-/** A director's role. */
-export type Role = 'init' | 'standby' | 'active' | 'handing-over' | 'stopped'
-
-/** What a peer's heartbeat says (and what {@link RoleMachine.advert} says for ours). */
-export interface PeerHeartbeat {
-  node: string
-  role: Role
-  epoch: number
-  priority: number
-  /** From an active: "take over now". From a standby: "hand over to me". */
-  handover: boolean
-}
-
-/** The machine's settings. */
-export interface RoleConfig {
-  node: string
-  /** Higher wins an election, and preempts when `preempt` is on. */
-  priority: number
-  /** @default 50 */
-  heartbeatIntervalMs?: number
-  /** Silent this long on every path = peer lost. @default 3 * heartbeatIntervalMs */
-  deadIntervalMs?: number
-  /** false: no Redis, heartbeats alone decide. @default true */
-  lease?: boolean
-  /** @default 1000 */
-  leaseTtlMs?: number
-  /** The holder drops the VIPs this long before its lease could expire. @default leaseTtlMs / 4 */
-  leaseMarginMs?: number
-  /** Added to the ttl before a taker adds the VIPs (clock rate drift, Redis latency). @default leaseTtlMs / 10 */
-  driftMarginMs?: number
-  /** @default leaseTtlMs / 5 */
-  renewIntervalMs?: number
-  /** @default false */
-  preempt?: boolean
-  /** @default 10000 */
-  preemptDelayMs?: number
-  /** No takeover without Redis. @default false */
-  requireWitness?: boolean
-  /** @default 1000 */
-  handoverTimeoutMs?: number
-}
-
-/** Why an alert went out. */
-export type AlertKind = 'standby-lost' | 'partition' | 'redis-lost' | 'self-fenced' | 'no-witness' | 'handover-failed'
-
-/** What the caller must do, in order. Each lease action must be answered with {@link RoleMachine.leaseReply}. */
-export type RoleAction =
-  | { type: 'takeover'; epoch: number } // add the VIPs, announce them, sync daemon master
-  | { type: 'announce'; epoch: number } // announce the VIPs again (a split ended)
-  | { type: 'release' } // remove the VIPs, sync daemon backup
-  | { type: 'acquire-lease'; minEpoch: number }
-  | { type: 'renew-lease'; epoch: number }
-  | { type: 'release-lease'; epoch: number }
-  | { type: 'read-lease' }
-  | { type: 'alert'; kind: AlertKind; message: string }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }
-
-/** A lease operation, as named in its action. */
-export type LeaseOp = 'acquire' | 'renew' | 'release' | 'read'
-
-/** The answer to a lease action: `sentAt` is when it was sent (monotonic ms); `view`, or the failure's message. */
-export type LeaseReply = { op: LeaseOp; sentAt: number } & ({ view: LeaseView } | { error: string })
-
-/** The machine's state, for status, metrics and the heartbeats. */
-export interface RoleState {
-  role: Role
-  /** The epoch held (active) or the highest known (otherwise). */
-  epoch: number
-  /** Set in our heartbeats: handing over (active) or asking for it (standby). */
-  handover: boolean
-  reason: string
-  since: number
-  peer: { node?: string; alive: boolean; role?: Role; epoch: number; priority?: number; lastSeen?: number; paths: Record<string, { lastHeard: number; alive: boolean }> }
-  /** `lastSeenHeld`: when a lease op last found it held; `heldUntil`: the latest expiry seen (no takeover before it + drift). */
-  redis: { enabled: boolean; up?: boolean; holder: string | null; lastSeenHeld?: number; heldUntil?: number }
-}
+export type { AlertKind, LeaseOp, LeaseReply, PeerHeartbeat, Role, RoleAction, RoleConfig, RoleState } from './role-types.js'
 
 type Out = RoleAction[]
 const ACTIVE = new Set<Role>(['active', 'handing-over'])
@@ -153,25 +78,7 @@ export class RoleMachine {
   readonly #alerted = new Set<AlertKind | 'split'>()
 
   constructor(config: RoleConfig, now: number) {
-    const hb = config.heartbeatIntervalMs ?? 50
-    const ttl = config.leaseTtlMs ?? 1000
-    this.#c = {
-      heartbeatIntervalMs: hb,
-      deadIntervalMs: 3 * hb,
-      lease: true,
-      leaseTtlMs: ttl,
-      leaseMarginMs: ttl / 4,
-      driftMarginMs: ttl / 10,
-      renewIntervalMs: ttl / 5,
-      preempt: false,
-      preemptDelayMs: 10000,
-      requireWitness: false,
-      handoverTimeoutMs: 1000,
-      ...stripUndefined(config),
-    }
-    const c = this.#c
-    if (!(c.heartbeatIntervalMs > 0 && c.deadIntervalMs >= c.heartbeatIntervalMs)) throw new ERR_INVALID_VALUE('ha deadIntervalMs', `${c.deadIntervalMs} is below heartbeatIntervalMs ${c.heartbeatIntervalMs}`)
-    if (!(c.leaseMarginMs > 0 && c.leaseMarginMs + c.renewIntervalMs < c.leaseTtlMs)) throw new ERR_INVALID_VALUE('ha leaseMarginMs', `renewIntervalMs ${c.renewIntervalMs} + leaseMarginMs ${c.leaseMarginMs} must be under leaseTtlMs ${c.leaseTtlMs}`)
+    this.#c = resolveRoleConfig(config)
     this.#since = this.#startedAt = now
   }
 
@@ -350,7 +257,7 @@ export class RoleMachine {
     }
     if (c.lease && this.#bound && now >= this.#renewedAt + c.leaseTtlMs - c.leaseMarginMs) {
       this.#bound = false
-      if (!c.requireWitness && this.#peerAlive && !peerActive) {
+      if (this.#peerAlive && !peerActive) {
         this.#log(out, 'warn', 'lease not renewed; the peer hears this director: heartbeats decide', { epoch: this.#held })
       } else {
         this.#release(now, out, 'standby', 'self-fenced: the lease was not renewed in time', false)
@@ -358,7 +265,8 @@ export class RoleMachine {
         return
       }
     }
-    if (c.lease && c.requireWitness && !this.#bound && this.#redisUp === false) return this.#release(now, out, 'standby', 'no lease, Redis unreachable and requireWitness set', false)
+    const heard = this.#peerAlive && !peerActive // the peer hears us: it will not take over
+    if (c.lease && c.requireWitness && !this.#bound && this.#redisUp === false && !heard) return this.#release(now, out, 'standby', 'no lease, Redis unreachable and requireWitness set', false)
     if (!this.#peerAlive && !this.#alerted.has('standby-lost')) this.#alert(out, 'standby-lost', 'the standby director is silent on every heartbeat path: the pair has no standby')
     if (this.#peerAlive && peer!.role === 'standby' && peer!.handover) this.#startHandover(now, out, `${peer!.node} asks for it`)
   }
@@ -562,8 +470,4 @@ export class RoleMachine {
   #log(out: Out, level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
     out.push({ type: 'log', level, message, fields: { node: this.#c.node, ...fields } })
   }
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
 }

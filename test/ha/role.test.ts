@@ -155,6 +155,20 @@ t.test('Redis unreachable with requireWitness: no takeover, an alert', async (t)
   t.same(sim.b.alerts, ['redis-lost', 'no-witness'])
 })
 
+t.test('with requireWitness too, the holder keeps the VIPs while the standby hears it; alone it drops them', async (t) => {
+  const sim = new PairSim({}, {}, { requireWitness: true })
+  await sim.advance(1000)
+  sim.redis.up = false
+  await sim.advance(3000)
+  t.ok(sim.a.vips, 'b hears a and will not take over: a keeps them')
+  t.equal(sim.b.role, 'standby')
+  sim.heartbeats(false)
+  await sim.advance(1000)
+  t.notOk(sim.a.vips, 'no witness and no peer heard: a drops them')
+  t.notOk(sim.b.vips, 'and b, without a witness, does not take them')
+  t.ok(sim.b.alerts.includes('no-witness'))
+})
+
 t.test('the holder self-fences at acquire + ttl - margin when it cannot renew and hears no peer', async (t) => {
   const sim = new PairSim()
   await sim.advance(1000)
