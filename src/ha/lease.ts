@@ -48,6 +48,8 @@ export interface LeaseView {
 
 /** What the role driver needs of a lease; {@link Lease} is the Redis one, tests pass a fake. */
 export interface LeaseStore {
+  /** Resolves once connected (optional: the driver waits for it, bounded, before its first call). */
+  ready?(): Promise<void>
   acquire(minEpoch: number, role: string): Promise<LeaseView>
   renew(epoch: number, role: string): Promise<LeaseView>
   release(epoch: number, role: string): Promise<LeaseView>

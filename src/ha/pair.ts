@@ -26,6 +26,8 @@ export interface PairOptions extends PairEffects {
   lease?: LeaseStore
   /** How often the machine looks at time. @default 10 */
   tickMs?: number
+  /** How long start() waits for the lease's connection (a Redis down at start is then seen as down). @default 1000 */
+  readyTimeoutMs?: number
 }
 
 /** One director's side of the pair, running. */
@@ -34,6 +36,7 @@ export class Pair {
   readonly #m: RoleMachine
   readonly #tickMs: number
   #timer: TimerHandle | undefined
+  #started = false
   #due = 0
   #effects: Promise<void> = Promise.resolve()
   #leaseBusy: Promise<void> | undefined
@@ -57,9 +60,22 @@ export class Pair {
     return this.#m.advert()
   }
 
-  /** Start looking at time (and asking Redis). */
-  start(): void {
-    if (this.#timer || this.#closed) return
+  /**
+   * Start looking at time and asking Redis, once the lease's connection is up or readyTimeoutMs has passed (a
+   * call before the connection is up would fail at once and read as "Redis lost").
+   */
+  async start(): Promise<void> {
+    if (this.#started || this.#closed) return
+    this.#started = true
+    const ready = this.#o.lease?.ready?.()
+    if (ready) {
+      const clock = this.#o.clock
+      let timer: TimerHandle | undefined
+      const timeout = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, this.#o.readyTimeoutMs ?? 1000)))
+      await Promise.race([ready.catch(() => {}), timeout])
+      clock.clearTimeout(timer!)
+    }
+    if (this.#closed) return
     this.#due = this.#o.clock.now()
     this.#tick()
   }

@@ -59,7 +59,7 @@ t.test('alone with Redis: takes the lease, takes over, renews; a peer active at 
   const redis = new FakeRedis(clock)
   const lease = fakeLease(redis, 'a', 1000)
   const { p, events } = pair(t, clock, { lease })
-  p.start()
+  void p.start()
   await clock.advance(300)
   t.equal(p.state.role, 'active')
   t.ok(events.includes('takeover 1'))
@@ -89,7 +89,7 @@ t.test('Redis lost: one alert, heartbeats alone; effects run one at a time, in o
     running--
   }
   const { p, events } = pair(t, clock, { lease, onTakeover: (e) => slow(`takeover ${e}`), onRelease: () => slow('release') })
-  p.start()
+  void p.start()
   await clock.advance(500)
   t.equal(p.state.role, 'active', 'alone, Redis unreachable: heartbeats alone (no peer heard) decide')
   t.equal(events.filter((e) => e === 'alert redis-lost').length, 1)
@@ -106,7 +106,7 @@ t.test('a late tick is reported as a main-loop stall: the VIPs drop until the le
   const clock: Clock & { advance: FakeClock['advance'] } = { ...fake, now: () => fake.now() + skew, advance: (ms) => fake.advance(ms) }
   const redis = new FakeRedis(fake)
   const { p, events } = pair(t, clock, { lease: fakeLease(redis, 'a', 1000) })
-  p.start()
+  void p.start()
   await clock.advance(300)
   t.equal(p.state.role, 'active')
   events.length = 0
@@ -120,7 +120,7 @@ t.test('stop without a standby drops the VIPs and frees the lease; close clears 
   const redis = new FakeRedis(clock)
   const lease = fakeLease(redis, 'a', 1000)
   const { p, events } = pair(t, clock, { lease })
-  p.start()
+  void p.start()
   await clock.advance(300)
   t.equal(p.switchover(), false, 'no standby: a switchover is refused')
   const stopping = p.stop()
@@ -138,7 +138,7 @@ t.test('stop on the active with a standby hands over first', async (t) => {
   const clock = createFakeClock(0)
   const redis = new FakeRedis(clock)
   const { p, events } = pair(t, clock, { lease: fakeLease(redis, 'a', 1000) })
-  p.start()
+  void p.start()
   await clock.advance(300)
   const hb = (role: 'standby' | 'active', epoch: number) => p.heartbeat('p1', { node: 'b', role, epoch, priority: 100, handover: false })
   hb('standby', 1)
@@ -162,7 +162,7 @@ t.test('stop on the active with a standby hands over first', async (t) => {
 t.test('without a lease store the machine runs on heartbeats alone and touches no Redis', async (t) => {
   const clock = createFakeClock(0)
   const { p, events } = pair(t, clock)
-  p.start()
+  void p.start()
   await clock.advance(300)
   t.equal(p.state.role, 'active')
   t.equal(p.state.redis.enabled, false)
