@@ -27,6 +27,17 @@ t.test('start-up with equal priorities: the lower node name wins', async (t) => 
   t.equal(sim.b.role, 'standby')
 })
 
+t.test('start-up with Redis down: heartbeats alone elect the higher priority, never both', async (t) => {
+  const sim = new PairSim()
+  sim.redis.up = false
+  sim.measure()
+  await sim.advance(1000)
+  t.equal(sim.a.role, 'active')
+  t.equal(sim.b.role, 'standby')
+  t.equal(sim.dualMs, 0)
+  t.same(sim.a.takeovers, [1])
+})
+
 t.test('start-up without heartbeats between them: the one that gets the lease is active, the other standby', async (t) => {
   const sim = new PairSim()
   sim.heartbeats(false)
