@@ -399,7 +399,8 @@ export class RedisTable {
 
 type XreadReply = Array<[stream: string, entries: Array<[id: string, fields: string[]]>]>
 
-function connect(c: RedisConnection, commandTimeout: number): Redis {
+/** A connection with the options every Redis client of the director uses (no offline queue, no resend, a timeout). */
+export function connect(c: RedisConnection, commandTimeout: number): Redis {
   const tls = (v: boolean | ConnectionOptions | undefined) => (v === true ? {} : v || undefined)
   const options: RedisOptions = {
     host: c.host,

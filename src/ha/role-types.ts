@@ -1,0 +1,104 @@
+// The pair role's vocabulary: roles, heartbeats, settings (with their defaults), actions, lease replies, state.
+import { ERR_INVALID_VALUE } from '../errors.js'
+import type { LeaseView } from './lease.js'
+
+/** A director's role. */
+export type Role = 'init' | 'standby' | 'active' | 'handing-over' | 'stopped'
+
+/** What a peer's heartbeat says (and what {@link RoleMachine.advert} says for ours). */
+export interface PeerHeartbeat {
+  node: string
+  role: Role
+  epoch: number
+  priority: number
+  /** From an active: "take over now". From a standby: "hand over to me". */
+  handover: boolean
+}
+
+/** The machine's settings. */
+export interface RoleConfig {
+  node: string
+  /** Higher wins an election, and preempts when `preempt` is on. */
+  priority: number
+  /** @default 50 */
+  heartbeatIntervalMs?: number
+  /** Silent this long on every path = peer lost. @default 3 * heartbeatIntervalMs */
+  deadIntervalMs?: number
+  /** false: no Redis, heartbeats alone decide. @default true */
+  lease?: boolean
+  /** @default 1000 */
+  leaseTtlMs?: number
+  /** The holder drops the VIPs this long before its lease could expire. @default leaseTtlMs / 4 */
+  leaseMarginMs?: number
+  /** Added to the ttl before a taker adds the VIPs (clock rate drift, Redis latency). @default leaseTtlMs / 10 */
+  driftMarginMs?: number
+  /** @default leaseTtlMs / 5 */
+  renewIntervalMs?: number
+  /** @default false */
+  preempt?: boolean
+  /** @default 10000 */
+  preemptDelayMs?: number
+  /** No takeover without Redis. @default false */
+  requireWitness?: boolean
+  /** @default 1000 */
+  handoverTimeoutMs?: number
+}
+
+/** Why an alert went out. */
+export type AlertKind = 'standby-lost' | 'partition' | 'redis-lost' | 'self-fenced' | 'no-witness' | 'handover-failed'
+
+/** What the caller must do, in order. Each lease action must be answered with {@link RoleMachine.leaseReply}. */
+export type RoleAction =
+  | { type: 'takeover'; epoch: number } // add the VIPs, announce them, sync daemon master
+  | { type: 'announce'; epoch: number } // announce the VIPs again (a split ended)
+  | { type: 'release' } // remove the VIPs, sync daemon backup
+  | { type: 'acquire-lease'; minEpoch: number }
+  | { type: 'renew-lease'; epoch: number }
+  | { type: 'release-lease'; epoch: number }
+  | { type: 'read-lease' }
+  | { type: 'alert'; kind: AlertKind; message: string }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }
+
+/** A lease operation, as named in its action. */
+export type LeaseOp = 'acquire' | 'renew' | 'release' | 'read'
+
+/** The answer to a lease action: `sentAt` is when it was sent (monotonic ms); `view`, or the failure's message. */
+export type LeaseReply = { op: LeaseOp; sentAt: number } & ({ view: LeaseView } | { error: string })
+
+/** The machine's state, for status, metrics and the heartbeats. */
+export interface RoleState {
+  role: Role
+  /** The epoch held (active) or the highest known (otherwise). */
+  epoch: number
+  /** Set in our heartbeats: handing over (active) or asking for it (standby). */
+  handover: boolean
+  reason: string
+  since: number
+  peer: { node?: string; alive: boolean; role?: Role; epoch: number; priority?: number; lastSeen?: number; paths: Record<string, { lastHeard: number; alive: boolean }> }
+  /** `lastSeenHeld`: when a lease op last found it held; `heldUntil`: the latest expiry seen (no takeover before it + drift). */
+  redis: { enabled: boolean; up?: boolean; holder: string | null; lastSeenHeld?: number; heldUntil?: number }
+}
+
+/** The settings with every default filled in, checked. */
+export function resolveRoleConfig(config: RoleConfig): Required<RoleConfig> {
+  const hb = config.heartbeatIntervalMs ?? 50
+  const ttl = config.leaseTtlMs ?? 1000
+  const defined = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as RoleConfig
+  const c: Required<RoleConfig> = {
+    heartbeatIntervalMs: hb,
+    deadIntervalMs: 3 * hb,
+    lease: true,
+    leaseTtlMs: ttl,
+    leaseMarginMs: ttl / 4,
+    driftMarginMs: ttl / 10,
+    renewIntervalMs: ttl / 5,
+    preempt: false,
+    preemptDelayMs: 10000,
+    requireWitness: false,
+    handoverTimeoutMs: 1000,
+    ...defined,
+  }
+  if (!(c.heartbeatIntervalMs > 0 && c.deadIntervalMs >= c.heartbeatIntervalMs)) throw new ERR_INVALID_VALUE('ha deadIntervalMs', `${c.deadIntervalMs} is below heartbeatIntervalMs ${c.heartbeatIntervalMs}`)
+  if (!(c.leaseMarginMs > 0 && c.leaseMarginMs + c.renewIntervalMs < c.leaseTtlMs)) throw new ERR_INVALID_VALUE('ha leaseMarginMs', `renewIntervalMs ${c.renewIntervalMs} + leaseMarginMs ${c.leaseMarginMs} must be under leaseTtlMs ${c.leaseTtlMs}`)
+  return c
+}

@@ -1,0 +1,449 @@
+// The pair's role machine on a fake clock: start-up, peer death, partition, Redis lost, epochs after a split,
+// preemption, planned switchover and stop, self-fencing, stalls, and announcing on every regain of mastership.
+import t from 'tap'
+import { RoleMachine, type RoleAction, type RoleConfig } from '../../src/ha/role.js'
+import { PairSim } from '../helpers/pair-sim.js'
+
+const TTL = 1000 // leaseTtlMs; margin 250, drift 100, renew every 200 by default
+
+t.test('start-up: the higher priority director becomes active, the other standby, never both', async (t) => {
+  const sim = new PairSim()
+  sim.measure()
+  await sim.advance(1000)
+  t.equal(sim.a.role, 'active')
+  t.equal(sim.b.role, 'standby')
+  t.same(sim.a.takeovers, [1], 'one takeover, at epoch 1')
+  t.same(sim.b.takeovers, [])
+  t.equal(sim.dualMs, 0, 'never both')
+  t.equal(sim.redis.holder, 'a')
+  t.match(sim.b.m.state, { peer: { alive: true, role: 'active', epoch: 1, paths: { p1: { alive: true }, p2: { alive: true } } }, redis: { up: true, holder: 'a' } })
+  t.equal(sim.a.logs.filter((l) => l.startsWith('role ')).length, 2, 'one log line per state change (init->standby->active)')
+})
+
+t.test('start-up with equal priorities: the lower node name wins', async (t) => {
+  const sim = new PairSim({ priority: 100 }, { priority: 100 })
+  await sim.advance(1000)
+  t.equal(sim.a.role, 'active')
+  t.equal(sim.b.role, 'standby')
+})
+
+t.test('start-up with Redis down: heartbeats alone elect the higher priority, never both', async (t) => {
+  const sim = new PairSim()
+  sim.redis.up = false
+  sim.measure()
+  await sim.advance(1000)
+  t.equal(sim.a.role, 'active')
+  t.equal(sim.b.role, 'standby')
+  t.equal(sim.dualMs, 0)
+  t.same(sim.a.takeovers, [1])
+})
+
+t.test('start-up without heartbeats between them: the one that gets the lease is active, the other standby', async (t) => {
+  const sim = new PairSim()
+  sim.heartbeats(false)
+  sim.measure()
+  await sim.advance(2000)
+  t.equal([sim.a, sim.b].filter((d) => d.vips).length, 1, 'exactly one holds the VIPs')
+  t.equal(sim.dualMs, 0)
+  const [active, standby] = sim.a.vips ? [sim.a, sim.b] : [sim.b, sim.a]
+  t.equal(sim.redis.holder, active.config.node)
+  t.ok(standby.alerts.includes('partition'), 'the other sees a partition: silent peer, renewed lease')
+})
+
+t.test('peer death: silent on every path and lease lapsed -> takeover, not before ttl + drift after its last renew', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.a.running = false
+  sim.a.vips = false // the machine died
+  const died = sim.clock.now()
+  const lastRenew = sim.redis.expiresAt - TTL // when a last renewed, as Redis holds it
+  let tookAt: number | undefined
+  for (let i = 0; i < 400 && tookAt === undefined; i++) {
+    await sim.advance(5)
+    if (sim.b.vips) tookAt = sim.clock.now()
+    if (sim.clock.now() < lastRenew + TTL) t.equal(sim.b.m.state.redis.holder === 'b', false, 'the lease is not taken before it lapsed')
+  }
+  t.ok(tookAt, 'b took over')
+  t.ok(sim.b.m.state.redis.lastSeenHeld! >= died, 'it saw the lease held after the death')
+  t.ok(tookAt! >= lastRenew + TTL + 100, `not before ttl + drift after the last renew (${tookAt! - lastRenew} ms)`)
+  t.ok(tookAt! - died <= TTL + 100 + 60, `and soon after (${tookAt! - died} ms after the death)`)
+  t.same(sim.b.takeovers, [2], 'with the epoch bumped')
+  t.equal(sim.b.m.state.peer.alive, false)
+  t.ok(sim.b.logs.includes('peer lost'))
+  t.ok(sim.b.alerts.includes('standby-lost'), 'now the pair has no standby: alerted')
+  t.notOk(sim.b.alerts.includes('partition'), 'a death, not a partition')
+})
+
+t.test('a takeover waits for the latest expiry seen + drift, even once the lease reads free', async (t) => {
+  const m = new RoleMachine({ node: 'b', priority: 100 }, 0)
+  let holder: string | null = 'a' // renewed last at 0: expires at 1000
+  const view = (at: number) => ({ held: false, holder, epoch: 3, ttlMs: holder ? Math.max(1000 - at, 0) : 0 })
+  const seen: RoleAction[] = []
+  /** Tick, and answer each lease action at once with `view` (as Redis would, 1 ms later). */
+  const step = (now: number, input: RoleAction[] = m.tick(now)) => {
+    for (const a of input) {
+      seen.push(a)
+      if (a.type === 'read-lease') step(now, m.leaseReply(now + 1, { op: 'read', sentAt: now, view: view(now + 1) }))
+      if (a.type === 'acquire-lease') step(now, m.leaseReply(now + 1, { op: 'acquire', sentAt: now, view: { held: true, holder: 'b', epoch: 4, ttlMs: 1000 } }))
+    }
+  }
+  step(0)
+  m.heartbeat(10, 'p1', { node: 'a', role: 'active', epoch: 3, priority: 200, handover: false })
+  for (let now = 20; now < 300; now += 10) step(now)
+  t.equal(m.state.role, 'standby')
+  // a went silent at 10; its lease, seen held until 300, expires at 1000
+  step(300)
+  holder = null // freed early (say by a Redis restarted empty)
+  seen.length = 0
+  for (let now = 310; now < 1100; now += 10) step(now)
+  t.notOk(seen.some((a) => a.type === 'acquire-lease' || a.type === 'takeover'), 'nothing before 1000 + drift 100')
+  step(1100)
+  t.match(seen.filter((a) => a.type === 'acquire-lease' || a.type === 'takeover'), [{ type: 'acquire-lease', minEpoch: 3 }, { type: 'takeover', epoch: 4 }], 'then it takes the lease, and the VIPs')
+})
+
+t.test('partition: heartbeats lost but the peer renews its lease -> standby stays standby, alerts once, logs once', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.heartbeats(false)
+  sim.measure()
+  await sim.advance(5000)
+  t.equal(sim.a.role, 'active')
+  t.equal(sim.b.role, 'standby')
+  t.equal(sim.dualMs, 0)
+  t.same(sim.b.alerts, ['partition'], 'one alert')
+  t.equal(sim.b.logs.filter((l) => l === 'partition').length, 1, 'one log line')
+  t.same(sim.a.alerts, ['standby-lost'], 'the active alerts that its standby is gone')
+  t.equal(sim.a.logs.filter((l) => l === 'heartbeat path down').length, 2, 'one line per path')
+  sim.heartbeats(true)
+  await sim.advance(500)
+  t.equal(sim.b.m.state.peer.alive, true)
+  t.ok(sim.b.logs.includes('peer up'))
+})
+
+t.test('one path lost: the peer is still alive on the other; nothing changes', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.paths.set('p1', false)
+  await sim.advance(2000)
+  t.equal(sim.a.role, 'active')
+  t.equal(sim.b.role, 'standby')
+  t.same(sim.b.alerts, [])
+  t.match(sim.b.m.state.peer, { alive: true, paths: { p1: { alive: false }, p2: { alive: true } } })
+})
+
+t.test('Redis unreachable: heartbeats alone decide', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.redis.up = false
+  await sim.advance(2000)
+  t.equal(sim.a.role, 'active', 'the active keeps the VIPs while the standby hears it')
+  t.equal(sim.b.role, 'standby')
+  t.ok(sim.a.alerts.includes('redis-lost') && sim.b.alerts.includes('redis-lost'), 'both alert that Redis is lost')
+  t.equal(sim.a.alerts.filter((k) => k === 'redis-lost').length, 1, 'once')
+  sim.a.running = false
+  sim.a.vips = false
+  await sim.advance(500)
+  t.equal(sim.b.role, 'active', 'a death is seen by heartbeats alone')
+  t.same(sim.b.takeovers, [2], 'at an epoch above the one it knew')
+  sim.redis.up = true
+  await sim.advance(500)
+  t.equal(sim.redis.holder, 'b', 'Redis back: the active takes the lease')
+  t.ok(sim.b.logs.includes('redis back'))
+  t.ok(sim.redis.epoch > 2)
+  t.equal(sim.b.m.state.epoch, sim.redis.epoch, 'and works at its epoch')
+  t.equal(sim.b.takeovers.length, 1, 'without dropping the VIPs')
+})
+
+t.test('Redis unreachable with requireWitness: no takeover, an alert', async (t) => {
+  const sim = new PairSim({}, {}, { requireWitness: true })
+  await sim.advance(1000)
+  sim.redis.up = false
+  sim.a.running = false
+  sim.a.vips = false
+  await sim.advance(3000)
+  t.equal(sim.b.role, 'standby')
+  t.notOk(sim.b.vips)
+  t.same(sim.b.alerts, ['redis-lost', 'no-witness'])
+})
+
+t.test('with requireWitness too, the holder keeps the VIPs while the standby hears it; alone it drops them', async (t) => {
+  const sim = new PairSim({}, {}, { requireWitness: true })
+  await sim.advance(1000)
+  sim.redis.up = false
+  await sim.advance(3000)
+  t.ok(sim.a.vips, 'b hears a and will not take over: a keeps them')
+  t.equal(sim.b.role, 'standby')
+  sim.heartbeats(false)
+  await sim.advance(1000)
+  t.notOk(sim.a.vips, 'no witness and no peer heard: a drops them')
+  t.notOk(sim.b.vips, 'and b, without a witness, does not take them')
+  t.ok(sim.b.alerts.includes('no-witness'))
+})
+
+t.test('the holder self-fences at acquire + ttl - margin when it cannot renew and hears no peer', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.heartbeats(false)
+  sim.a.redisLink = false
+  const lastRenew = sim.a.m.state.redis.lastSeenHeld!
+  let droppedAt: number | undefined
+  for (let i = 0; i < 300 && droppedAt === undefined; i++) {
+    await sim.advance(5)
+    if (!sim.a.vips) droppedAt = sim.clock.now()
+  }
+  t.ok(droppedAt, 'a dropped the VIPs')
+  t.ok(droppedAt! <= lastRenew + TTL - 250 + 5, `by the fence deadline (${droppedAt! - lastRenew} ms after its last renew)`)
+  t.ok(sim.a.alerts.includes('self-fenced'))
+  let bAt: number | undefined
+  for (let i = 0; i < 300 && bAt === undefined; i++) {
+    await sim.advance(5)
+    if (sim.b.vips) bAt = sim.clock.now()
+  }
+  t.ok(bAt! > droppedAt!, 'b, which still reaches Redis, takes over only after a dropped them')
+})
+
+t.test('the holder keeps the VIPs past the lease when Redis is lost but the standby hears it', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.a.redisLink = false
+  await sim.advance(3000)
+  t.equal(sim.a.role, 'active')
+  t.ok(sim.a.vips)
+  t.equal(sim.b.role, 'standby', 'b sees the lease lapse but hears a: no takeover')
+  t.notOk(sim.a.alerts.includes('self-fenced'))
+})
+
+t.test('a main-loop stall drops the VIPs; the lease still ours at our epoch takes them back and announces', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.a.run(sim.a.m.stall(sim.clock.now(), 400))
+  t.equal(sim.a.releases, 1, 'dropped at once')
+  t.ok(sim.a.alerts.includes('self-fenced'))
+  t.ok(sim.a.vips, 'taken back once the renew says the lease is still ours (the fake Redis answers at once)')
+  t.same(sim.a.takeovers, [1, 1], 'the regain is a takeover (VIPs added and announced), at the same epoch')
+  sim.a.redisLink = false
+  sim.a.run(sim.a.m.stall(sim.clock.now(), 400))
+  t.notOk(sim.a.vips, 'Redis unreachable: the lease cannot be confirmed, the VIPs stay dropped')
+  t.equal(sim.a.role, 'standby')
+  await sim.advance(2000)
+  t.equal(sim.a.role, 'active', 'until the heartbeats alone give them back (b hears a, a is preferred), after the lease surely lapsed')
+  t.same(sim.a.takeovers, [1, 1, 2])
+  const short = new PairSim()
+  await short.advance(1000)
+  short.a.run(short.a.m.stall(short.clock.now(), 100))
+  t.ok(short.a.vips, 'a stall under the margin changes nothing')
+})
+
+t.test('a higher epoch seen: the active releases and never re-adds the VIPs at its old epoch', async (t) => {
+  const m = new RoleMachine({ node: 'a', priority: 200, lease: false }, 0)
+  const acts: RoleAction[] = []
+  for (let now = 0; now <= 200; now += 10) acts.push(...m.tick(now))
+  t.match(acts.filter((a) => a.type === 'takeover'), [{ epoch: 1 }])
+  const hb = { node: 'b', role: 'active' as const, epoch: 5, priority: 100, handover: false }
+  const after = m.heartbeat(210, 'p1', hb)
+  t.match(after.filter((a) => a.type === 'release' || (a.type === 'log' && a.message.startsWith('role'))), [{ type: 'release' }, { type: 'log', message: 'role standby' }])
+  t.equal(m.state.role, 'standby')
+  const later: RoleAction[] = []
+  for (let now = 220; now <= 400; now += 10) later.push(...m.heartbeat(now, 'p1', hb), ...m.tick(now))
+  t.same(later.filter((a) => a.type === 'takeover'), [], 'not while the peer is active')
+  for (let now = 410; now <= 1000; now += 10) later.push(...m.tick(now))
+  const retakes = later.filter((a): a is Extract<RoleAction, { type: 'takeover' }> => a.type === 'takeover')
+  t.equal(retakes.length, 1, 'the peer gone silent: it takes over again')
+  t.ok(retakes[0]!.epoch > 5, 'only above the epoch it saw')
+})
+
+t.test('a split (Redis down, heartbeats cut) heals: one keeps the VIPs, the other drops them, the keeper announces again', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.redis.up = false
+  sim.heartbeats(false)
+  await sim.advance(3000)
+  t.ok(sim.a.vips && sim.b.vips, 'both active: heartbeats alone decided on each side')
+  t.same(sim.b.takeovers, [2])
+  t.same(sim.a.takeovers, [1, 2], 'a self-fenced when its lease could not be renewed, then took them back by heartbeats alone')
+  sim.heartbeats(true)
+  sim.measure()
+  await sim.advance(500)
+  t.equal(sim.a.role, 'active', 'equal epochs: the preferred one keeps them')
+  t.equal(sim.b.role, 'standby')
+  t.ok(sim.a.announces >= 1, 'and announces again once the other dropped them')
+  t.equal(sim.noneMs, 0, 'no moment without the VIPs')
+  t.same(sim.b.takeovers, [2], 'b does not take them back')
+})
+
+t.test('an active that sees an active peer at a lower epoch keeps the VIPs and announces again when the peer drops them', async (t) => {
+  const m = new RoleMachine({ node: 'b', priority: 100, lease: false }, 0)
+  for (let now = 0; now <= 200; now += 10) m.tick(now)
+  m.heartbeat(210, 'p1', { node: 'a', role: 'standby', epoch: 4, priority: 200, handover: false })
+  for (let now = 220; now <= 400; now += 10) m.tick(now)
+  m.heartbeat(410, 'p1', { node: 'a', role: 'standby', epoch: 4, priority: 200, handover: false })
+  t.equal(m.state.role, 'active', 'a standby at a higher epoch is no threat')
+  const split = m.heartbeat(420, 'p1', { node: 'a', role: 'active', epoch: 0, priority: 200, handover: false })
+  t.notOk(split.some((a) => a.type === 'release'), 'the peer is active at a lower epoch: keep')
+  t.ok(split.some((a) => a.type === 'log' && a.message === 'split: the peer is active too'))
+  t.match(m.heartbeat(430, 'p1', { node: 'a', role: 'standby', epoch: 4, priority: 200, handover: false }), [{ type: 'announce', epoch: 1 }])
+})
+
+t.test('a split at equal epochs: the preferred director keeps the VIPs', async (t) => {
+  const m = new RoleMachine({ node: 'b', priority: 100, lease: false }, 0)
+  for (let now = 0; now <= 200; now += 10) m.tick(now)
+  t.equal(m.state.role, 'active')
+  const acts = m.heartbeat(210, 'p1', { node: 'a', role: 'active', epoch: 1, priority: 200, handover: false })
+  t.ok(acts.some((a) => a.type === 'release'), 'equal epoch, the peer has the higher priority: release')
+  const keeper = new RoleMachine({ node: 'a', priority: 200, lease: false }, 0)
+  for (let now = 0; now <= 200; now += 10) keeper.tick(now)
+  const kept = keeper.heartbeat(210, 'p1', { node: 'b', role: 'active', epoch: 1, priority: 100, handover: false })
+  t.notOk(kept.some((a) => a.type === 'release'), 'the preferred one keeps them')
+  const announced = keeper.heartbeat(260, 'p1', { node: 'b', role: 'standby', epoch: 1, priority: 100, handover: false })
+  t.match(announced, [{ type: 'announce', epoch: 1 }], 'and announces again when the peer has dropped them')
+})
+
+t.test('Redis restarted empty: the active takes the lease again above its epoch without dropping the VIPs', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.redis.wipe()
+  sim.measure()
+  await sim.advance(1000)
+  t.equal(sim.a.role, 'active')
+  t.equal(sim.redis.holder, 'a')
+  t.equal(sim.redis.epoch, 2, 'the new grant is above the epoch a remembered, not 1')
+  t.equal(sim.noneMs, 0)
+  t.same(sim.a.takeovers, [1])
+  t.equal(sim.b.role, 'standby')
+})
+
+t.test('preemption off: a returning higher-priority director stays standby', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.a.running = false
+  sim.a.vips = false
+  await sim.advance(2000)
+  t.equal(sim.b.role, 'active')
+  sim.a.running = true // restarted (a new machine would start in init; this one comes back as standby)
+  await sim.advance(15000)
+  t.equal(sim.b.role, 'active')
+  t.equal(sim.a.role, 'standby')
+})
+
+t.test('preemption on: the higher-priority director takes back after the delay, gracefully', async (t) => {
+  const sim = new PairSim({}, {}, { preempt: true, preemptDelayMs: 3000 })
+  await sim.advance(1000)
+  sim.a.running = false
+  sim.a.vips = false
+  await sim.advance(2000)
+  t.equal(sim.b.role, 'active')
+  sim.a.running = true
+  const back = sim.clock.now()
+  sim.measure()
+  await sim.advance(2500)
+  t.equal(sim.a.role, 'standby', 'not before the delay')
+  await sim.advance(1500)
+  t.equal(sim.a.role, 'active', 'after it')
+  t.equal(sim.b.role, 'standby')
+  t.equal(sim.noneMs, 0, 'no moment without the VIPs')
+  t.ok(sim.dualMs <= 60, `both held them ${sim.dualMs} ms, at most a heartbeat interval`)
+  t.ok(sim.a.m.state.since - back >= 3000)
+})
+
+t.test('planned switchover: the standby takes over at once, then the old active drops the VIPs', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.measure()
+  const start = sim.clock.now()
+  sim.a.run(sim.a.m.switchover(start))
+  t.equal(sim.a.role, 'handing-over')
+  t.ok(sim.a.vips, 'still holding while it hands over')
+  await sim.advance(300)
+  t.equal(sim.b.role, 'active')
+  t.equal(sim.a.role, 'standby')
+  t.equal(sim.noneMs, 0, 'never on neither')
+  t.ok(sim.dualMs <= 60, `on both for ${sim.dualMs} ms`)
+  t.ok(sim.b.m.state.since - start <= 60, 'b took over within a heartbeat')
+  t.same(sim.b.takeovers, [2])
+  t.same(sim.a.alerts, [])
+  sim.b.run(sim.b.m.switchover(sim.clock.now()))
+  await sim.advance(300)
+  t.equal(sim.a.role, 'active', 'and back')
+  t.same(sim.a.takeovers, [1, 3], 'the regain announces again (a takeover), at a higher epoch')
+})
+
+t.test('a switchover asked on the standby: the active hands over', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.measure()
+  sim.b.run(sim.b.m.switchover(sim.clock.now()))
+  await sim.advance(300)
+  t.equal(sim.b.role, 'active')
+  t.equal(sim.a.role, 'standby')
+  t.equal(sim.noneMs, 0)
+})
+
+t.test('a switchover without a standby is refused; one the standby never takes times out and keeps the VIPs', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.heartbeats(false)
+  await sim.advance(500)
+  sim.a.run(sim.a.m.switchover(sim.clock.now()))
+  t.equal(sim.a.role, 'active', 'no standby heard: refused')
+  t.ok(sim.a.logs.includes('switchover refused: no standby ready'))
+  sim.heartbeats(true)
+  await sim.advance(500)
+  sim.b.redisLink = false // b cannot take the lease
+  sim.b.running = false // and goes quiet right after a starts the handover
+  sim.a.run(sim.a.m.switchover(sim.clock.now()))
+  t.equal(sim.a.role, 'handing-over')
+  await sim.advance(1500)
+  t.equal(sim.a.role, 'active', 'timed out: a keeps the VIPs')
+  t.ok(sim.a.vips)
+  t.ok(sim.a.alerts.includes('handover-failed'))
+  t.equal(sim.redis.holder, 'a', 'and holds the lease again')
+})
+
+t.test('stop on the active hands over first, then stops; stop without a standby drops the VIPs and frees the lease', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.measure()
+  sim.a.run(sim.a.m.stop(sim.clock.now()))
+  await sim.advance(300)
+  t.equal(sim.a.role, 'stopped')
+  t.notOk(sim.a.vips)
+  t.equal(sim.b.role, 'active')
+  t.equal(sim.noneMs, 0)
+  sim.a.running = false
+  sim.b.run(sim.b.m.stop(sim.clock.now()))
+  t.equal(sim.b.role, 'stopped')
+  t.notOk(sim.b.vips)
+  t.equal(sim.redis.holder, null, 'the lease is free for whoever starts next')
+  t.same(sim.b.m.stop(sim.clock.now()), [], 'stop again: nothing')
+  t.same(sim.b.m.tick(sim.clock.now() + 5000), [], 'stopped: no more actions')
+})
+
+t.test('the standby stays in init until it has listened a dead interval and heard from Redis', async (t) => {
+  const m = new RoleMachine({ node: 'b', priority: 100 }, 0)
+  t.match(m.tick(0), [{ type: 'read-lease' }])
+  t.equal(m.tick(200).length, 0, 'no reply yet: still init')
+  t.equal(m.state.role, 'init')
+  const acts = m.leaseReply(210, { op: 'read', sentAt: 0, view: { held: false, holder: 'a', epoch: 4, ttlMs: 900 } })
+  t.equal(m.state.role, 'standby')
+  t.notOk(acts.some((a) => a.type === 'acquire-lease' || a.type === 'takeover'), 'the lease is held: no takeover yet')
+  t.equal(m.state.epoch, 4, 'the epoch it learnt from Redis')
+})
+
+t.test('bad settings are refused', async (t) => {
+  const bad = (c: Partial<RoleConfig>) => () => new RoleMachine({ node: 'a', priority: 1, ...c }, 0)
+  t.throws(bad({ leaseTtlMs: 100, leaseMarginMs: 90 }), { code: 'LVS_ERR_INVALID_VALUE' })
+  t.throws(bad({ heartbeatIntervalMs: 50, deadIntervalMs: 20 }), { code: 'LVS_ERR_INVALID_VALUE' })
+})
+
+t.test('a heartbeat passed on late counts from when it was heard, and an older one never replaces a newer', async (t) => {
+  const m = new RoleMachine({ node: 'b', priority: 100, lease: false }, 0)
+  const hb = (role: 'active' | 'standby', epoch: number) => ({ node: 'a', role, epoch, priority: 200, handover: false })
+  m.heartbeat(100, 'p1', hb('active', 2), 90)
+  t.match(m.state.peer, { alive: true, role: 'active', lastSeen: 90 })
+  m.heartbeat(110, 'p1', hb('standby', 1), 80)
+  t.match(m.state.peer, { role: 'active', epoch: 2, lastSeen: 90 }, 'the older heartbeat is ignored')
+  m.tick(239)
+  t.equal(m.state.peer.alive, true)
+  m.tick(240)
+  t.equal(m.state.peer.alive, false, 'dead interval counted from 90, not from 100')
+})
