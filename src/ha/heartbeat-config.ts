@@ -3,16 +3,9 @@
 import { readFile } from 'node:fs/promises'
 import { parseHostPort, type HostPort } from '../address.js'
 import { ERR_FILE_READ, ERR_HEARTBEAT_CONFIG, ERR_HEARTBEAT_KEY, ERR_HEARTBEAT_STATE } from '../errors.js'
+import { MAX_NAME, stateProblem, type HeartbeatState } from './heartbeat-state.js'
 
-/** What a director says in each heartbeat. Small and JSON-able; the HA layer gives the fields their meaning. */
-export interface HeartbeatState {
-  node: string
-  role: string
-  epoch: number
-  priority: number
-  /** The sender is handing the VIPs over (a graceful stop or switchover). */
-  handover?: boolean
-}
+export type { HeartbeatState } from './heartbeat-state.js'
 
 /** One path: a local address to bind and the peer's address to send to. */
 export interface HeartbeatPathOptions {
@@ -68,7 +61,6 @@ export const DEFAULT_HEARTBEAT_PORT = 694
 /** Shortest key accepted, in bytes. */
 export const MIN_KEY_BYTES = 16
 const MAX_PATHS = 8
-const MAX_NAME = 64
 
 const bad = (field: string, why: string) => new ERR_HEARTBEAT_CONFIG(field, why)
 
@@ -120,21 +112,6 @@ export async function readHeartbeatKey(path: string): Promise<Uint8Array> {
   if (bytes[end - 1] === 0x0a) end--
   if (bytes[end - 1] === 0x0d) end--
   return keyBytes(bytes.subarray(0, end))
-}
-
-/** Why `value` is not a HeartbeatState, or undefined when it is one. */
-export function stateProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object'
-  const s = value as Record<string, unknown>
-  for (const k of Object.keys(s)) if (!['node', 'role', 'epoch', 'priority', 'handover'].includes(k)) return `unknown field ${JSON.stringify(k)}`
-  for (const k of ['node', 'role'] as const) {
-    const v = s[k]
-    if (typeof v !== 'string' || v === '' || v.length > MAX_NAME) return `${k} is not a string of 1..${MAX_NAME} characters`
-  }
-  if (typeof s.epoch !== 'number' || !Number.isSafeInteger(s.epoch) || s.epoch < 0) return 'epoch is not a non-negative integer'
-  if (typeof s.priority !== 'number' || !Number.isSafeInteger(s.priority)) return 'priority is not an integer'
-  if (s.handover !== undefined && typeof s.handover !== 'boolean') return 'handover is not a boolean'
-  return undefined
 }
 
 /** A checked copy of `value` with its fields in one order (its JSON is what goes on the wire). */
