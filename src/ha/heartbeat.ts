@@ -41,8 +41,10 @@ export interface PathStats {
   alive: boolean
   /** When a valid heartbeat last came, on this thread's performance.now() scale (ms); absent: never. */
   lastHeardMs?: number
-  /** What the peer said last on this path. */
+  /** What the peer said last on this path (absent when silent). */
   state?: HeartbeatState
+  /** The peer's boot id (hex) heard on this path (absent when silent). */
+  boot?: string
   /** Valid heartbeats received. */
   received: number
   sent: number
@@ -124,7 +126,8 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
   const peers = listeners<PeerEvent>()
   const stalls = listeners<StallEvent>()
   const errors = listeners<Error>()
-  const states: (HeartbeatState | undefined)[] = config.paths.map(() => undefined)
+  // The last change reported per path, kept on this side: the state is not in shared memory.
+  const heard: (PeerEvent | undefined)[] = config.paths.map(() => undefined)
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
 
   let ports: number[]
@@ -153,8 +156,9 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
   worker.on('error', (err) => errors.emit(err))
   worker.on('message', (m: FromWorker) => {
     if (m.type === 'peer') {
-      states[m.path] = m.alive ? m.state : undefined
-      peers.emit({ path: config.paths[m.path]!.name, alive: m.alive, state: m.state, boot: m.boot })
+      const event: PeerEvent = { path: config.paths[m.path]!.name, alive: m.alive, state: m.state, boot: m.boot }
+      heard[m.path] = m.alive ? event : undefined
+      peers.emit(event)
     } else if (m.type === 'stall') stalls.emit({ stalled: m.stalled, pingAgeMs: m.pingAgeMs })
   })
 
@@ -185,7 +189,7 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
         boot: bootId.toString('hex'),
         stalled: Atomics.load(shared, STALLED) === 1n,
         paths: config.paths.map((p, i) => {
-          const heard = Atomics.load(shared, slot(i, Slot.LastHeard))
+          const heardNs = Atomics.load(shared, slot(i, Slot.LastHeard))
           const stats: PathStats = {
             name: p.name,
             local: hostPort(p.localAddress, ports[i]!),
@@ -198,9 +202,10 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
             unconfirmed: read(i, Slot.Unconfirmed),
             sendErrors: read(i, Slot.SendErrors),
           }
-          if (heard !== 0n) stats.lastHeardMs = nowMs - Number(now - heard) / 1e6
-          const state = states[i]
-          if (state) stats.state = state
+          if (heardNs !== 0n) stats.lastHeardMs = nowMs - Number(now - heardNs) / 1e6
+          const last = heard[i]
+          if (last?.state) stats.state = last.state
+          if (last?.boot) stats.boot = last.boot
           return stats
         }),
       }

@@ -55,7 +55,8 @@ export function untilPaths(hb: Heartbeat, ok: (p: PathView) => boolean, limitMs 
   const last = new Map<string, PeerEvent>()
   const pending = new Set<string>()
   for (const p of hb.stats().paths) {
-    if (ok({ alive: p.alive, state: p.state })) last.set(p.name, { path: p.name, alive: p.alive, state: p.state })
+    const view = { alive: p.alive, state: p.state, boot: p.boot }
+    if (ok(view)) last.set(p.name, { path: p.name, ...view })
     else pending.add(p.name)
   }
   if (pending.size === 0) return Promise.resolve([...last.values()])
