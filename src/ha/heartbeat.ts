@@ -130,37 +130,35 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
   const heard: (PeerEvent | undefined)[] = config.paths.map(() => undefined)
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
 
+  // One handler from the first message on, so no change the worker reports right after 'ready' can be missed.
+  let started: { resolve: (ports: number[]) => void; reject: (err: Error) => void } | undefined
+  worker.on('message', (m: FromWorker) => {
+    if (m.type === 'ready') started?.resolve(m.ports)
+    else if (m.type === 'failed') started?.reject(new ERR_HEARTBEAT_START(m.path, m.message))
+    else if (m.type === 'peer') {
+      const event: PeerEvent = { path: config.paths[m.path]!.name, alive: m.alive, state: m.state, boot: m.boot }
+      heard[m.path] = m.alive ? event : undefined
+      peers.emit(event)
+    } else if (m.type === 'stall') stalls.emit({ stalled: m.stalled, pingAgeMs: m.pingAgeMs })
+  })
   let ports: number[]
-  let onError: (err: Error) => void = () => {}
-  let onExit: (code: number) => void = () => {}
+  const onExit = (code: number) => started?.reject(new Error(`the worker exited with code ${code}`))
   try {
     ports = await new Promise<number[]>((resolve, reject) => {
-      onError = reject
-      onExit = (code) => reject(new Error(`the worker exited with code ${code}`))
-      worker.once('error', onError)
+      started = { resolve, reject }
+      worker.once('error', reject)
       worker.once('exit', onExit)
-      worker.once('message', (m: FromWorker) => {
-        if (m.type === 'ready') resolve(m.ports)
-        else if (m.type === 'failed') reject(new ERR_HEARTBEAT_START(m.path, m.message))
-        else reject(new Error(`unexpected first message ${m.type}`))
-      })
     })
   } catch (err) {
     clearInterval(pinger)
     await worker.terminate()
     throw (err as { code?: string }).code === 'LVS_ERR_HEARTBEAT_START' ? err : new ERR_HEARTBEAT_START('its worker thread', (err as Error).message)
   } finally {
-    worker.off('error', onError)
+    worker.off('error', started!.reject)
     worker.off('exit', onExit)
+    started = undefined
   }
   worker.on('error', (err) => errors.emit(err))
-  worker.on('message', (m: FromWorker) => {
-    if (m.type === 'peer') {
-      const event: PeerEvent = { path: config.paths[m.path]!.name, alive: m.alive, state: m.state, boot: m.boot }
-      heard[m.path] = m.alive ? event : undefined
-      peers.emit(event)
-    } else if (m.type === 'stall') stalls.emit({ stalled: m.stalled, pingAgeMs: m.pingAgeMs })
-  })
 
   let closing: Promise<void> | undefined
   const doClose = async () => {
