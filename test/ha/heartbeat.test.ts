@@ -132,8 +132,9 @@ t.test('a restarted peer (a new boot id, its sequence from 1 again) is accepted'
 
 t.test('a main thread busy for 500 ms does not silence the heartbeats', async (t) => {
   const ports = await pairPorts()
-  const a = await started(t, pairOptions('a', ports))
-  const b = await started(t, pairOptions('b', ports))
+  // A dead interval of 300 ms: shorter than the block, with room for a loaded test host.
+  const a = await started(t, pairOptions('a', ports, { deadIntervalMs: 300 }))
+  const b = await started(t, pairOptions('b', ports, { deadIntervalMs: 300 }))
   await untilPaths(b, aliveAs('a'))
   await untilPaths(a, aliveAs('b'))
   const heard: PeerEvent[] = []
@@ -171,6 +172,15 @@ t.test('a main thread stuck past the stall limit silences the heartbeats, which 
   t.same(stalls.map((s) => s.stalled), [true, false])
   t.ok(stalls[0]!.pingAgeMs > 300, 'stalled when the ping was older than the limit')
   t.equal(a.stats().stalled, false)
+})
+
+t.test('a path bound to the unspecified address hears heartbeats sent to its port', async (t) => {
+  const ports = await pairPorts()
+  const a = await started(t, { ...pairOptions('a', ports), paths: [{ name: 'any4', local: `0.0.0.0:${ports.a4}`, peer: `127.0.0.1:${ports.b4}` }, { name: 'any6', local: `[::]:${ports.a6}`, peer: `[::1]:${ports.b6}` }] })
+  const b = await started(t, pairOptions('b', ports))
+  await untilPaths(a, aliveAs('b'))
+  await untilPaths(b, aliveAs('a'))
+  t.same(a.stats().paths.map((p) => p.local), [`0.0.0.0:${ports.a4}`, `[::]:${ports.a6}`])
 })
 
 t.test('bad options are refused with a coded error before anything starts', async (t) => {
