@@ -10,7 +10,7 @@ import { hrNow, PING, Slot, slot, STALLED, type FromWorker, type ToWorker, type 
 import { clusterTag, decodeHeartbeat, destinationBytes, encodeHeartbeat } from './heartbeat-wire.js'
 import { ReplayGuard } from './replay-guard.js'
 
-/** A new boot of the peer must echo one of our heartbeats of the last 2 s (counted in heartbeats, not time). */
+/** A heartbeat counts only when it echoes one of our heartbeats of the last 2 s (counted in heartbeats, not time). */
 const FRESH_MS = 2000
 const NS_PER_MS = 1_000_000n
 

@@ -52,7 +52,7 @@ export interface PathStats {
   forged: number
   /** Dropped: authentic but seen before, too old, of a stale boot, or sent to another path. */
   replayed: number
-  /** Dropped: authentic, from a new boot of the peer not yet proven fresh (normal for a heartbeat or two at a start). */
+  /** Dropped: authentic, but echoing none of our recent heartbeats (normal for one or two at a start; steady: the peer does not hear us). */
   unconfirmed: number
   sendErrors: number
 }

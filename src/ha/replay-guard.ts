@@ -12,7 +12,8 @@ export type Verdict =
   | 'accept'
   /** Fresh, from a new boot of the peer, which is now its current boot (its sequence restarts). */
   | 'adopt'
-  /** From a boot not yet proven fresh (it echoes none of our recent heartbeats): dropped until it does. */
+  /** Echoes none of our recent heartbeats: not proof the peer hears us now (a delayed capture, a deaf peer, a
+   * peer just started). Dropped. */
   | 'unconfirmed'
   /** Seen before, older than the window, or of a boot proven stale: dropped. */
   | 'replayed'
@@ -38,9 +39,10 @@ const NO_BOOT = Buffer.alloc(16)
 /**
  * Replay protection for one peer, across all paths (the peer numbers its heartbeats with one counter).
  *
- * A new boot id is believed only when its heartbeat echoes one of our heartbeats of this boot, sent at most
- * `freshness` heartbeats ago, and later than any echo the current boot carried. Captured heartbeats of an older
- * boot of the peer echo older heartbeats of ours, so they never come back to life; forging a new echo needs the key.
+ * Every heartbeat must echo one of our heartbeats of this boot sent at most `freshness` heartbeats ago: so a
+ * capture replayed later, even one never delivered (held back by someone on the path), is stale. A new boot id is
+ * believed only when, besides, its echo is later than any the current boot carried, so captures of an older boot
+ * of the peer never come back to life. Forging a fresh echo needs the key.
  */
 export class ReplayGuard {
   readonly #own: Buffer
@@ -71,11 +73,11 @@ export class ReplayGuard {
   /** Judges an authenticated heartbeat; `lastSent` is the sequence number of our latest heartbeat. */
   check(p: Sequenced, lastSent: number): Verdict {
     if (p.boot.equals(this.#own)) return 'reflected'
-    if (this.#peer?.equals(p.boot)) return this.#inWindow(p)
+    const fresh = p.echoBoot.equals(this.#own) && p.echoSeq <= lastSent && lastSent - p.echoSeq < this.#freshness
+    if (this.#peer?.equals(p.boot)) return this.#inWindow(p, fresh)
     if (!this.#peer) this.#lastHeard = { boot: p.boot, seq: p.seq }
     if (!p.echoBoot.equals(this.#own)) return 'unconfirmed'
-    const fresh = p.echoSeq <= lastSent && lastSent - p.echoSeq < this.#freshness && p.echoSeq > this.#highestEcho
-    if (!fresh) return 'replayed'
+    if (!fresh || p.echoSeq <= this.#highestEcho) return 'replayed'
     this.#peer = p.boot
     this.#highest = p.seq
     this.#seen = WINDOW_MASK // what the boot sent before this one is not taken later: it may be a capture
@@ -84,19 +86,18 @@ export class ReplayGuard {
     return 'adopt'
   }
 
-  #inWindow(p: Sequenced): Verdict {
-    if (p.seq > this.#highest) {
-      const shift = BigInt(p.seq - this.#highest)
+  // Within the current boot: a number seen or older than the window is a replay; a new one counts once its echo is
+  // fresh (a stale echo leaves it unmarked: it proves nothing now).
+  #inWindow(p: Sequenced, fresh: boolean): Verdict {
+    const age = this.#highest - p.seq
+    if (age >= REPLAY_WINDOW || (age >= 0 && (this.#seen & (1n << BigInt(age))) !== 0n)) return 'replayed'
+    if (!fresh) return 'unconfirmed'
+    if (age < 0) {
+      const shift = BigInt(-age)
       this.#seen = shift >= BigInt(REPLAY_WINDOW) ? 1n : ((this.#seen << shift) | 1n) & WINDOW_MASK
       this.#highest = p.seq
-    } else {
-      const age = this.#highest - p.seq
-      if (age >= REPLAY_WINDOW) return 'replayed'
-      const bit = 1n << BigInt(age)
-      if (this.#seen & bit) return 'replayed'
-      this.#seen |= bit
-    }
-    if (p.echoBoot.equals(this.#own) && p.echoSeq > this.#highestEcho) this.#highestEcho = p.echoSeq
+    } else this.#seen |= 1n << BigInt(age)
+    if (p.echoSeq > this.#highestEcho) this.#highestEcho = p.echoSeq
     return 'accept'
   }
 }

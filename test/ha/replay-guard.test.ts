@@ -39,7 +39,19 @@ t.test('within a boot: each sequence number once, and none older than the window
   t.equal(g.check(from(peer0, 12, 96), 101), 'replayed', 'now older than the window')
   t.equal(g.check(from(peer0, 13, 96), 101), 'replayed', 'never seen, but older than the window')
   t.equal(g.check(from(peer0, 14, 96), 101), 'accept', 'never seen and inside the window (late from a slow path)')
-  t.equal(g.check(from(peer0, 15 + REPLAY_WINDOW, 0), 2000), 'accept', 'the current boot needs no fresh echo (it may not hear us)')
+})
+
+t.test('within a boot, a heartbeat counts only while it echoes one of our recent heartbeats', async (t) => {
+  const g = adopted(10, 95, 100)
+  t.equal(g.check(from(peer0, 11, 99), 101), 'accept')
+  t.equal(g.check(from(peer0, 12), 101), 'unconfirmed', 'a peer that hears us no more')
+  t.equal(g.check(from(peer0, 13, 99, randomBytes(16)), 101), 'unconfirmed', 'an echo of another boot of ours')
+  // Held back by someone on the path and delivered 2 s (80 of our heartbeats) later: stale, though never seen.
+  t.equal(g.check(from(peer0, 14, 100), 180), 'unconfirmed')
+  t.equal(g.check(from(peer0, 15, 179), 180), 'accept', 'the live peer is heard again')
+  t.equal(g.check(from(peer0, 14, 100), 180), 'unconfirmed', 'still stale')
+  t.equal(g.check(from(peer0, 15, 179), 180), 'replayed', 'seen before')
+  t.same(g.echo(), { boot: peer0, seq: 15 })
 })
 
 t.test('a restarted peer is believed; a capture of its old boot never comes back', async (t) => {
