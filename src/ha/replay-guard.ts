@@ -80,7 +80,7 @@ export class ReplayGuard {
     if (!fresh || p.echoSeq <= this.#highestEcho) return 'replayed'
     this.#peer = p.boot
     this.#highest = p.seq
-    this.#seen = WINDOW_MASK // what the boot sent before this one is not taken later: it may be a capture
+    this.#seen = 1n // an earlier one may still come on another path: it counts once, if its echo is fresh
     this.#highestEcho = p.echoSeq
     this.#lastHeard = undefined
     return 'adopt'

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { extname } from 'node:path'
 import { startHeartbeat, type Heartbeat, type HeartbeatOptions, type PeerEvent, type StallEvent } from '../../src/ha/heartbeat.js'
-import { clusterTag, destinationBytes, encodeHeartbeat } from '../../src/ha/heartbeat-wire.js'
+import { clusterTag, decodeHeartbeat, destinationBytes, encodeHeartbeat } from '../../src/ha/heartbeat-wire.js'
 import { blockMainThread, freePort, KEY, pairOptions, pairPorts, until, untilPaths, type PathView } from '../helpers/heartbeat-pair.js'
 
 const aliveAs = (node: string) => (p: PathView) => p.alive && p.state?.node === node
@@ -96,23 +96,52 @@ t.test('a forged heartbeat is dropped and counted and does not make a path alive
   t.same(events, [], 'no event')
 })
 
-t.test('a replayed heartbeat is dropped and counted', async (t) => {
-  // Capture one of A's heartbeats on B's port before B starts, then replay it to B once B hears A.
-  const [aPort, bPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')]
-  const path = (me: number, peer: number) => [{ name: 'v4', local: `127.0.0.1:${me}`, peer: `127.0.0.1:${peer}` }]
-  const capture = createSocket('udp4')
-  await new Promise<void>((resolve) => capture.bind(bPort, '127.0.0.1', () => resolve()))
-  const captured = new Promise<Buffer>((resolve) => capture.once('message', resolve))
-  const a = await started(t, { ...pairOptions('a', await pairPorts()), paths: path(aPort, bPort) })
-  const packet = await captured
-  await new Promise<void>((resolve) => capture.close(() => resolve()))
-  const b = await started(t, { ...pairOptions('b', await pairPorts()), paths: path(bPort, aPort) })
-  await untilPaths(b, aliveAs('a'))
-  await untilPaths(a, aliveAs('b'))
-  const before = b.stats().paths[0]!.replayed
-  await sendRaw(bPort, packet, packet)
-  await until(() => b.stats().paths[0]!.replayed === before + 2, 'both replays counted')
-  t.equal(b.stats().paths[0]!.forged, 0, 'a replay is not counted as forged')
+t.test('a replayed heartbeat, or one held back and delivered late, is dropped and counted', async (t) => {
+  // The test plays the peer with the key: it hears B's heartbeats and answers with its own, echoing them.
+  const [bPort, peerPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')]
+  const b = await started(t, { paths: [{ name: 'v4', local: `127.0.0.1:${bPort}`, peer: `127.0.0.1:${peerPort}` }], key: KEY, cluster: 'test', state: { node: 'b', role: 'standby', epoch: 1, priority: 1 } })
+  const tag = clusterTag('test')
+  const peer = createSocket('udp4')
+  t.teardown(() => peer.close())
+  let firstOfB = 0
+  let latestOfB = 0
+  peer.on('message', (msg: Buffer) => {
+    const d = decodeHeartbeat(msg, Buffer.from(KEY), tag)
+    if (d.ok) [firstOfB, latestOfB] = [firstOfB || d.packet.seq, d.packet.seq]
+  })
+  await new Promise<void>((resolve) => peer.bind(peerPort, '127.0.0.1', () => resolve()))
+  await until(() => latestOfB > 0, 'B heard')
+  const boot = randomBytes(16)
+  const heartbeat = (seq: number, echoSeq: number) => encodeHeartbeat({
+    boot, seq, echoBoot: Buffer.from(b.boot, 'hex'), echoSeq, to: destinationBytes('127.0.0.1', bPort),
+    payload: JSON.stringify({ node: 'p', role: 'active', epoch: 1, priority: 2 }),
+  }, Buffer.from(KEY), tag)
+  const path = () => b.stats().paths[0]!
+  const h1 = heartbeat(1, latestOfB)
+  const alive = untilPaths(b, aliveAs('p'))
+  await sendRaw(bPort, h1)
+  await alive
+  const h2 = heartbeat(2, latestOfB)
+  await sendRaw(bPort, h2)
+  await until(() => path().received === 2, 'the second heartbeat counted')
+  await sendRaw(bPort, h2, h1)
+  await until(() => path().replayed === 2, 'both replays counted')
+  // Held back: echoing B's first heartbeat, delivered once B has sent more than 2 s of them (40 at 50 ms).
+  const held = heartbeat(3, firstOfB)
+  await until(() => latestOfB > firstOfB + 41, 'B sent 2 s of heartbeats more', 10_000)
+  await sendRaw(bPort, held)
+  await until(() => path().unconfirmed === 1, 'the late one counted as unconfirmed')
+  t.match(path(), { received: 2, replayed: 2, unconfirmed: 1, forged: 0 })
+})
+
+t.test('a peer that does not hear us is not taken for alive: liveness is two-way', async (t) => {
+  const ports = await pairPorts()
+  const nowhere = await freePort('127.0.0.1') // B sends there: A never hears B
+  const a = await started(t, { ...pairOptions('a', ports), paths: [{ name: 'v4', local: `127.0.0.1:${ports.a4}`, peer: `127.0.0.1:${ports.b4}` }] })
+  const b = await started(t, { ...pairOptions('b', ports), paths: [{ name: 'v4', local: `127.0.0.1:${ports.b4}`, peer: `127.0.0.1:${nowhere}` }] })
+  await until(() => b.stats().paths[0]!.unconfirmed >= 5, 'B counts A heartbeats as unconfirmed')
+  t.match(b.stats().paths[0], { alive: false, received: 0 }, 'B hears A, but A does not hear B')
+  t.match(a.stats().paths[0], { alive: false, received: 0 })
 })
 
 t.test('a restarted peer (a new boot id, its sequence from 1 again) is accepted', async (t) => {
