@@ -1,5 +1,5 @@
-// Which authenticated heartbeats are fresh: a sliding window of sequence numbers within the peer's boot, and a
-// proof of freshness (an echo of one of our own recent heartbeats) before a new boot of the peer is believed.
+// Which authenticated heartbeats are fresh: a sliding window of sequence numbers within the peer's boot, and in
+// every heartbeat a proof of freshness (an echo of one of our own recent heartbeats), which a new boot needs too.
 // Pure and clock-free: only sequence numbers, so it cannot be fooled by time and is tested without sleeping.
 
 /** Sequence numbers tracked below the highest one seen; older ones are dropped as replays. */
