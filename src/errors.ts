@@ -49,6 +49,12 @@ export const ERR_BODY_TOO_LARGE = createError('LVS_ERR_BODY_TOO_LARGE', 'the req
 export const ERR_STORE_UNAVAILABLE = createError('LVS_ERR_STORE_UNAVAILABLE', 'the table store (Redis %s) is unavailable: %s', 503)
 export const ERR_STORE_CONFLICT = createError('LVS_ERR_STORE_CONFLICT', 'the table in Redis is at revision %d, not %d: the other director changed it first; retry', 409)
 export const ERR_STORE_NOT_REPLICATED = createError('LVS_ERR_STORE_NOT_REPLICATED', 'revision %d is in Redis, not yet confirmed by its replicas (%s): read the table later to see whether it held', 503)
+// --- high availability: the heartbeat transport (src/ha/heartbeat.ts)
+export const ERR_HEARTBEAT_CONFIG = createError('LVS_ERR_HEARTBEAT_CONFIG', 'invalid heartbeat config %s: %s', 400)
+export const ERR_HEARTBEAT_KEY = createError('LVS_ERR_HEARTBEAT_KEY', 'heartbeat key refused: %s', 400)
+export const ERR_HEARTBEAT_STATE = createError('LVS_ERR_HEARTBEAT_STATE', 'invalid heartbeat state: %s', 400)
+export const ERR_HEARTBEAT_START = createError('LVS_ERR_HEARTBEAT_START', 'the heartbeat cannot start on %s: %s', 500)
+export const ERR_HEARTBEAT_CLOSED = createError('LVS_ERR_HEARTBEAT_CLOSED', 'the heartbeat is closed', 500)
 export const ERR_INTERNAL = createError('LVS_ERR_INTERNAL', 'internal error: %s', 500)
 
 // --- high availability: the VIPs, their announcements, the connection-sync daemon's role
