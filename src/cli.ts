@@ -175,6 +175,8 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
     })
   api(cmd.command('reload').description('make the running director re-read its config file (as SIGHUP does)'))
     .action((o) => run(done(call(client(o), 'POST', '/v1/reload').then((r) => say(`reloaded: ${JSON.stringify(r)}`)))))
+  api(cmd.command('switchover').description('hand the VIPs to the other director of the pair (planned: no request fails)'))
+    .action((o) => run(done(call(client(o), 'POST', '/v1/switchover').then((r) => say(`switchover started: this director is ${(r as { role: string }).role}`)))))
   api(cmd.command('export').description('write the running director\'s desired table to FILE (YAML)').argument('<file>'))
     .action((file: string, o) => run(done(exportCommand(client(o), file, say))))
   api(cmd.command('restore').description('replace the running director\'s desired table with FILE\'s services').argument('<file>'))

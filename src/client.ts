@@ -90,6 +90,18 @@ export async function statusCommand(o: ClientOptions, json: boolean, say: (l: st
   say(formatStatus(status, services))
 }
 
+/** A pair's lines of the status: this director, the peer, each heartbeat path, the lease, the table store. */
+function pairLines(st: StatusView): string[] {
+  const p = st.pair
+  if (!p) return st.store.kind === 'redis' ? [`table: redis ${st.store.up ? 'followed' : 'UNREACHABLE'}`] : []
+  const lag = st.store.lastPeerChange ? `, last peer change r${st.store.lastPeerChange.revision} lag ${st.store.lastPeerChange.lagMs} ms` : ''
+  return [
+    `pair: ${p.node} ${st.role} epoch ${p.epoch} (${p.reason})  vips ${p.vips.join(' ') || '-'}  peer ${p.peer.node ?? '?'} ${p.peer.alive ? `${p.peer.role ?? '?'} epoch ${p.peer.epoch}` : 'SILENT'}`,
+    ...p.heartbeat.paths.map((h) => `  heartbeat ${h.name}: ${h.alive ? 'alive' : 'SILENT'}${h.lastHeardMsAgo !== undefined ? ` (heard ${Math.round(h.lastHeardMsAgo)} ms ago)` : ''}  sent ${h.sent} received ${h.received} forged ${h.forged} replayed ${h.replayed}`),
+    `  lease: ${p.lease.up === false ? 'Redis UNREACHABLE' : `held by ${p.lease.holder ?? 'nobody'}`}  table: redis ${st.store.up ? 'followed' : 'UNREACHABLE'}${lag}${p.heartbeat.stopped ? '  HEARTBEATS STOPPED (main loop stalled)' : ''}`,
+  ]
+}
+
 /** The status table (pure, for tests). */
 export function formatStatus(st: StatusView, services: ServiceView[]): string {
   const r = st.reals
@@ -97,6 +109,7 @@ export function formatStatus(st: StatusView, services: ServiceView[]): string {
     `lvs-director ${st.version}  role ${st.role}  revision ${st.revision}  kernel ${st.kernel.ok ? 'ok' : `FAILING (${st.kernel.lastError?.code ?? '?'}, ${st.kernel.pending} pending)`}` +
       `  reals: ${r.up} up, ${r.down} down, ${r.unknown} unknown, ${r.draining} draining, ${r.disabled} disabled` +
       (st.reload.ok ? '' : `  last reload REFUSED: ${st.reload.error?.code}`),
+    ...pairLines(st),
     'Prot LocalAddress:Port Scheduler Flags                      Name',
     '  -> RemoteAddress:Port           Forward Weight Eff    ActiveConn InActConn Health  Admin',
   ]

@@ -7,12 +7,12 @@ import type { ChangeEvent, Scheduler } from '../healthchecks/scheduler.js'
 import type { CheckSpec } from '../healthchecks/spec.js'
 import type { Health } from '../healthchecks/state.js'
 import { resolveTarget } from '../healthchecks/target.js'
-import type { AuditEntry, ChangeContext, DirectorControl, RealView, ServiceView, StatusView, ViewOptions } from './api/control.js'
+import type { AuditEntry, ChangeContext, DirectorControl, PairView, RealView, ServiceView, StatusView, ViewOptions } from './api/control.js'
 import type { LoadedConfig } from './config/load.js'
 import { normalizeServiceConfig, kernelKey, type DesiredService } from './config/service.js'
 import type { RealConfig } from './config/schema.js'
 import type { Clock } from './clock.js'
-import { ERR_BAD_REQUEST, ERR_NOT_FOUND } from './errors.js'
+import { ERR_BAD_REQUEST, ERR_NOT_FOUND, ERR_SWITCHOVER_REFUSED } from './errors.js'
 import type { ListedService } from './ipvs/parse.js'
 import { destinationKey, type Service } from './ipvs/model.js'
 import { expandService, type Expanded } from './reconcile/expand.js'
@@ -43,6 +43,8 @@ export interface DirectorDeps {
    * here only once it is in; the other director's changes come through `applyPeer`/`resetTo`.
    */
   shared?: SharedTable
+  /** A director pair's role (src/ha): its view for status, and a planned switchover. */
+  pair?: PairControl
   scheduler: Scheduler
   createChecker: (spec: CheckSpec) => Checker
   reconciler: Reconciler
@@ -65,6 +67,14 @@ export interface SharedTable {
   write(change: TableChange, expectRevision: number): Promise<unknown>
   replaceAll(whole: PersistedTable, expectRevision: number): Promise<unknown>
   snapshot(): Promise<{ table: PersistedTable } | undefined>
+}
+
+/** This director's side of a pair, as the director shows and asks it. */
+export interface PairControl {
+  role(): StatusView['role']
+  view(): PairView
+  /** Start handing over; false when there is nothing to hand over to (or from). */
+  switchover(): boolean
 }
 
 /** A real server's check as subscribed: probe key and thresholds (a change of either re-subscribes it). */
@@ -179,7 +189,7 @@ export class Director implements DirectorControl {
       }
     }
     return {
-      role: 'single',
+      role: this.#d.pair?.role() ?? 'single',
       version: this.#d.version,
       startedAt: new Date(this.#startedAt).toISOString(),
       revision: this.#table.revision,
@@ -187,8 +197,16 @@ export class Director implements DirectorControl {
       reals,
       kernel: { ...this.#kernel, pending: this.#d.reconciler.pending },
       reload: this.#reload,
+      ...(this.#d.pair ? { pair: this.#d.pair.view() } : {}),
       store: this.#store,
     }
+  }
+
+  async switchover(actor: string): Promise<{ role: StatusView['role'] }> {
+    if (!this.#d.pair) throw new ERR_SWITCHOVER_REFUSED('this director is not part of a pair (director.pair)')
+    if (!this.#d.pair.switchover()) throw new ERR_SWITCHOVER_REFUSED(`this director is ${this.#d.pair.role()} and no peer is heard to take over (or hand over)`)
+    this.#record(actor, 'switchover', 'pair', { from: this.#d.pair.role() })
+    return { role: this.#d.pair.role() }
   }
 
   audit({ after = 0, limit = 100 }: { after?: number; limit?: number }): AuditEntry[] {

@@ -60,4 +60,5 @@ export const ERR_INTERNAL = createError('LVS_ERR_INTERNAL', 'internal error: %s'
 // --- high availability: the VIPs, their announcements, the connection-sync daemon's role
 export const ERR_VIP_FAILED = createError('LVS_ERR_VIP_FAILED', 'VIP %s: %s', 502)
 export const ERR_ANNOUNCE_FAILED = createError('LVS_ERR_ANNOUNCE_FAILED', 'announcing %s on %s failed: %s', 502)
+export const ERR_SWITCHOVER_REFUSED = createError('LVS_ERR_SWITCHOVER_REFUSED', 'switchover refused: %s', 409)
 export const ERR_SYNC_DAEMON_CONFLICT = createError('LVS_ERR_SYNC_DAEMON_CONFLICT', 'a %s sync daemon not started by this director runs with other settings (%s): stop it, or configure the same interface and syncid', 409)

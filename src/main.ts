@@ -21,6 +21,17 @@ import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { OwnedStore } from './ipvs/owned.js'
 import { Reconciler } from './reconcile/reconciler.js'
 import { RedisTable, redisTableOptions, type StreamPosition } from './table/redis-table.js'
+import { Alerts } from './ha/alerts.js'
+import { createAnnouncer } from './ha/announce.js'
+import { readHeartbeatKey, startHeartbeat } from './ha/heartbeat.js'
+import { Lease } from './ha/lease.js'
+import { Pair } from './ha/pair.js'
+import type { PeerHeartbeat, Role } from './ha/role-types.js'
+import { openSyncDaemonRole } from './ha/sync-daemon.js'
+import { openVips } from './ha/vips.js'
+import type { PairControl } from './director.js'
+import type { PairView } from './api/control.js'
+import type { DirectorSettings } from './config/schema.js'
 import { StateFile, type PersistedTable } from './table/state-file.js'
 import type { DirectorControl } from './api/control.js'
 import type { Token } from './config/schema.js'
@@ -129,12 +140,15 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       const start = await pairTable(redis, persisted, REDIS_START_WAIT_MS, (err) => log.warn({ err }, 'Redis unavailable at start: serving the table in stateDir until it is back'))
       if (start) ({ table: persisted, position } = start)
     }
+    // A pair: the VIPs left by a crashed run go first; the role starts once this director's kernel is programmed.
+    const pair = s.pair ? await preparePair(s, exec, writer, log, closers) : undefined
     director = new Director({
       config,
       loadConfig: () => configFrom(o, (w) => log.warn({ line: w.line, directive: w.directive }, w.message)),
       persisted,
       store: stateFile,
       shared,
+      pair: pair?.control,
       scheduler,
       createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp, guardRouter }),
       reconciler,
@@ -157,6 +171,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     closers.push(() => director!.close())
     await director.start()
     if (shared) followPair(shared, director, position)
+    if (pair) await pair.start()
     armDrift(director, s.driftInterval * 1000, log, closers)
     let url: string | undefined
     if (o.buildApi) {
@@ -200,6 +215,121 @@ export async function pairTable(redis: RedisTable, local: PersistedTable | undef
     if ((err as { code?: string }).code !== 'LVS_ERR_STORE_UNAVAILABLE') throw err
     unavailable(err as Error)
     return undefined
+  }
+}
+
+const HEARTBEAT_FEED_MS = 10
+
+/**
+ * This director's side of a pair: its VIPs (a crashed run's removed now), announcements, the connection-sync
+ * daemon (backup until it is active), alerts, the lease, the heartbeats and the role. `start()` runs the role;
+ * the closers stop it first (a stop hands over), then give up the VIPs and the sync daemon.
+ */
+async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, log: Logger, closers: Array<() => Promise<unknown>>) {
+  const p = s.pair!
+  const redis = redisTableOptions(s.redis!, (path) => readFileSync(path))
+  const child = (component: string) => log.child({ component })
+  const vips = await openVips({ exec, stateDir: s.stateDir, log: child('vips') })
+  closers.push(() => vips.close())
+  const sync = p.syncDaemon
+    ? await openSyncDaemonRole({ ipvsadm, daemon: { mcastInterface: p.syncDaemon.interface, syncid: p.syncDaemon.syncid }, stateDir: s.stateDir, log: child('sync-daemon') })
+    : undefined
+  if (sync) closers.push(() => sync.close())
+  const announcer = createAnnouncer({ exec, count: p.announce.count, intervalMs: p.announce.interval * 1000, log: child('announce') })
+  closers.push(() => announcer.close())
+  const alerts = new Alerts({ node: p.node, cluster: redis.cluster, webhook: p.alerts.webhook, headers: p.alerts.headers, timeoutMs: p.alerts.timeout * 1000, log: child('alerts') })
+  closers.push(() => alerts.close())
+  const key = p.heartbeat.key ?? (await readHeartbeatKey(p.heartbeat.keyFile!))
+  const lease = new Lease({ connection: redis.connection, cluster: redis.cluster, node: p.node, ttlMs: p.lease.ttl * 1000 })
+  closers.push(() => lease.close())
+  const pairLog = child('pair')
+  const intervalMs = p.heartbeat.interval * 1000
+  const role = new Pair({
+    config: {
+      node: p.node, priority: p.priority, heartbeatIntervalMs: intervalMs, deadIntervalMs: intervalMs * p.heartbeat.deadCount,
+      leaseTtlMs: p.lease.ttl * 1000, leaseMarginMs: p.lease.margin * 1000, preempt: p.preempt, preemptDelayMs: p.preemptDelay * 1000,
+      requireWitness: p.requireWitness,
+    },
+    clock: systemClock,
+    lease,
+    async onTakeover() {
+      const r = await vips.add(p.vips)
+      for (const f of r.failed) pairLog.error({ err: f.err, vip: f.vip.address }, 'a VIP could not be added')
+      void announcer.announce([...r.changed, ...r.unchanged, ...r.foreign]) // never rejects; errors are logged
+      await sync?.setRole('master').catch((err: Error) => pairLog.error({ err }, 'sync daemon: could not become master'))
+    },
+    async onAnnounce() {
+      void announcer.announce(vips.held())
+    },
+    async onRelease() {
+      announcer.abort()
+      const r = await vips.removeAll()
+      for (const f of r.failed) pairLog.error({ err: f.err, vip: f.vip.address }, 'a VIP could not be removed')
+      await sync?.setRole('backup').catch((err: Error) => pairLog.error({ err }, 'sync daemon: could not become backup'))
+    },
+    alert: (kind, message) => alerts.raise(kind, message),
+    log: (level, message, fields) => pairLog[level](fields, message),
+  })
+  let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | undefined
+  const control: PairControl = {
+    role: () => (role.state.role === 'stopped' ? 'stopped' : role.state.role),
+    switchover: () => role.switchover(),
+    view: (): PairView => {
+      const st = role.state
+      const hb = heartbeat?.stats()
+      const now = performance.now()
+      return {
+        node: p.node, epoch: st.epoch, reason: st.reason, since: new Date(Date.now() - (now - st.since)).toISOString(),
+        peer: { node: st.peer.node, alive: st.peer.alive, role: st.peer.role, epoch: st.peer.epoch },
+        heartbeat: {
+          stopped: hb?.stalled ?? false,
+          paths: (hb?.paths ?? []).map((h) => ({
+            name: h.name, local: h.local, peer: h.peer, alive: h.alive, ...(h.lastHeardMs !== undefined ? { lastHeardMsAgo: now - h.lastHeardMs } : {}),
+            received: h.received, sent: h.sent, forged: h.forged, replayed: h.replayed, unconfirmed: h.unconfirmed,
+          })),
+        },
+        lease: { up: st.redis.up, holder: st.redis.holder },
+        vips: vips.held().map((v) => v.address),
+      }
+    },
+  }
+  return {
+    control,
+    /** The role, once this director's kernel is programmed: sync daemon backup, heartbeats, ticks. */
+    async start() {
+      await sync?.setRole('backup').catch((err: Error) => pairLog.error({ err }, 'sync daemon: could not become backup'))
+      const hb = await startHeartbeat({
+        paths: p.heartbeat.paths, key, cluster: redis.cluster, state: role.advert(),
+        intervalMs, deadIntervalMs: intervalMs * p.heartbeat.deadCount, stallLimitMs: p.heartbeat.stallLimit * 1000,
+      })
+      heartbeat = hb
+      closers.push(() => hb.close())
+      hb.onStall((e) => (e.stalled ? pairLog.error(e, 'heartbeats stopped: the main loop was stuck') : pairLog.info(e, 'heartbeats resumed')))
+      hb.onError((err) => pairLog.error({ err }, 'the heartbeat thread failed: the peer will take over'))
+      hb.onPeer((e) => pairLog.info({ path: e.path, peer: e.state?.node }, e.alive ? 'heartbeat path alive' : 'heartbeat path silent'))
+      // The role hears each new heartbeat (read from the thread's shared counters), and our heartbeats say its advert.
+      const heard = new Map<string, number>()
+      let said = JSON.stringify(role.advert())
+      const feed = setInterval(() => {
+        for (const h of hb.stats().paths) {
+          if (h.lastHeardMs === undefined || !h.state || heard.get(h.name) === h.lastHeardMs) continue
+          heard.set(h.name, h.lastHeardMs)
+          role.heartbeat(h.name, { ...h.state, role: h.state.role as Role, handover: h.state.handover ?? false } satisfies PeerHeartbeat, h.lastHeardMs)
+        }
+        const advert = role.advert()
+        const text = JSON.stringify(advert)
+        if (text !== said) {
+          said = text
+          hb.setState(advert)
+        }
+      }, HEARTBEAT_FEED_MS)
+      closers.push(async () => clearInterval(feed))
+      closers.push(async () => {
+        await role.stop() // an active hands over first, while heartbeats still go (closers run in reverse)
+        await role.close()
+      })
+      await role.start()
+    },
   }
 }
 

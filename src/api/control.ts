@@ -54,7 +54,7 @@ export interface ServiceView extends Omit<DesiredService, 'destinations'> {
 
 /** The director's own state (`GET /v1/status`). */
 export interface StatusView {
-  role: 'single' | 'active' | 'standby'
+  role: 'single' | 'init' | 'standby' | 'active' | 'handing-over' | 'stopped'
   version: string
   startedAt: string
   revision: number
@@ -71,6 +71,8 @@ export interface StatusView {
     driftRepairs: number
   }
   reload: { at?: string; ok: boolean; error?: { code: string; message: string } }
+  /** A director pair: this director's side (absent for a single director). */
+  pair?: PairView
   /** Where the desired table lives: the state file, or Redis for a pair (and how its follower is doing). */
   store: {
     kind: 'file' | 'redis'
@@ -78,6 +80,21 @@ export interface StatusView {
     lastError?: { at: string; code: string; message: string }
     lastPeerChange?: { at: string; revision: number; lagMs: number }
   }
+}
+
+/** A director pair as this director sees it: epoch, peer, heartbeat paths, the lease, the VIPs it holds. */
+export interface PairView {
+  node: string
+  epoch: number
+  reason: string
+  since: string
+  peer: { node?: string; alive: boolean; role?: string; epoch: number }
+  heartbeat: {
+    stopped: boolean
+    paths: Array<{ name: string; local: string; peer: string; alive: boolean; lastHeardMsAgo?: number; received: number; sent: number; forged: number; replayed: number; unconfirmed: number }>
+  }
+  lease: { up?: boolean; holder: string | null }
+  vips: string[]
 }
 
 /** One line of the audit trail. */
@@ -127,6 +144,8 @@ export interface DirectorControl {
   /** Replace the whole desired table (disaster recovery); `ifMatch` is the table's ETag from export, or `*`. */
   restoreTable(services: unknown, ctx: ChangeContext): Promise<Applied>
   status(): StatusView
+  /** Hand the VIPs to the peer (a planned switchover); LVS_ERR_SWITCHOVER_REFUSED without a pair or a standby. */
+  switchover(actor: string): Promise<{ role: StatusView['role'] }>
   audit(options: { after?: number; limit?: number }): AuditEntry[]
   /** True once the kernel table has been read and the first reconcile has run. */
   ready(): boolean

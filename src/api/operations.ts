@@ -1,4 +1,4 @@
-// The director as a whole: its status, the audit trail, a config reload, the desired table's export and restore
+// The director as a whole: its status, the audit trail, a config reload, a pair's switchover, the desired table's export and restore
 // (backups and disaster recovery), and the OpenAPI document of the whole API.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ERR_BAD_REQUEST } from '../errors.js'
@@ -8,7 +8,7 @@ import { AuditEntrySchema, AuditQuery, errors, IfMatchHeaders, ReloadSchema, Sta
 
 const tags = ['director']
 
-/** `/v1/status`, `/v1/audit`, `/v1/reload`, `/v1/table` and `/v1/openapi.json`. */
+/** `/v1/status`, `/v1/audit`, `/v1/reload`, `/v1/switchover`, `/v1/table` and `/v1/openapi.json`. */
 export const operationsRoutes: FastifyPluginAsyncTypebox<{ control: DirectorControl }> = async (app, { control }) => {
   app.get('/v1/openapi.json', { schema: { tags, summary: 'This document (OpenAPI 3)' } }, async () => app.swagger())
 
@@ -26,6 +26,13 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ control: DirectorCont
   app.post('/v1/reload', {
     schema: { tags, summary: 'Re-read the config file (as SIGHUP); a bad file changes nothing', response: { 200: ReloadSchema, ...errors(403) } },
   }, async (request) => control.reload(request.actor))
+
+  app.post('/v1/switchover', {
+    schema: {
+      tags, summary: 'Hand the VIPs to the other director of the pair (planned, no request fails); answers at once with the role',
+      response: { 202: Type.Object({ role: StatusViewSchema.properties.role }), ...errors(403, 409) },
+    },
+  }, async (request, reply) => reply.code(202).send(await control.switchover(request.actor)))
 
   app.get('/v1/table', {
     schema: { tags, summary: 'Export the desired table (ETag for a later restore)', response: { 200: TableExportSchema, 304: Type.Null(), ...errors() } },

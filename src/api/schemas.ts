@@ -68,7 +68,8 @@ export const ServiceViewSchema = Type.Object(
 
 export const StatusViewSchema = Type.Object(
   {
-    role: Type.Union([Type.Literal('single'), Type.Literal('active'), Type.Literal('standby')]),
+    /** `single` without a pair; else the pair role: init (listening at start), standby, active, handing-over, stopped. */
+    role: Type.Union([Type.Literal('single'), Type.Literal('init'), Type.Literal('standby'), Type.Literal('active'), Type.Literal('handing-over'), Type.Literal('stopped')]),
     version: Type.String(),
     startedAt: Time,
     revision: Type.Integer(),
@@ -83,6 +84,26 @@ export const StatusViewSchema = Type.Object(
       driftRepairs: Type.Integer(),
     }),
     reload: Type.Object({ at: Type.Optional(Time), ok: Type.Boolean(), error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })) }),
+    pair: Type.Optional(Type.Object({
+      node: Type.String(),
+      epoch: Type.Integer(),
+      /** Why the role is what it is (the last transition). */
+      reason: Type.String(),
+      since: Time,
+      peer: Type.Object({ node: Type.Optional(Type.String()), alive: Type.Boolean(), role: Type.Optional(Type.String()), epoch: Type.Integer() }),
+      heartbeat: Type.Object({
+        /** Heartbeats stopped because the main loop was stuck past the stall limit. */
+        stopped: Type.Boolean(),
+        paths: Type.Array(Type.Object({
+          name: Type.String(), local: Type.String(), peer: Type.String(), alive: Type.Boolean(),
+          lastHeardMsAgo: Type.Optional(Type.Number()),
+          received: Type.Integer(), sent: Type.Integer(), forged: Type.Integer(), replayed: Type.Integer(), unconfirmed: Type.Integer(),
+        })),
+      }),
+      /** The lease in Redis as last seen: reachable, and who holds it. */
+      lease: Type.Object({ up: Type.Optional(Type.Boolean()), holder: Type.Union([Type.String(), Type.Null()]) }),
+      vips: Type.Array(Type.String()),
+    })),
     store: Type.Object({
       kind: Type.Union([Type.Literal('file'), Type.Literal('redis')]),
       /** Redis reachable and followed (always true for the file). */

@@ -1,6 +1,7 @@
 // Reads the director's config file: YAML (a table file is a valid config), validated against one schema, each
 // service normalised as the API normalises it. Every error names the file, the line and the field.
 import ipaddr from 'ipaddr.js'
+import { canonicalAddress, parseHostPort } from '../address.js'
 import { ERR_INVALID_CONFIG } from '../errors.js'
 import { describeError, invalid } from '../ipvs/model.js'
 import { DirectorSettingsSchema, type DirectorSettings, type PairSettings, type RedisSettings } from './schema.js'
@@ -78,24 +79,20 @@ function checkRedis(r: RedisSettings): void {
 function checkPair(p: PairSettings): void {
   const h = p.heartbeat
   if ((h.key === undefined) === (h.keyFile === undefined)) throw invalid('/director/pair/heartbeat/key', 'give the heartbeat key or keyFile (one of them)')
-  h.paths.forEach((path, i) => {
-    for (const end of ['local', 'peer'] as const) {
-      if (!parseHostPort(path[end])) throw invalid(`/director/pair/heartbeat/paths/${i}/${end}`, `${JSON.stringify(path[end])} is not ADDRESS or ADDRESS:PORT`)
+  const address = (path: string, text: string, parse: (t: string) => unknown) => {
+    try {
+      parse(text)
+    } catch (err) {
+      throw invalid(path, (err as { detail?: string }).detail ?? (err as Error).message)
     }
+  }
+  h.paths.forEach((path, i) => {
+    for (const end of ['local', 'peer'] as const) address(`/director/pair/heartbeat/paths/${i}/${end}`, path[end], parseHostPort)
   })
   p.vips.forEach((v, i) => {
-    if (!ipaddr.isValid(v.address)) throw invalid(`/director/pair/vips/${i}/address`, `${JSON.stringify(v.address)} is not an IP address`)
+    if (!canonicalAddress(v.address)) throw invalid(`/director/pair/vips/${i}/address`, `${JSON.stringify(v.address)} is not an IP address`)
   })
   if (p.lease.margin >= p.lease.ttl) throw invalid('/director/pair/lease/margin', 'the margin must be shorter than the ttl')
-}
-
-/** `ADDRESS`, `ADDRESS:PORT` or `[IPv6]:PORT` (port undefined when absent); undefined when it is none of these. */
-export function parseHostPort(text: string): { address: string; port?: number } | undefined {
-  if (ipaddr.isValid(text)) return { address: ipaddr.parse(text).toString() }
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text)
-  const port = Number(m?.[2])
-  if (!m || !ipaddr.isValid(m[1]!) || port < 1 || port > 65535) return undefined
-  return { address: ipaddr.parse(m[1]!).toString(), port }
 }
 
 function deepFreeze<T>(value: T): T {

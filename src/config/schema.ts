@@ -113,7 +113,7 @@ export const RedisSettingsSchema = Type.Object(
   { additionalProperties: false },
 )
 
-/** A heartbeat path: this director's address and the peer's, each `ADDRESS` or `ADDRESS:PORT` (`[v6]:PORT`). */
+/** A heartbeat path: this director's address and the peer's, each `ADDRESS` or `ADDRESS:PORT` (`[v6]:PORT`; port 694). */
 const HeartbeatPathSchema = Type.Object(
   { local: Type.String({ minLength: 1, maxLength: 64 }), peer: Type.String({ minLength: 1, maxLength: 64 }) },
   { additionalProperties: false },
@@ -140,8 +140,6 @@ export const PairSettingsSchema = Type.Object(
         /** The shared HMAC-SHA256 key (at least 16 bytes), inline or on the first line of a file. */
         key: Type.Optional(Type.String({ minLength: 16, maxLength: 1024 })),
         keyFile: Type.Optional(FilePath),
-        /** UDP port when a path's address has none. */
-        port: Type.Integer({ minimum: 1, maximum: 65535, default: 9411 }),
         paths: Type.Array(HeartbeatPathSchema, { minItems: 1, maxItems: 8 }),
       },
       { additionalProperties: false },

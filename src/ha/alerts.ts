@@ -3,9 +3,10 @@
 // document to the configured webhook. Delivery is best effort with a deadline: an alert never blocks a takeover,
 // and at most a few wait while a webhook is slow (the oldest waiting one is dropped, and counted).
 import { request, type Dispatcher } from 'undici'
+import type { AlertKind as RoleAlertKind } from './role-types.js'
 
-/** What happened. */
-export type AlertKind = 'standby-lost' | 'standby-back' | 'partition' | 'redis-lost' | 'redis-back' | 'pair-down' | 'takeover' | 'stall'
+/** What happened: the role's alerts (src/ha/role-types.ts), and `pair-down` from a watcher of the pair. */
+export type AlertKind = RoleAlertKind | 'pair-down'
 
 /** One alert as the webhook receives it. */
 export interface Alert {

@@ -53,7 +53,7 @@ t.test('a stuck webhook holds at most maxQueued alerts, and close() ends at the 
   const url = await webhook(t, () => { arrived++ }) // never answers
   const { log } = recorder()
   const alerts = new Alerts({ node: 'dir-a', cluster: 'web', webhook: url, log, maxQueued: 2, timeoutMs: 300 })
-  for (let i = 0; i < 5; i++) alerts.raise('takeover', `takeover ${i}`)
+  for (let i = 0; i < 5; i++) alerts.raise('handover-failed', `handover ${i} failed`)
   t.equal(alerts.counts.dropped, 2, 'the first is being sent, two wait, the two oldest waiting were dropped')
   await alerts.close()
   t.same(alerts.counts, { sent: 0, failed: 1, dropped: 4 }, 'the one in flight timed out; the waiting ones were dropped at close')

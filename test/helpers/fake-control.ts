@@ -4,7 +4,7 @@ import { buildApi } from '../../src/api/app.js'
 import type { AuditEntry, DirectorControl, KernelCounters, RealView, ServiceView, StatusView } from '../../src/api/control.js'
 import type { RealConfig, Token } from '../../src/config/schema.js'
 import { kernelKey, normalizeServiceConfig, type DesiredService } from '../../src/config/service.js'
-import { ERR_BAD_REQUEST } from '../../src/errors.js'
+import { ERR_BAD_REQUEST, ERR_SWITCHOVER_REFUSED } from '../../src/errors.js'
 import { DesiredTable, etag, realKey, type Mutation } from '../../src/table/desired-table.js'
 
 export interface FakeControl extends DirectorControl {
@@ -107,6 +107,9 @@ export function createFakeControl(services: unknown[] = [], options: { maxDrainS
         reload: { ok: true },
         store: { kind: 'file', up: true },
       }
+    },
+    async switchover() {
+      throw new ERR_SWITCHOVER_REFUSED('this director is not part of a pair (director.pair)')
     },
     audit({ after = 0, limit = 100 }) {
       return log.filter((e) => e.seq > after).slice(0, limit)

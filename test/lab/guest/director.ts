@@ -102,8 +102,8 @@ export class DirectorDaemon {
   }
 
   /** Runs `lvs-director ARGS... --api URL` in the daemon's namespace; resolves its stdout (fails on exit != 0). */
-  cli(args: readonly string[]): Promise<string> {
-    return this.lab.run(this.ns, [process.execPath, CLI, ...args, '--api', this.api])
+  cli(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+    return this.lab.run(this.ns, [process.execPath, CLI, ...args, '--api', this.api], opts)
   }
 
   /** SIGTERM, wait for the exit, and check it said 'director stopped'. */
