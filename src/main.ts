@@ -306,7 +306,6 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
       closers.push(() => hb.close())
       hb.onStall((e) => (e.stalled ? pairLog.error(e, 'heartbeats stopped: the main loop was stuck') : pairLog.info(e, 'heartbeats resumed')))
       hb.onError((err) => pairLog.error({ err }, 'the heartbeat thread failed: the peer will take over'))
-      hb.onPeer((e) => pairLog.info({ path: e.path, peer: e.state?.node }, e.alive ? 'heartbeat path alive' : 'heartbeat path silent'))
       // The role hears each new heartbeat (read from the thread's shared counters), and our heartbeats say its advert.
       const heard = new Map<string, number>()
       let said = JSON.stringify(role.advert())
