@@ -188,7 +188,7 @@ export class Lease implements LeaseStore {
     return this.#call('lvsLeaseRelease', epoch, role)
   }
 
-  /** The lease as it is now (and mark this director seen). */
+  /** The lease as it is now, with `sinceRenewMs` by Redis's clock (and mark this director seen). */
   read(role = 'standby'): Promise<LeaseView> {
     return this.#call('lvsLeaseRead', 0, role)
   }
