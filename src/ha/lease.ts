@@ -2,12 +2,17 @@
 //
 // Keys (the hash tag of src/table/redis-table.ts, so the pair's keys share one Cluster slot):
 //   lvs:{CLUSTER}:lease        the holder's node name, with a PX ttl: absent = free (never held, expired, released)
+//   lvs:{CLUSTER}:renewed      Redis's own clock (TIME, ms) at the holder's last grant or renew, with the same PX
+//                              ttl: how long the holder has not renewed is measured on one clock, Redis's
 //   lvs:{CLUSTER}:epoch        the fencing epoch: goes up by at least one each time the lease is granted to a
 //                              director that did not hold it; never reset by this code
 //   lvs:{CLUSTER}:seen:<node>  the director's role when it last talked to Redis, with a PX ttl: an external
 //                              watcher that finds neither director's key sees "both directors down from Redis"
 //
-// Every operation is one Lua script, so a grant and its epoch are one step. The connection has ioredis's offline
+// Every operation is one Lua script, so a grant and its epoch are one step. A standby that hears the holder on no
+// heartbeat path may take the lease over before its ttl (`acquire(minEpoch, role, stealIfStaleMs)`): the script
+// grants it, bumping the epoch, only when Redis's clock says the holder has not renewed for stealIfStaleMs; a
+// holder still renewing is never stolen from, and of two stealers at once one wins. The connection has ioredis's offline
 // queue off, no resend and a command timeout (src/table/redis-table.ts `connect`): a renew is answered now or
 // fails, and is never replayed late after a reconnect.
 //
@@ -44,13 +49,19 @@ export interface LeaseView {
   epoch: number
   /** The lease's remaining time to live in ms (0 when free). */
   ttlMs: number
+  /**
+   * How long ago, by Redis's clock, the holder was last granted or renewed the lease. Absent when the lease is
+   * free or the holder did not record it (written by an older version: only its ttl counts).
+   */
+  sinceRenewMs?: number
 }
 
 /** What the role driver needs of a lease; {@link Lease} is the Redis one, tests pass a fake. */
 export interface LeaseStore {
   /** Resolves once connected (optional: the driver waits for it, bounded, before its first call). */
   ready?(): Promise<void>
-  acquire(minEpoch: number, role: string): Promise<LeaseView>
+  /** With `stealIfStaleMs`, also take it from a holder that has not renewed for that long by Redis's clock. */
+  acquire(minEpoch: number, role: string, stealIfStaleMs?: number): Promise<LeaseView>
   renew(epoch: number, role: string): Promise<LeaseView>
   release(epoch: number, role: string): Promise<LeaseView>
   read(role: string): Promise<LeaseView>
@@ -59,34 +70,53 @@ export interface LeaseStore {
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/
 
-// Every script: KEYS lease epoch seen; ARGV node, ttl, epoch (min epoch for acquire), seen ttl, role.
-// Returns {holder or false, epoch, pttl}.
+// Every script: KEYS lease epoch seen renewed; ARGV node, ttl, epoch (min epoch for acquire), seen ttl, role,
+// steal-if-stale ms (acquire; 0: never). Returns {holder or false, epoch, pttl, ms since the last renew or -1}.
+// TIME before a write needs effects replication: the default since Redis 5, asked for on older ones.
 const HEAD = `
+if redis.replicate_commands then redis.replicate_commands() end
 local cur = redis.call('GET', KEYS[1])
 local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[4])
-local function now() return {cur or false, epoch, math.max(redis.call('PTTL', KEYS[1]), 0)} end
+local function since()
+  if not cur then return -1 end
+  local at = tonumber(redis.call('GET', KEYS[4]) or '')
+  if not at then return -1 end
+  return math.max(clock - at, 0)
+end
+local function stamp() redis.call('SET', KEYS[4], clock, 'PX', ARGV[2]) end
+local function now() return {cur or false, epoch, math.max(redis.call('PTTL', KEYS[1]), 0), since()} end
 `
-// Grant when free or already ours; a new grant raises the epoch above both Redis's and the caller's.
+// Grant when free, already ours, or (stealing) its holder has not renewed for ARGV[6] ms by Redis's clock; a grant
+// to a director that did not hold it raises the epoch above both Redis's and the caller's.
 const ACQUIRE = `${HEAD}
-if cur and cur ~= ARGV[1] then return now() end
-if not cur then
+if cur and cur ~= ARGV[1] then
+  local steal = tonumber(ARGV[6]) or 0
+  if not (steal > 0 and since() >= steal) then return now() end
+end
+if cur ~= ARGV[1] then
   epoch = math.max(epoch, tonumber(ARGV[3])) + 1
   redis.call('SET', KEYS[2], epoch)
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 cur = ARGV[1]
+stamp()
 return now()
 `
 // Extend only when we still hold it at the epoch we were granted.
 const RENEW = `${HEAD}
-if cur == ARGV[1] and epoch == tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if cur == ARGV[1] and epoch == tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  stamp()
+end
 return now()
 `
 // Compare-and-delete: free it for the peer (a planned switchover).
 const RELEASE = `${HEAD}
 if cur == ARGV[1] and epoch == tonumber(ARGV[3]) then
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], KEYS[4])
   cur = nil
 end
 return now()
@@ -95,13 +125,13 @@ const READ = `${HEAD}
 return now()
 `
 
-type Reply = [holder: string | null, epoch: number, pttl: number]
+type Reply = [holder: string | null, epoch: number, pttl: number, sinceRenew: number]
 type Scripted = Redis & Record<'lvsLeaseAcquire' | 'lvsLeaseRenew' | 'lvsLeaseRelease' | 'lvsLeaseRead', (...args: Array<string | number>) => Promise<Reply>>
 
 /** The pair's lease in Redis, as seen by one director. */
 export class Lease implements LeaseStore {
   readonly #conn: Scripted
-  readonly #keys: { lease: string; epoch: string; seen: string }
+  readonly #keys: { lease: string; epoch: string; seen: string; renewed: string }
   readonly #prefix: string
   readonly #node: string
   readonly #ttlMs: number
@@ -114,7 +144,7 @@ export class Lease implements LeaseStore {
     if (!NAME.test(options.node)) throw new ERR_INVALID_VALUE('ha node name', `${JSON.stringify(options.node)} is not 1-64 letters, digits, ".", "_" or "-"`)
     if (!(options.ttlMs > 0)) throw new ERR_INVALID_VALUE('lease ttlMs', String(options.ttlMs))
     this.#prefix = `lvs:{${options.cluster}}:`
-    this.#keys = { lease: `${this.#prefix}lease`, epoch: `${this.#prefix}epoch`, seen: `${this.#prefix}seen:${options.node}` }
+    this.#keys = { lease: `${this.#prefix}lease`, epoch: `${this.#prefix}epoch`, seen: `${this.#prefix}seen:${options.node}`, renewed: `${this.#prefix}renewed` }
     this.#node = options.node
     this.#ttlMs = Math.round(options.ttlMs)
     this.#seenTtlMs = Math.round(options.seenTtlMs ?? 2000)
@@ -122,7 +152,7 @@ export class Lease implements LeaseStore {
     this.#where = c.sentinels ? `sentinel master ${c.name}` : `${c.host ?? 'localhost'}:${c.port ?? 6379}`
     this.#conn = connect(c, options.commandTimeoutMs ?? 200) as Scripted
     const scripts = { lvsLeaseAcquire: ACQUIRE, lvsLeaseRenew: RENEW, lvsLeaseRelease: RELEASE, lvsLeaseRead: READ }
-    for (const [name, lua] of Object.entries(scripts)) this.#conn.defineCommand(name, { numberOfKeys: 3, lua })
+    for (const [name, lua] of Object.entries(scripts)) this.#conn.defineCommand(name, { numberOfKeys: 4, lua })
   }
 
   /** Resolves once connected (a start-up may wait for it; operations before then fail, they do not queue). */
@@ -140,9 +170,12 @@ export class Lease implements LeaseStore {
     })
   }
 
-  /** Take the lease if it is free or already ours; a new grant's epoch is above Redis's and `minEpoch`. */
-  acquire(minEpoch: number, role = 'active'): Promise<LeaseView> {
-    return this.#call('lvsLeaseAcquire', minEpoch, role)
+  /**
+   * Take the lease if it is free or already ours, or (with `stealIfStaleMs` > 0) if its holder has not renewed it
+   * for that long by Redis's clock; a new grant's epoch is above Redis's and `minEpoch`.
+   */
+  acquire(minEpoch: number, role = 'active', stealIfStaleMs = 0): Promise<LeaseView> {
+    return this.#call('lvsLeaseAcquire', minEpoch, role, stealIfStaleMs)
   }
 
   /** Extend the lease by ttlMs if we hold it at `epoch`; `held: false` (and who holds it) otherwise. */
@@ -155,7 +188,7 @@ export class Lease implements LeaseStore {
     return this.#call('lvsLeaseRelease', epoch, role)
   }
 
-  /** The lease as it is now (and mark this director seen). */
+  /** The lease as it is now, with `sinceRenewMs` by Redis's clock (and mark this director seen). */
   read(role = 'standby'): Promise<LeaseView> {
     return this.#call('lvsLeaseRead', 0, role)
   }
@@ -182,12 +215,15 @@ export class Lease implements LeaseStore {
     return this.#closing
   }
 
-  async #call(script: 'lvsLeaseAcquire' | 'lvsLeaseRenew' | 'lvsLeaseRelease' | 'lvsLeaseRead', epoch: number, role: string): Promise<LeaseView> {
+  async #call(script: 'lvsLeaseAcquire' | 'lvsLeaseRenew' | 'lvsLeaseRelease' | 'lvsLeaseRead', epoch: number, role: string, stealIfStaleMs = 0): Promise<LeaseView> {
     const k = this.#keys
-    const [holder, current, pttl] = await this.#run(() => this.#conn[script](k.lease, k.epoch, k.seen, this.#node, this.#ttlMs, epoch, this.#seenTtlMs, role))
+    const steal = Math.max(Math.round(stealIfStaleMs), 0)
+    const [holder, current, pttl, since] = await this.#run(() => this.#conn[script](k.lease, k.epoch, k.seen, k.renewed, this.#node, this.#ttlMs, epoch, this.#seenTtlMs, role, steal))
     // A renew holds only at the epoch it named (the holder alone could be us at another grant).
     const held = holder === this.#node && (script !== 'lvsLeaseRenew' || Number(current) === epoch)
-    return { held, holder: holder ?? null, epoch: Number(current), ttlMs: Number(pttl) }
+    const view: LeaseView = { held, holder: holder ?? null, epoch: Number(current), ttlMs: Number(pttl) }
+    if (holder && Number(since) >= 0) view.sinceRenewMs = Number(since)
+    return view
   }
 
   async #run<T>(command: () => Promise<T>): Promise<T> {

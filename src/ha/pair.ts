@@ -177,7 +177,7 @@ export class Pair {
     const role = this.#m.state.role
     const sentAt = this.#o.clock.now()
     const [op, call]: [LeaseOp, Promise<LeaseView>] =
-      a.type === 'acquire-lease' ? ['acquire', lease.acquire(a.minEpoch, role)]
+      a.type === 'acquire-lease' ? ['acquire', lease.acquire(a.minEpoch, role, a.stealIfStaleMs)]
         : a.type === 'renew-lease' ? ['renew', lease.renew(a.epoch, role)]
           : a.type === 'release-lease' ? ['release', lease.release(a.epoch, role)]
             : ['read', lease.read(role)]

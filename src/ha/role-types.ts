@@ -32,8 +32,14 @@ export interface RoleConfig {
   leaseMarginMs?: number
   /** Added to the ttl before a taker adds the VIPs (clock rate drift, Redis latency). @default leaseTtlMs / 10 */
   driftMarginMs?: number
-  /** @default leaseTtlMs / 5 */
+  /** How often the active renews its lease. @default min(heartbeatIntervalMs, leaseTtlMs / 5) */
   renewIntervalMs?: number
+  /**
+   * A holder heard on no heartbeat path that has not renewed its lease for this long by Redis's clock counts as
+   * dead: the standby takes the lease over (and the VIPs) without waiting for the ttl. At least
+   * 2 x renewIntervalMs. @default max(3 * renewIntervalMs, deadIntervalMs)
+   */
+  staleMs?: number
   /** @default false */
   preempt?: boolean
   /** @default 10000 */
@@ -52,7 +58,7 @@ export type RoleAction =
   | { type: 'takeover'; epoch: number } // add the VIPs, announce them, sync daemon master
   | { type: 'announce'; epoch: number } // announce the VIPs again (a split ended)
   | { type: 'release' } // remove the VIPs, sync daemon backup
-  | { type: 'acquire-lease'; minEpoch: number }
+  | { type: 'acquire-lease'; minEpoch: number; stealIfStaleMs?: number } // steal: also from a holder stale that long
   | { type: 'renew-lease'; epoch: number }
   | { type: 'release-lease'; epoch: number }
   | { type: 'read-lease' }
@@ -75,23 +81,30 @@ export interface RoleState {
   reason: string
   since: number
   peer: { node?: string; alive: boolean; role?: Role; epoch: number; priority?: number; lastSeen?: number; paths: Record<string, { lastHeard: number; alive: boolean }> }
-  /** `lastSeenHeld`: when a lease op last found it held; `heldUntil`: the latest expiry seen (no takeover before it + drift). */
-  redis: { enabled: boolean; up?: boolean; holder: string | null; lastSeenHeld?: number; heldUntil?: number }
+  /**
+   * `lastSeenHeld`: when a lease op last found it held; `heldUntil`: the latest expiry seen (no takeover by the ttl
+   * before it + drift); `holderRenewedAt`: the earliest time (our clock) the peer holding it can have last renewed,
+   * from Redis's `sinceRenewMs` (stale, and stealable once silent, at it + staleMs).
+   */
+  redis: { enabled: boolean; up?: boolean; holder: string | null; lastSeenHeld?: number; heldUntil?: number; holderRenewedAt?: number }
 }
 
 /** The settings with every default filled in, checked. */
 export function resolveRoleConfig(config: RoleConfig): Required<RoleConfig> {
   const hb = config.heartbeatIntervalMs ?? 50
+  const dead = config.deadIntervalMs ?? 3 * hb
   const ttl = config.leaseTtlMs ?? 1000
+  const renew = config.renewIntervalMs ?? Math.min(hb, ttl / 5)
   const defined = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as RoleConfig
   const c: Required<RoleConfig> = {
     heartbeatIntervalMs: hb,
-    deadIntervalMs: 3 * hb,
+    deadIntervalMs: dead,
     lease: true,
     leaseTtlMs: ttl,
     leaseMarginMs: ttl / 4,
     driftMarginMs: ttl / 10,
-    renewIntervalMs: ttl / 5,
+    renewIntervalMs: renew,
+    staleMs: Math.max(3 * renew, dead),
     preempt: false,
     preemptDelayMs: 10000,
     requireWitness: false,
@@ -100,5 +113,6 @@ export function resolveRoleConfig(config: RoleConfig): Required<RoleConfig> {
   }
   if (!(c.heartbeatIntervalMs > 0 && c.deadIntervalMs >= c.heartbeatIntervalMs)) throw new ERR_INVALID_VALUE('ha deadIntervalMs', `${c.deadIntervalMs} is below heartbeatIntervalMs ${c.heartbeatIntervalMs}`)
   if (!(c.leaseMarginMs > 0 && c.leaseMarginMs + c.renewIntervalMs < c.leaseTtlMs)) throw new ERR_INVALID_VALUE('ha leaseMarginMs', `renewIntervalMs ${c.renewIntervalMs} + leaseMarginMs ${c.leaseMarginMs} must be under leaseTtlMs ${c.leaseTtlMs}`)
+  if (!(c.renewIntervalMs > 0 && c.staleMs >= 2 * c.renewIntervalMs)) throw new ERR_INVALID_VALUE('ha staleMs', `${c.staleMs} is below 2 x renewIntervalMs ${c.renewIntervalMs}: one late renew would make a live holder stale`)
   return c
 }

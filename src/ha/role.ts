@@ -9,16 +9,21 @@
 //   takes over when no director is active and it is the one to: the peer is silent on every path, or alive but not
 //   active and of lower priority (equal: the lower node name). With Redis it first takes the lease (acquire at an
 //   epoch above every epoch it knows); only the director that gets the lease takes over.
-// - Peer death vs partition: with Redis up, a silent peer's lease must have lapsed, and the VIPs are added no
-//   sooner than driftMarginMs after the latest expiry seen for it, i.e. leaseTtlMs + driftMarginMs after its last
-//   renew that was seen held (the reply time plus the ttl Redis had left bounds it from above). A lease still
-//   renewed after the peer went silent is a partition: stay standby, log and alert once.
+// - Peer death vs partition: with Redis up, a silent peer's lease must have lapsed. Lapsed = its holder stopped
+//   renewing: Redis records its own clock at every grant and renew, and a lease not renewed for staleMs by that
+//   clock may be taken over at once (an acquire with stealIfStaleMs: Redis checks and bumps the epoch atomically,
+//   so a holder still renewing is never stolen from and of two stealers one wins). A crash is so replaced about
+//   max(deadIntervalMs, staleMs) + one round trip after the last heartbeat and renew. The ttl stays the outer
+//   bound: a lease gone (expired, freed) is taken no sooner than driftMarginMs after the latest expiry seen. A
+//   lease still renewed after the peer went silent is a partition: stay standby, log and alert once. After a
+//   main-loop stall a standby steals nothing for a heartbeat interval (heartbeats heard meanwhile may be queued).
 // - Redis unreachable: heartbeats alone decide (VRRP), still after the latest lease expiry seen + drift;
 //   with requireWitness, no takeover (alert once).
 // - The holder self-fences: at renewedAt + leaseTtlMs - leaseMarginMs (renewedAt = when the last granted
 //   acquire/renew was sent) it drops the VIPs, unless the peer is heard and not active (it hears us, so it will not
 //   take over: heartbeats decide). A main-loop stall of leaseMarginMs or more drops the VIPs at once; a renew that
-//   then finds the lease still ours at our epoch takes them back.
+//   then finds the lease still ours at our epoch takes them back. A renew refused (the lease stolen: a new epoch)
+//   releases. Between a steal and that (or the fence deadline) both may hold the VIPs: docs/ha.md.
 // - Epochs: the highest epoch seen anywhere is remembered. An active that sees an active peer at a higher epoch
 //   (equal: higher priority, then lower node name) releases, and never takes the VIPs back at that epoch.
 //   An active that holds a higher epoch keeps the VIPs and announces again once the peer stops being active.
@@ -31,6 +36,7 @@
 //   by setting the flag in its own heartbeats (a switchover requested on it, or preemption after preemptDelayMs).
 import { resolveRoleConfig, type AlertKind, type LeaseOp, type LeaseReply, type PeerHeartbeat, type Role, type RoleAction, type RoleConfig, type RoleState } from './role-types.js'
 import type { LeaseView } from './lease.js'
+import { LeaseWatch } from './role-lease.js'
 
 export type { AlertKind, LeaseOp, LeaseReply, PeerHeartbeat, Role, RoleAction, RoleConfig, RoleState } from './role-types.js'
 
@@ -61,24 +67,23 @@ export class RoleMachine {
   #redisUp: boolean | undefined
   #inflight = false
   #lastOpAt = -Infinity
-  #holder: string | null = null
-  #seenHeldAt: number | undefined
-  /** The latest expiry of a lease seen held (our clock): the holder has dropped the VIPs by then. */
-  #heldUntil: number | undefined
+  readonly #lease: LeaseWatch
   #bound = false
   #renewedAt = 0
   #wantAcquire = false
+  #wantSteal = false
   #wantRelease = false
   #revalidate = false
   #epochBehind = false
-  #leaseSentAt = 0
-  #leaseTtlLeft = 0
+  /** No steal before this (after a main-loop stall: heartbeats heard during it may still be queued). */
+  #settleUntil = -Infinity
   #reasonWanted = ''
   /** Alerts sent for a condition still present (one per episode). */
   readonly #alerted = new Set<AlertKind | 'split'>()
 
   constructor(config: RoleConfig, now: number) {
     this.#c = resolveRoleConfig(config)
+    this.#lease = new LeaseWatch(this.#c.node, this.#c.leaseTtlMs)
     this.#since = this.#startedAt = now
   }
 
@@ -87,6 +92,7 @@ export class RoleMachine {
     const paths: RoleState['peer']['paths'] = {}
     for (const [name, p] of this.#paths) paths[name] = { ...p }
     const p = this.#peer
+    const w = this.#lease
     return {
       role: this.#role,
       epoch: ACTIVE.has(this.#role) ? this.#held : this.#known,
@@ -94,7 +100,7 @@ export class RoleMachine {
       reason: this.#reason,
       since: this.#since,
       peer: { node: p?.node, alive: this.#peerAlive, role: p?.role, epoch: p?.epoch ?? 0, priority: p?.priority, lastSeen: this.#peerHeard, paths },
-      redis: { enabled: this.#c.lease, up: this.#redisUp, holder: this.#holder, lastSeenHeld: this.#seenHeldAt, heldUntil: this.#heldUntil },
+      redis: { enabled: this.#c.lease, up: this.#redisUp, holder: w.holder, lastSeenHeld: w.seenHeldAt, heldUntil: w.heldUntil, holderRenewedAt: w.holderRenewedAt },
     }
   }
 
@@ -173,9 +179,13 @@ export class RoleMachine {
     })
   }
 
-  /** The main loop was blocked for `ms` (measured by the caller): an active can no longer trust its lease. */
+  /**
+   * The main loop was blocked for `ms` (measured by the caller): an active can no longer trust its lease, and a
+   * standby may not have been told yet of heartbeats heard meanwhile.
+   */
   stall(now: number, ms: number): Out {
     return this.#run(now, (out) => {
+      this.#settleUntil = Math.max(this.#settleUntil, now + this.#c.heartbeatIntervalMs)
       if (this.#role !== 'active' || ms < this.#c.leaseMarginMs) return
       this.#revalidate = this.#bound
       this.#release(now, out, 'standby', `main loop stalled ${Math.round(ms)} ms`, false)
@@ -211,7 +221,7 @@ export class RoleMachine {
     const peer = this.#peer
     const peerActive = this.#peerAlive && ACTIVE.has(peer!.role)
     if (!peerActive || now - this.#handoverAt > c.handoverTimeoutMs) this.#handover = false
-    if (peerActive && peer!.handover) return this.#contend(now, out, `${peer!.node} hands over`, true)
+    if (peerActive && peer!.handover) return this.#contend(now, out, `${peer!.node} hands over`, 'handover')
     if (peerActive) {
       this.#clear('partition', 'no-witness')
       if (!c.preempt || c.priority <= peer!.priority) return void (this.#preemptSince = undefined)
@@ -222,21 +232,24 @@ export class RoleMachine {
     this.#preemptSince = undefined
     if (this.#peerAlive && peer!.role !== 'stopped') {
       this.#clear('partition', 'no-witness')
-      if (this.#preferred(peer!)) this.#contend(now, out, `${peer!.node} is ${peer!.role}, and this director is preferred`, false)
+      if (this.#preferred(peer!)) this.#contend(now, out, `${peer!.node} is ${peer!.role}, and this director is preferred`, 'lapsed')
       return
     }
     // The peer is silent on every path (or stopped).
-    if (c.lease && this.#redisUp && this.#holder !== null && this.#holder !== c.node) {
-      const age = c.leaseTtlMs - this.#leaseTtlLeft
-      const renewedAfter = this.#leaseSentAt - age // no later than the holder's last renew
-      if (renewedAfter > (this.#peerHeard ?? this.#startedAt) + c.deadIntervalMs && !this.#alerted.has('partition')) {
-        this.#log(out, 'warn', 'partition', { holder: this.#holder, lastHeard: this.#peerHeard })
-        this.#alert(out, 'partition', `${this.#holder} is silent on every heartbeat path but still renews its lease: a partition, not a death; staying standby`)
+    const w = this.#lease
+    if (c.lease && this.#redisUp && w.holder !== null && w.holder !== c.node) {
+      const staleAt = w.staleAt(c.staleMs)
+      if (staleAt !== undefined && now >= staleAt && now >= this.#settleUntil) {
+        return this.#contend(now, out, `${w.holder} is silent on every path and has not renewed its lease for ${c.staleMs} ms`, 'steal')
+      }
+      if (w.renewedAfter() > (this.#peerHeard ?? this.#startedAt) + c.deadIntervalMs && !this.#alerted.has('partition')) {
+        this.#log(out, 'warn', 'partition', { holder: w.holder, lastHeard: this.#peerHeard })
+        this.#alert(out, 'partition', `${w.holder} is silent on every heartbeat path but still renews its lease: a partition, not a death; staying standby`)
       }
       return
     }
     this.#clear('partition')
-    this.#contend(now, out, 'the peer is silent on every path', false)
+    this.#contend(now, out, 'the peer is silent on every path', 'lapsed')
   }
 
   #activeStep(now: number, out: Out): void {
@@ -286,12 +299,18 @@ export class RoleMachine {
 
   // --- transitions
 
-  #contend(now: number, out: Out, why: string, handover: boolean): void {
+  /**
+   * Take the lease (and then the VIPs) or, without Redis, the VIPs. `handover`: the holder freed it; `steal`: its
+   * holder is stale (Redis checks); `lapsed`: not before the latest expiry seen + drift.
+   */
+  #contend(now: number, out: Out, why: string, how: 'handover' | 'steal' | 'lapsed'): void {
     const c = this.#c
-    const settled = handover || this.#heldUntil === undefined || now >= this.#heldUntil + c.driftMarginMs
+    const heldUntil = this.#lease.heldUntil
+    const settled = how !== 'lapsed' || heldUntil === undefined || now >= heldUntil + c.driftMarginMs
     if (!settled) return
     if (c.lease && this.#redisUp) {
       this.#wantAcquire = true
+      this.#wantSteal = how === 'steal'
       this.#reasonWanted = why
       return
     }
@@ -370,14 +389,7 @@ export class RoleMachine {
   }
 
   #observe(now: number, sentAt: number, view: LeaseView, out: Out): void {
-    this.#holder = view.holder
-    this.#leaseSentAt = sentAt
-    this.#leaseTtlLeft = view.ttlMs
-    if (view.holder !== null) {
-      this.#seenHeldAt = now
-      // Renewed at the latest when Redis ran this command (before `now`), so it expires by now + ttlMs left.
-      this.#heldUntil = Math.max(this.#heldUntil ?? 0, now + view.ttlMs)
-    }
+    this.#lease.observe(now, sentAt, view)
     if (view.epoch < this.#known && !this.#epochBehind) this.#log(out, 'warn', 'redis epoch is behind', { redis: view.epoch, known: this.#known })
     this.#epochBehind = view.epoch < this.#known
   }
@@ -426,8 +438,8 @@ export class RoleMachine {
   /** At most one lease operation in flight; pick the next one. */
   #leaseStep(now: number, out: Out): Out {
     const c = this.#c
-    const want = { acquire: this.#wantAcquire, release: this.#wantRelease }
-    this.#wantAcquire = false
+    const want = { acquire: this.#wantAcquire, steal: this.#wantSteal, release: this.#wantRelease }
+    this.#wantAcquire = this.#wantSteal = false
     if (!c.lease || this.#inflight) return out
     let action: RoleAction | undefined
     const due = (ms: number) => now - this.#lastOpAt >= ms
@@ -437,7 +449,7 @@ export class RoleMachine {
     } else if (this.#role === 'stopped') {
       return out
     } else if (want.acquire || (this.#role === 'active' && !this.#bound && due(c.renewIntervalMs))) {
-      action = { type: 'acquire-lease', minEpoch: this.#known }
+      action = want.steal && want.acquire ? { type: 'acquire-lease', minEpoch: this.#known, stealIfStaleMs: c.staleMs } : { type: 'acquire-lease', minEpoch: this.#known }
     } else if (this.#revalidate) {
       action = { type: 'renew-lease', epoch: this.#held }
     } else if (this.#role === 'active') {

@@ -1,6 +1,7 @@
 // Two pair drivers with real leases in a real redis-server, heartbeats wired directly: one becomes active, a
-// crash of the active hands the VIPs to the other once its lease lapsed, and a planned switchover never leaves
-// the VIPs on neither. Real time (Redis expires leases on its own clock), short ttls, generous bounds.
+// crash of the active hands the VIPs to the other once it is silent and its lease stale (Redis's clock), a holder
+// still renewing with the heartbeats cut is never stolen from, and a planned switchover never leaves the VIPs on
+// neither. Real time, generous bounds.
 import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { systemClock } from '../../src/clock.js'
@@ -17,7 +18,7 @@ interface Node {
 }
 
 const config = (node: string, priority: number): RoleConfig =>
-  ({ node, priority, heartbeatIntervalMs: 20, deadIntervalMs: 100, leaseTtlMs: 1000, leaseMarginMs: 300, driftMarginMs: 50, renewIntervalMs: 150, handoverTimeoutMs: 1000 })
+  ({ node, priority, heartbeatIntervalMs: 20, deadIntervalMs: 100, leaseTtlMs: 1000, leaseMarginMs: 300, driftMarginMs: 50, renewIntervalMs: 50, handoverTimeoutMs: 1000 }) // staleMs: 150
 
 function director(t: Test, redis: RedisServer, node: string, priority: number): Node {
   const n = { vips: false, events: [] as string[], beating: true } as unknown as Node
@@ -53,7 +54,7 @@ async function until(what: () => boolean, ms: number): Promise<boolean> {
   return what()
 }
 
-t.test('two directors on one Redis: one active; the active crashes, the other takes over after the lease lapsed', async (t) => {
+t.test('two directors on one Redis: one active; the active crashes, the other takes over once it is silent and stale', async (t) => {
   const redis = await redisServer(t)
   const a = director(t, redis, 'a', 200)
   const b = director(t, redis, 'b', 100)
@@ -71,7 +72,8 @@ t.test('two directors on one Redis: one active; the active crashes, the other ta
   const crashed = Date.now()
   t.ok(await until(() => b.vips, 5000), 'b takes over')
   const took = Date.now() - crashed
-  t.ok(took >= 700, `not before the lease could lapse (${took} ms)`)
+  t.ok(took >= 80, `not before the lease could be stale (${took} ms)`)
+  t.ok(took < 600, `long before its ttl (${took} ms; dead 100, stale 150)`)
   t.equal(b.events.filter((e) => e.startsWith('takeover')).length, 1)
   t.ok(b.pair.state.epoch > epoch, 'at a higher epoch')
   t.ok(b.events.includes('alert standby-lost'), 'and alerts that the pair has no standby')
@@ -84,7 +86,7 @@ t.test('a planned switchover through real Redis: the VIPs are never on neither',
   wire(t, a, b)
   void a.pair.start()
   void b.pair.start()
-  t.ok(await until(() => a.vips && b.pair.state.peer.alive, 3000))
+  t.ok(await until(() => a.vips && a.pair.state.peer.role === 'standby', 3000))
   let neither = 0
   const watch = setInterval(() => void (!a.vips && !b.vips && neither++), 1)
   t.teardown(() => clearInterval(watch))
@@ -93,4 +95,21 @@ t.test('a planned switchover through real Redis: the VIPs are never on neither',
   t.equal(neither, 0, 'never on neither')
   t.equal(a.pair.state.role, 'standby')
   t.same(a.events.filter((e) => e.startsWith('alert')), [])
+})
+
+t.test('heartbeats cut, the active still renewing: a partition, never a steal', async (t) => {
+  const redis = await redisServer(t)
+  const a = director(t, redis, 'a', 200)
+  const b = director(t, redis, 'b', 100)
+  wire(t, a, b)
+  void a.pair.start()
+  void b.pair.start()
+  t.ok(await until(() => a.vips && b.pair.state.role === 'standby', 3000))
+  const epoch = a.pair.state.epoch
+  a.beating = false // every heartbeat path cut; both still reach Redis
+  await sleep(1500)
+  t.notOk(b.vips, 'b never takes over')
+  t.ok(a.vips, 'a keeps them')
+  t.ok(b.events.includes('alert partition'), 'b alerts a partition')
+  t.equal(a.pair.state.epoch, epoch, 'the epoch never moved')
 })

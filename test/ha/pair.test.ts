@@ -14,8 +14,8 @@ function fakeLease(redis: FakeRedis, node: string, ttl: number) {
     calls,
     down: false,
     closed: false,
-    async acquire(minEpoch) {
-      return run('acquire', () => redis.run(node, ttl, { type: 'acquire-lease', minEpoch }))
+    async acquire(minEpoch, _role, stealIfStaleMs) {
+      return run('acquire', () => redis.run(node, ttl, { type: 'acquire-lease', minEpoch, stealIfStaleMs }))
     },
     async renew(epoch) {
       return run('renew', () => redis.run(node, ttl, { type: 'renew-lease', epoch }))

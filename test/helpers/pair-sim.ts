@@ -4,30 +4,37 @@ import { createFakeClock, type FakeClock } from './fake-clock.js'
 import { RoleMachine, type AlertKind, type LeaseReply, type RoleAction, type RoleConfig } from '../../src/ha/role.js'
 import type { LeaseView } from '../../src/ha/lease.js'
 
-/** The lease as src/ha/lease.ts's scripts keep it, with a clock. */
+/** The lease as src/ha/lease.ts's scripts keep it, with a clock (the fake clock stands for Redis's TIME too). */
 export class FakeRedis {
   holder: string | null = null
   epoch = 0
   expiresAt = 0
+  /** Redis's clock at the holder's last grant or renew. */
+  renewedAt = 0
   up = true
   constructor(readonly clock: FakeClock) {}
 
   #now(node: string): LeaseView {
-    if (this.holder !== null && this.clock.now() >= this.expiresAt) this.holder = null
-    return { held: this.holder === node, holder: this.holder, epoch: this.epoch, ttlMs: this.holder ? this.expiresAt - this.clock.now() : 0 }
+    const now = this.clock.now()
+    if (this.holder !== null && now >= this.expiresAt) this.holder = null
+    if (this.holder === null) return { held: false, holder: null, epoch: this.epoch, ttlMs: 0 }
+    return { held: this.holder === node, holder: this.holder, epoch: this.epoch, ttlMs: this.expiresAt - now, sinceRenewMs: now - this.renewedAt }
   }
 
   run(node: string, ttl: number, a: RoleAction): LeaseView {
     const v = this.#now(node)
     const now = this.clock.now()
     if (a.type === 'acquire-lease') {
-      if (v.holder !== null && v.holder !== node) return v
-      if (v.holder === null) this.epoch = Math.max(this.epoch, a.minEpoch) + 1
+      const stale = a.stealIfStaleMs !== undefined && a.stealIfStaleMs > 0 && v.sinceRenewMs! >= a.stealIfStaleMs
+      if (v.holder !== null && v.holder !== node && !stale) return v
+      if (v.holder !== node) this.epoch = Math.max(this.epoch, a.minEpoch) + 1
       this.holder = node
       this.expiresAt = now + ttl
+      this.renewedAt = now
     } else if (a.type === 'renew-lease') {
-      if (v.holder === node && this.epoch === a.epoch) this.expiresAt = now + ttl
-      else return { ...v, held: false }
+      if (v.holder !== node || this.epoch !== a.epoch) return { ...v, held: false }
+      this.expiresAt = now + ttl
+      this.renewedAt = now
     } else if (a.type === 'release-lease') {
       if (v.holder === node && this.epoch === a.epoch) this.holder = null
     }
