@@ -237,6 +237,9 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
   if (sync) closers.push(() => sync.close())
   const announcer = createAnnouncer({ exec, count: p.announce.count, intervalMs: p.announce.interval * 1000, log: child('announce') })
   closers.push(() => announcer.close())
+  // Our heartbeats say "active" only once the VIPs are added and their announcement has started: an old active
+  // handing over keeps them until it hears that (and through the announcement burst: see onRelease).
+  let announced = 0
   const alerts = new Alerts({ node: p.node, cluster: redis.cluster, webhook: p.alerts.webhook, headers: p.alerts.headers, timeoutMs: p.alerts.timeout * 1000, log: child('alerts') })
   closers.push(() => alerts.close())
   const key = p.heartbeat.key ?? (await readHeartbeatKey(p.heartbeat.keyFile!))
@@ -252,10 +255,11 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
     },
     clock: systemClock,
     lease,
-    async onTakeover() {
+    async onTakeover(epoch) {
       const r = await vips.add(p.vips)
       for (const f of r.failed) pairLog.error({ err: f.err, vip: f.vip.address }, 'a VIP could not be added')
       void announcer.announce([...r.changed, ...r.unchanged, ...r.foreign]) // never rejects; errors are logged
+      announced = epoch
       await sync?.setRole('master').catch((err: Error) => pairLog.error({ err }, 'sync daemon: could not become master'))
     },
     async onAnnounce() {
@@ -263,6 +267,9 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
     },
     async onRelease() {
       announcer.abort()
+      // Handed over: the new active has announced the VIPs; requests already on their way here still get answers
+      // while its announcement burst runs (two holders lose nothing; none would).
+      if (role.state.reason.startsWith('handed over')) await new Promise((resolve) => setTimeout(resolve, p.announce.count * p.announce.interval * 1000))
       const r = await vips.removeAll()
       for (const f of r.failed) pairLog.error({ err: f.err, vip: f.vip.address }, 'a VIP could not be removed')
       await sync?.setRole('backup').catch((err: Error) => pairLog.error({ err }, 'sync daemon: could not become backup'))
@@ -316,6 +323,7 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
           role.heartbeat(h.name, { ...h.state, role: h.state.role as Role, handover: h.state.handover ?? false } satisfies PeerHeartbeat, h.lastHeardMs)
         }
         const advert = role.advert()
+        if (advert.role === 'active' && advert.epoch !== announced) return // not yet: see `announced`
         const text = JSON.stringify(advert)
         if (text !== said) {
           said = text
