@@ -2,7 +2,7 @@
 // state directory at the same time.
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { ERR_STATE_LOCKED } from './errors.js'
+import { ERR_STATE_FILE, ERR_STATE_LOCKED } from './errors.js'
 
 /** Write `text` to `path` atomically: temporary file, fsync, rename, fsync of the folder. */
 export async function writeAtomic(path: string, text: string, mode = 0o644): Promise<void> {
@@ -68,5 +68,24 @@ export async function lockDir(dir: string): Promise<DirLock> {
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new ERR_STATE_LOCKED(dir, String(pid))
       await rm(path, { force: true }) // stale: its process is gone
     }
+  }
+}
+
+/**
+ * A small JSON state file this director wrote (writeAtomic), read by `parse`; `missing` when there is none.
+ * Unreadable or refused by `parse`: LVS_ERR_STATE_FILE naming the file.
+ */
+export async function readStateFile<T>(file: string, missing: T, parse: (body: unknown) => T): Promise<T> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return missing
+    throw new ERR_STATE_FILE(file, (err as Error).message, { cause: err })
+  }
+  try {
+    return parse(JSON.parse(text))
+  } catch (err) {
+    throw new ERR_STATE_FILE(file, (err as Error).message, { cause: err })
   }
 }

@@ -9,10 +9,9 @@
 // Ownership: a daemon is stopped only if this director started it. Those it starts are recorded in a state file
 // before they start, so a director that crashed stops them at its next start; a daemon someone else started is
 // used as it is when its settings are ours, and otherwise is a conflict (LVS_ERR_SYNC_DAEMON_CONFLICT).
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ERR_STATE_FILE, ERR_SYNC_DAEMON_CONFLICT } from '../errors.js'
-import { writeAtomic } from '../fs-atomic.js'
+import { readStateFile, writeAtomic } from '../fs-atomic.js'
 import type { Ipvsadm } from '../ipvs/ipvsadm.js'
 import type { ListedDaemon } from '../ipvs/parse.js'
 import type { SyncDaemon } from '../ipvs/settings.js'
@@ -162,21 +161,12 @@ export async function openSyncDaemonRole(options: SyncDaemonRoleOptions): Promis
   return handle
 }
 
-async function load(file: string): Promise<State[]> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw new ERR_STATE_FILE(file, (err as Error).message, { cause: err })
-  }
-  try {
-    const started = (JSON.parse(text) as { started?: unknown }).started
+function load(file: string): Promise<State[]> {
+  return readStateFile(file, [], (body) => {
+    const started = (body as { started?: unknown }).started
     if (!Array.isArray(started)) throw new Error('no "started" list')
     return started.filter((s): s is State => s === 'master' || s === 'backup')
-  } catch (err) {
-    throw new ERR_STATE_FILE(file, (err as Error).message, { cause: err })
-  }
+  })
 }
 
 function describe(d: ListedDaemon): string {

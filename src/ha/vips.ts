@@ -1,12 +1,11 @@
 // The virtual IP addresses a director holds while active: added and removed with `ip` (argv and `ip -batch -`,
 // never a shell), recorded in a state file before they are added, so a director that crashed holding them
 // removes them at its next start, and never an address this director did not add.
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { canonicalAddress } from '../address.js'
 import { ERR_INVALID_VALUE, ERR_STATE_FILE, ERR_VIP_FAILED } from '../errors.js'
 import type { Exec } from '../exec.js'
-import { writeAtomic } from '../fs-atomic.js'
+import { readStateFile, writeAtomic } from '../fs-atomic.js'
 
 /** A VIP as configured: an address (IPv4 or IPv6), the interface it goes on, and an IPv4 label. */
 export interface VipSpec {
@@ -174,21 +173,10 @@ export function createVips(options: VipsOptions): Vips {
     }
   }
 
-  async function load(): Promise<Vip[]> {
-    let text: string
-    try {
-      text = await readFile(file, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw new ERR_STATE_FILE(file, (err as Error).message, { cause: err })
-    }
-    try {
-      const body = JSON.parse(text) as { vips?: VipSpec[] }
-      return (body.vips ?? []).map((v, i) => checkVip(v, `${file}/vips/${i}`))
-    } catch (err) {
-      throw new ERR_STATE_FILE(file, (err as Error).message, { cause: err })
-    }
+  function load(): Promise<Vip[]> {
+    return readStateFile(file, [], (body) => ((body as { vips?: VipSpec[] }).vips ?? []).map((v, i) => checkVip(v, `${file}/vips/${i}`)))
   }
+
 
   // Runs `lines` as one `ip -force -batch -` (-force: a failed line does not stop the others); when it
   // reports a failure, reads the addresses back to learn which lines took effect.
