@@ -44,6 +44,14 @@ export function createApiMetrics(control: DirectorControl): ApiMetrics {
   const applyOk = gauge('lvsd_kernel_apply_ok', '1 when the last kernel apply succeeded, 0 while one is failing.', [])
   const driftRepairs = counter('lvsd_drift_repairs_total', 'Kernel entries repaired after a drift check.', [])
   const storeUp = gauge('lvsd_store_up', '1 while the table store is reachable (a pair: Redis followed), else 0.', [])
+  const haActive = gauge('lvsd_ha_active', 'A pair: 1 while this director is active (holds the VIPs), else 0.', [])
+  const haEpoch = gauge('lvsd_ha_epoch', 'A pair: the fencing epoch this director holds or last saw.', [])
+  const heartbeats = {
+    received: counter('lvsd_heartbeat_received_total', 'A pair: valid heartbeats received on the path.', ['path']),
+    forged: counter('lvsd_heartbeat_forged_total', 'A pair: datagrams dropped on the path as not authentic (MAC, cluster, version).', ['path']),
+    replayed: counter('lvsd_heartbeat_replayed_total', 'A pair: authentic heartbeats dropped on the path as replays or stale.', ['path']),
+  }
+  const heartbeatAlive = gauge('lvsd_heartbeat_path_up', 'A pair: 1 while the peer is heard on the path.', ['path'])
   const syncLag = gauge('lvsd_sync_lag_seconds', "A pair: from Redis taking the other director's last change to this director making it.", [])
   const duration = new Histogram({
     name: 'lvsd_api_request_duration_seconds',
@@ -52,7 +60,7 @@ export function createApiMetrics(control: DirectorControl): ApiMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   })
-  const perScrape = [weight, effective, active, inactive, healthy, admin, ...Object.values(kernelCounters), revision, applyOk, driftRepairs, syncLag]
+  const perScrape = [weight, effective, active, inactive, healthy, admin, ...Object.values(kernelCounters), revision, applyOk, driftRepairs, syncLag, haActive, haEpoch, heartbeatAlive, ...Object.values(heartbeats)]
 
   return {
     registry,
@@ -80,6 +88,14 @@ export function createApiMetrics(control: DirectorControl): ApiMetrics {
       driftRepairs.inc(status.kernel.driftRepairs)
       storeUp.set(status.store.up ? 1 : 0)
       if (status.store.lastPeerChange) syncLag.set(status.store.lastPeerChange.lagMs / 1000)
+      if (status.pair) {
+        haActive.set(status.role === 'active' ? 1 : 0)
+        haEpoch.set(status.pair.epoch)
+        for (const h of status.pair.heartbeat.paths) {
+          heartbeatAlive.set({ path: h.name }, h.alive ? 1 : 0)
+          for (const [field, c] of Object.entries(heartbeats)) c.inc({ path: h.name }, h[field as keyof typeof heartbeats])
+        }
+      }
     },
     observe(labels, seconds) {
       duration.observe(labels, seconds)
