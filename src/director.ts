@@ -169,13 +169,14 @@ export class Director implements DirectorControl {
   }
 
   async service(name: string, options?: ViewOptions): Promise<ServiceView> {
-    const s = this.#table.service(name)
+    const s = options?.written?.service ?? this.#table.service(name)
     return this.#view(s, await this.#kernelStats(options))
   }
 
   async real(name: string, real: string, options?: ViewOptions): Promise<RealView> {
-    const r = this.#table.real(name, real)
-    const s = this.#table.service(name)
+    const w = options?.written
+    const r = w?.real ?? this.#table.real(name, real)
+    const s = w?.service ?? this.#table.service(name)
     const stats = await this.#kernelStats(options)
     return this.#realView(s, r, stats.get(kernelKey(s)))
   }

@@ -243,7 +243,8 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
   const alerts = new Alerts({ node: p.node, cluster: redis.cluster, webhook: p.alerts.webhook, headers: p.alerts.headers, timeoutMs: p.alerts.timeout * 1000, log: child('alerts') })
   closers.push(() => alerts.close())
   const key = p.heartbeat.key ?? (await readHeartbeatKey(p.heartbeat.keyFile!))
-  const lease = new Lease({ connection: redis.connection, cluster: redis.cluster, node: p.node, ttlMs: p.lease.ttl * 1000 })
+  // A lease command unanswered within most of the margin fails, so a renew fails before the fence deadline.
+  const lease = new Lease({ connection: redis.connection, cluster: redis.cluster, node: p.node, ttlMs: p.lease.ttl * 1000, commandTimeoutMs: p.lease.margin * 800 })
   closers.push(() => lease.close())
   const pairLog = child('pair')
   const intervalMs = p.heartbeat.interval * 1000
@@ -252,6 +253,8 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
       node: p.node, priority: p.priority, heartbeatIntervalMs: intervalMs, deadIntervalMs: intervalMs * p.heartbeat.deadCount,
       leaseTtlMs: p.lease.ttl * 1000, leaseMarginMs: p.lease.margin * 1000, preempt: p.preempt, preemptDelayMs: p.preemptDelay * 1000,
       requireWitness: p.requireWitness,
+      // Heartbeats go on from their own thread through a shorter stall: the peer cannot take over meanwhile.
+      stallFenceMs: p.heartbeat.stallLimit * 1000,
     },
     clock: systemClock,
     lease,

@@ -124,10 +124,15 @@ export interface ViewOptions {
    * @default 'fresh'
    */
   counters?: 'fresh' | 'cached'
+  /**
+   * A write's answer shows the service (and real server) as the write left them: a director pair may take the
+   * other director's next change (a drain ending, say) before the answer is built.
+   */
+  written?: { service?: DesiredService; real?: RealConfig }
 }
 
-/** The view options of a write's answer. */
-export const WRITE_ANSWER: ViewOptions = { counters: 'cached' }
+/** The view options of a write's answer: the resource as written, with the last kernel read's counters. */
+export const writeAnswer = (written: ViewOptions['written']): ViewOptions => ({ counters: 'cached', written })
 
 /** The director as the API uses it. Every write is validated, persisted and audited before it resolves. */
 export interface DirectorControl {

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AdminState } from '../config/schema.js'
 import { RealSchema } from '../config/schema.js'
 import { realKey } from '../table/desired-table.js'
-import { WRITE_ANSWER, type DirectorControl } from './control.js'
+import { writeAnswer, type DirectorControl } from './control.js'
 import { changeContext, sendTagged } from './replies.js'
 import { errors, ForceQuery, IfMatchHeaders, RealParams, RealPatchSchema, RealViewSchema, ServiceParams } from './schemas.js'
 
@@ -18,7 +18,7 @@ export const realsRoutes: FastifyPluginAsyncTypebox<{ control: DirectorControl }
   async function patch(request: FastifyRequest, reply: FastifyReply, name: string, real: string, body: unknown, force: boolean) {
     const applied = await control.change({ op: 'patch-real', name, real, body, ...(force ? { force } : {}) }, changeContext(request))
     // The answer names the server by its canonical key (the path may have used a bare or long-form address).
-    const view = await control.real(name, applied.real ? realKey(applied.real) : real, WRITE_ANSWER)
+    const view = await control.real(name, applied.real ? realKey(applied.real) : real, writeAnswer(applied))
     return sendTagged(request, reply, view.etag, view)
   }
 
@@ -31,7 +31,7 @@ export const realsRoutes: FastifyPluginAsyncTypebox<{ control: DirectorControl }
   }, async (request, reply) => {
     const { name } = request.params
     const applied = await control.change({ op: 'add-real', name, body: request.body }, changeContext(request))
-    const view = await control.real(name, realKey(applied.real!), WRITE_ANSWER)
+    const view = await control.real(name, realKey(applied.real!), writeAnswer(applied))
     reply.header('location', realPath(name, view.key))
     return sendTagged(request, reply, view.etag, view, 201)
   })

@@ -2,7 +2,7 @@
 // handed to the director; the answer is the service as the director then sees it.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ServiceConfigSchema } from '../config/schema.js'
-import { WRITE_ANSWER, type DirectorControl } from './control.js'
+import { writeAnswer, type DirectorControl } from './control.js'
 import { changeContext, sendTagged } from './replies.js'
 import { errors, IfMatchHeaders, ServiceParams, ServicePatchSchema, ServiceViewSchema } from './schemas.js'
 
@@ -18,7 +18,7 @@ export const servicesRoutes: FastifyPluginAsyncTypebox<{ control: DirectorContro
     schema: { tags, summary: 'Create a service', body: ServiceConfigSchema, response: { 201: ServiceViewSchema, ...errors(403, 409) } },
   }, async (request, reply) => {
     const applied = await control.change({ op: 'create-service', body: request.body }, changeContext(request))
-    const view = await control.service(applied.service!.name, WRITE_ANSWER)
+    const view = await control.service(applied.service!.name, writeAnswer(applied))
     reply.header('location', `/v1/services/${encodeURIComponent(view.name)}`)
     return sendTagged(request, reply, view.etag, view, 201)
   })
@@ -37,8 +37,8 @@ export const servicesRoutes: FastifyPluginAsyncTypebox<{ control: DirectorContro
     },
   }, async (request, reply) => {
     const { name } = request.params
-    await control.change({ op: 'replace-service', name, body: request.body }, changeContext(request))
-    const view = await control.service(name, WRITE_ANSWER)
+    const applied = await control.change({ op: 'replace-service', name, body: request.body }, changeContext(request))
+    const view = await control.service(name, writeAnswer(applied))
     return sendTagged(request, reply, view.etag, view)
   })
 
@@ -49,8 +49,8 @@ export const servicesRoutes: FastifyPluginAsyncTypebox<{ control: DirectorContro
     },
   }, async (request, reply) => {
     const { name } = request.params
-    await control.change({ op: 'patch-service', name, body: request.body }, changeContext(request))
-    const view = await control.service(name, WRITE_ANSWER)
+    const applied = await control.change({ op: 'patch-service', name, body: request.body }, changeContext(request))
+    const view = await control.service(name, writeAnswer(applied))
     return sendTagged(request, reply, view.etag, view)
   })
 

@@ -40,6 +40,12 @@ export interface RoleConfig {
    * 2 x renewIntervalMs. @default max(3 * renewIntervalMs, deadIntervalMs)
    */
   staleMs?: number
+  /**
+   * A main-loop stall this long or longer makes an active drop the VIPs until its lease is confirmed. Heartbeats
+   * sent off the main loop (src/ha/heartbeat.ts) keep the peer from taking over during shorter stalls: then set it
+   * to their stall limit. @default leaseMarginMs
+   */
+  stallFenceMs?: number
   /** @default false */
   preempt?: boolean
   /** @default 10000 */
@@ -105,6 +111,7 @@ export function resolveRoleConfig(config: RoleConfig): Required<RoleConfig> {
     driftMarginMs: ttl / 10,
     renewIntervalMs: renew,
     staleMs: Math.max(3 * renew, dead),
+    stallFenceMs: config.leaseMarginMs ?? ttl / 4,
     preempt: false,
     preemptDelayMs: 10000,
     requireWitness: false,

@@ -186,7 +186,7 @@ export class RoleMachine {
   stall(now: number, ms: number): Out {
     return this.#run(now, (out) => {
       this.#settleUntil = Math.max(this.#settleUntil, now + this.#c.heartbeatIntervalMs)
-      if (this.#role !== 'active' || ms < this.#c.leaseMarginMs) return
+      if (this.#role !== 'active' || ms < this.#c.stallFenceMs) return
       this.#revalidate = this.#bound
       this.#release(now, out, 'standby', `main loop stalled ${Math.round(ms)} ms`, false)
       this.#alert(out, 'self-fenced', `the main loop stalled ${Math.round(ms)} ms: the VIPs were dropped until the lease is confirmed`)
