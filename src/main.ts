@@ -282,7 +282,7 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
   })
   let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | undefined
   const control: PairControl = {
-    role: () => (role.state.role === 'stopped' ? 'stopped' : role.state.role),
+    role: () => role.state.role,
     switchover: () => role.switchover(),
     view: (): PairView => {
       const st = role.state
