@@ -303,9 +303,13 @@ export class Director implements DirectorControl {
     })
   }
 
-  /** Become the pair's table (start-up, a trimmed stream, Redis restarted or failed over, a replaced table). */
+  /**
+   * Become the pair's table (a trimmed stream, Redis restarted or failed over, a replaced table). The table is read
+   * again once it is this change's turn: the one the follower read may predate a write of this director made
+   * meanwhile (a later entry brings that write again, and is skipped as held).
+   */
   async resetTo(table: PersistedTable): Promise<void> {
-    await this.#inTurn(() => this.#reset(table, 'reset'))
+    await this.#inTurn(async () => this.#reset((await this.#d.shared?.snapshot())?.table ?? table, 'reset'))
   }
 
   /** The follower of the shared table stopped (Redis lost) or goes on again (main passes its onState here). */
