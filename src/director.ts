@@ -85,7 +85,7 @@ const STATS_TTL_MS = 1000
 const DRAIN_POLL_MS = 1000
 /** How long a write refused by Redis for a newer revision waits for this director to catch up before it retries. */
 const CATCH_UP_MS = 2000
-const CONFLICT_RETRIES = 2
+const CONFLICT_RETRIES = 8
 
 /** The director core. `start()` once, `close()` at the end. */
 export class Director implements DirectorControl {
