@@ -65,6 +65,7 @@ export class RoleMachine {
   #preemptSince: number | undefined
   // the lease
   #redisUp: boolean | undefined
+  #redisFailures = 0
   #inflight = false
   #lastOpAt = -Infinity
   readonly #lease: LeaseWatch
@@ -143,13 +144,17 @@ export class RoleMachine {
       this.#inflight = false
       if ('error' in reply) {
         this.#revalidate = false // the lease cannot be confirmed: the standby rules decide from here
-        if (this.#redisUp !== false) {
+        // One failed command is not a lost Redis: a main-loop stall times out the command in flight (its reply
+        // waits behind the timer). The next one, sent after the stall, tells.
+        this.#redisFailures++
+        if (this.#redisFailures >= 2 && this.#redisUp !== false) {
           this.#redisUp = false
           this.#log(out, 'warn', 'redis lost', { error: reply.error })
           this.#alert(out, 'redis-lost', `Redis is unreachable (${reply.error}): heartbeats alone decide${this.#c.requireWitness ? ', and requireWitness forbids a takeover' : ''}`)
         }
         return
       }
+      this.#redisFailures = 0
       if (this.#redisUp === false) {
         this.#log(out, 'info', 'redis back', {})
         this.#alerted.delete('redis-lost')
@@ -230,12 +235,14 @@ export class RoleMachine {
       return
     }
     this.#preemptSince = undefined
-    if (this.#peerAlive && peer!.role !== 'stopped') {
+    // A peer that says it stopped has dropped its VIPs and freed its lease: as a handover, no wait for its silence.
+    if (this.#peerAlive && peer!.role === 'stopped') return this.#contend(now, out, `${peer!.node} stopped`, 'handover')
+    if (this.#peerAlive) {
       this.#clear('partition', 'no-witness')
       if (this.#preferred(peer!)) this.#contend(now, out, `${peer!.node} is ${peer!.role}, and this director is preferred`, 'lapsed')
       return
     }
-    // The peer is silent on every path (or stopped).
+    // The peer is silent on every path.
     const w = this.#lease
     if (c.lease && this.#redisUp && w.holder !== null && w.holder !== c.node) {
       const staleAt = w.staleAt(c.staleMs)
@@ -343,7 +350,10 @@ export class RoleMachine {
 
   #startHandover(now: number, out: Out, why: string): void {
     const peer = this.#peer
-    if (!this.#peerAlive || peer!.role !== 'standby' || (this.#c.lease && this.#c.requireWitness && !this.#redisUp)) {
+    // A peer still in start-up takes over once it is standby (it then sees the handover flag): a switchover asked
+    // right after the peer (re)started waits for it rather than failing, bounded by handoverTimeoutMs.
+    const ready = this.#peerAlive && (peer!.role === 'standby' || peer!.role === 'init')
+    if (!ready || (this.#c.lease && this.#c.requireWitness && !this.#redisUp)) {
       if (this.#stopping) return this.#release(now, out, 'stopped', `${why}: no standby to hand over to`, true)
       return this.#log(out, 'warn', 'switchover refused: no standby ready', { why, peerAlive: this.#peerAlive, peerRole: peer?.role })
     }

@@ -530,3 +530,55 @@ t.test('a heartbeat passed on late counts from when it was heard, and an older o
   m.tick(240)
   t.equal(m.state.peer.alive, false, 'dead interval counted from 90, not from 100')
 })
+
+t.test('a stop asked while the peer is still starting (init) waits for it to be standby and hands over to it', async (t) => {
+  const m = new RoleMachine({ node: 'a', priority: 200, lease: false }, 0)
+  for (let now = 0; now <= 400; now += 10) m.tick(now)
+  t.equal(m.state.role, 'active', 'alone: active')
+  const hb = (role: 'init' | 'standby' | 'active', epoch: number) => ({ node: 'b', role, epoch, priority: 100, handover: false })
+  m.heartbeat(410, 'p1', hb('init', 0))
+  const stop = m.stop(410)
+  t.equal(m.state.role, 'handing-over', 'the starting peer will take it: no stop without a holder')
+  t.notOk(stop.some((a) => a.type === 'release'), 'the VIPs stay until the peer is active')
+  t.ok(m.advert().handover, 'its heartbeats ask the peer to take over')
+  m.heartbeat(450, 'p1', hb('standby', 1))
+  t.equal(m.state.role, 'handing-over')
+  const done = m.heartbeat(500, 'p1', hb('active', 2))
+  t.equal(m.state.role, 'stopped', 'stopped once the peer is active at a higher epoch')
+  t.ok(done.some((a) => a.type === 'release'), 'and only then drops the VIPs')
+})
+
+t.test('a peer that says it stopped without handing over (it heard no standby) is replaced at once, not after its lease', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.heartbeats(false)
+  await sim.advance(300)
+  t.equal(sim.b.role, 'standby', 'heartbeats cut, the lease renewed: a partition, b stays standby')
+  sim.a.run(sim.a.m.stop(sim.clock.now()))
+  t.equal(sim.a.role, 'stopped', 'a hears no standby: it stops, drops the VIPs and frees the lease')
+  sim.a.running = false // its process lives on a moment, saying "stopped" (below)
+  const tell = () => sim.b.run(sim.b.m.heartbeat(sim.clock.now(), 'p1', sim.a.m.advert()))
+  const healedAt = sim.clock.now()
+  tell()
+  for (let i = 0; i < 10 && sim.b.role !== 'active'; i++) {
+    await sim.advance(20)
+    tell()
+  }
+  t.equal(sim.b.role, 'active', 'b takes over on hearing "stopped"')
+  t.ok(sim.clock.now() - healedAt < 100, `within a heartbeat or two (${sim.clock.now() - healedAt} ms), not after the lease's ttl`)
+})
+
+t.test('one failed lease command is not a lost Redis (a main-loop stall times out the one in flight); two in a row are', async (t) => {
+  const sim = new PairSim()
+  await sim.advance(1000)
+  sim.b.redisLink = false
+  await sim.advance(50) // one read-lease fails
+  sim.b.redisLink = true
+  await sim.advance(500)
+  t.notOk(sim.b.alerts.includes('redis-lost'), 'no alert for one failure')
+  t.equal(sim.b.m.state.redis.up, true)
+  sim.b.redisLink = false
+  await sim.advance(200)
+  t.ok(sim.b.alerts.includes('redis-lost'), 'failures in a row: Redis is lost')
+  t.equal(sim.b.m.state.redis.up, false)
+})

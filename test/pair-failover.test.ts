@@ -4,9 +4,7 @@
 // runs the pair against the real kernel). A client polls the VIP every 20 ms. The active dies (kill -9, its link
 // down): the standby takes the VIP and announces it, and the client is answered by it. The old active comes back
 // as standby (no preemption) and gives up the VIP its crash left. A planned switchover (SIGTERM on the active)
-// leaves no moment without a holder.
-// Not in `npm test` yet: on a loaded host its switchover left the VIP without a holder for about a second in one
-// of three runs (with the lease in Redis); run it by hand with `npx tap test/pair-failover.manual.ts`.
+// leaves no moment without a holder, also when it comes right after the standby's start.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
