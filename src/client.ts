@@ -93,8 +93,9 @@ export async function statusCommand(o: ClientOptions, json: boolean, say: (l: st
 /** A pair's lines of the status: this director, the peer, each heartbeat path, the lease, the table store. */
 function pairLines(st: StatusView): string[] {
   const p = st.pair
-  if (!p) return st.store.kind === 'redis' ? [`table: redis ${st.store.up ? 'followed' : 'UNREACHABLE'}`] : []
-  const lag = st.store.lastPeerChange ? `, last peer change r${st.store.lastPeerChange.revision} lag ${st.store.lastPeerChange.lagMs} ms` : ''
+  const at = st.store.position ? ` at ${st.store.position.id} (r${st.store.position.revision})` : ''
+  const lag = `${at}${st.store.lastPeerChange ? `, last peer change r${st.store.lastPeerChange.revision} lag ${st.store.lastPeerChange.lagMs} ms` : ''}`
+  if (!p) return st.store.kind === 'redis' ? [`table: redis ${st.store.up ? 'followed' : 'UNREACHABLE'}${lag}`] : []
   return [
     `pair: ${p.node} ${st.role} epoch ${p.epoch} (${p.reason})  vips ${p.vips.join(' ') || '-'}  peer ${p.peer.node ?? '?'} ${p.peer.alive ? `${p.peer.role ?? '?'} epoch ${p.peer.epoch}` : 'SILENT'}`,
     ...p.heartbeat.paths.map((h) => `  heartbeat ${h.name}: ${h.alive ? 'alive' : 'SILENT'}${h.lastHeardMsAgo !== undefined ? ` (heard ${Math.round(h.lastHeardMsAgo)} ms ago)` : ''}  sent ${h.sent} received ${h.received} forged ${h.forged} replayed ${h.replayed}`),

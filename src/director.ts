@@ -281,6 +281,7 @@ export class Director implements DirectorControl {
   /** Make the other director's change (the next revision); one this director holds already is skipped. */
   async applyPeer(change: TableChange, id?: string): Promise<void> {
     await this.#inTurn(async () => {
+      if (id) this.#store.position = { id, revision: change.revision }
       if (this.#closed || change.revision <= this.#table.revision) return // this director's own write, or held
       if (change.revision !== this.#table.revision + 1) {
         const snap = await this.#d.shared?.snapshot() // a gap: take the whole table

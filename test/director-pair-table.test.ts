@@ -40,6 +40,7 @@ t.test("a write on either director reaches the other's table and kernel, at the 
   const synced = a.director.audit({}).filter((e) => e.actor === 'peer')
   t.same(synced.map((e) => [e.action, e.target]), [['sync', 'service web']], 'the other director audits the change it took')
   t.equal(a.director.status().store.lastPeerChange?.revision, table(b).revision)
+  t.match(a.director.status().store.position, { id: /^\d+-\d+$/, revision: table(b).revision }, 'the stream position it has read to')
 
   await a.director.change({ op: 'delete-real', name: 'web', real: '192.0.2.11:80' }, { actor: 'ops' })
   await b.until(() => !inKernel(b, '192.0.2.11'), 'the deleted real server gone from the other kernel')

@@ -79,6 +79,8 @@ export interface StatusView {
     up: boolean
     lastError?: { at: string; code: string; message: string }
     lastPeerChange?: { at: string; revision: number; lagMs: number }
+    /** The last stream entry the follower read (this director's own writes included). */
+    position?: { id: string; revision: number }
   }
 }
 

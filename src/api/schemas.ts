@@ -111,6 +111,7 @@ export const StatusViewSchema = Type.Object(
       lastError: Type.Optional(Type.Object({ at: Time, code: Type.String(), message: Type.String() })),
       /** The last change of the other director made here: when, its revision, and how long after Redis took it. */
       lastPeerChange: Type.Optional(Type.Object({ at: Time, revision: Type.Integer(), lagMs: Type.Number() })),
+      position: Type.Optional(Type.Object({ id: Type.String(), revision: Type.Integer() }, { description: 'the last stream entry the follower read' })),
     }),
   },
   { $id: 'Status' },
