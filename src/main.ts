@@ -149,6 +149,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       store: stateFile,
       shared,
       pair: pair?.control,
+      // Only the active ends drains (the standby keeps their starts, from the shared table, for when it takes over).
+      mayFinishDrains: pair ? () => pair.control.role() === 'active' : undefined,
       scheduler,
       createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp, guardRouter }),
       reconciler,
