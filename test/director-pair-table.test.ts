@@ -177,3 +177,19 @@ t.test('of two directors only the one that may end drains (the active) writes a 
   t.same(drainEnds(a), ['service web real 192.0.2.11:80'], 'not again by the old one')
   t.same(table(a), table(b))
 })
+
+t.test('a drain end Redis refuses (Redis down) is made once Redis is back', async (t) => {
+  const redis = await redisServer(t)
+  const a = await director(t, redis, webConfig({ drainTimeout: 5 }))
+  a.active.set(`${WEB}|192.0.2.11:80`, 1)
+  await a.director.change({ op: 'patch-real', name: 'web', real: '192.0.2.11:80', body: { admin: 'draining' } }, { actor: 'ops' })
+  await redis.kill()
+  await a.clock.advance(6000) // past its deadline: each poll's drain end is refused
+  t.ok(inKernel(a, '192.0.2.11'), 'still there: its removal is not in Redis')
+  t.ok((await a.director.real('web', '192.0.2.11:80')).drain, 'still draining, not forgotten')
+  await redis.start(true)
+  await a.until(() => a.director.status().store.up, 'A follows Redis again')
+  await a.clock.advance(1100)
+  await a.until(() => !inKernel(a, '192.0.2.11'), 'ended at the next poll')
+  t.match(a.director.audit({}).filter((e) => e.actor === 'drain'), [{ action: 'delete-real', target: 'service web real 192.0.2.11:80' }])
+})
