@@ -2,6 +2,7 @@
 // redis-server and a real webhook on loopback. Two real leases (src/ha/lease.ts) stand in for the directors and
 // refresh their seen marks; when they stop, the marks expire and the watcher alerts: one director lost, both down,
 // one back, none holding the lease, one active again. SIGTERM stops it cleanly (exit 0, Redis and timers closed).
+// The reader alone: one cluster's marks, found by SCAN or for the named directors.
 import t, { type Test } from 'tap'
 import { EventEmitter, once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -9,6 +10,7 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Lease } from '../../src/ha/lease.js'
+import { PairMarks } from '../../src/ha/pair-marks.js'
 import { startWatcher } from '../helpers/daemon-process.js'
 import { redisServer, type RedisServer } from '../helpers/redis-server.js'
 
@@ -115,4 +117,28 @@ t.test('watch without Redis named is refused with a coded error', async (t) => {
   const watcher = startWatcher(['--interval', '100'])
   t.equal(await watcher.exited, 1)
   t.match(watcher.stderr, /LVS_ERR_INVALID_VALUE: invalid watch: give a director's config \(with director.redis\) or --redis/)
+})
+
+t.test("the reader finds one cluster's marks by SCAN, or the named directors' only; Redis gone is a coded error", async (t) => {
+  const redis = await redisServer(t)
+  const connection = { host: '127.0.0.1', port: redis.port }
+  const leases = [['web', 'dir-a'], ['web', 'dir-b'], ['sip', 'dir-x']].map(([cluster, node]) => new Lease({ connection, cluster: cluster!, node: node!, ttlMs: 5000 }))
+  t.teardown(() => Promise.all(leases.map((l) => l.close())))
+  for (const l of leases) await l.ready()
+  await leases[0]!.acquire(0, 'active')
+  await leases[1]!.read('standby')
+  await leases[2]!.read('standby')
+  const marks = (nodes?: string[]) => {
+    const m = new PairMarks({ connection, cluster: 'web', nodes })
+    t.teardown(() => m.close())
+    return m
+  }
+  const scan = marks()
+  t.ok(await scan.ready(5000))
+  t.same(await scan.read(), { seen: { 'dir-a': 'active', 'dir-b': 'standby' }, holder: 'dir-a', epoch: 1 }, 'by SCAN: web\'s two, not sip\'s')
+  const named = marks(['dir-b', 'dir-c'])
+  t.ok(await named.ready(5000))
+  t.same(await named.read(), { seen: { 'dir-b': 'standby' }, holder: 'dir-a', epoch: 1 }, 'named: only those, when seen')
+  await redis.kill()
+  await t.rejects(scan.read(), { code: 'LVS_ERR_STORE_UNAVAILABLE' })
 })
