@@ -1,6 +1,6 @@
-// The lvs-director command line: `run` is the daemon; `apply` makes the kernel's IPVS table match a YAML table
-// once (only owned entries); `show` prints the kernel's table; `status`, `real`, `reload`, `export`, `restore`
-// talk to a running director's API. Errors are one coded line on stderr, never a stack trace. Importing this
+// The lvs-director command line: `run` is the daemon; `watch` watches a pair from outside; `apply` makes the
+// kernel's IPVS table match a YAML table once (only owned entries); `show` prints the kernel's table; `status`,
+// `real`, `reload`, `export`, `restore` talk to a running director's API. Errors are one coded line on stderr, never a stack trace. Importing this
 // module runs nothing: bin/lvs-director.js calls main().
 import { existsSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -31,6 +31,12 @@ interface Common { ipvsadm: string; timeout: number }
 function seconds(text: string): number {
   const n = Number(text)
   if (!/^\d+$/.test(text) || n < 1 || n > 86400) throw new InvalidArgumentError('a whole number of seconds, 1..86400')
+  return n
+}
+
+function millis(text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < 10 || n > 3_600_000) throw new InvalidArgumentError('a whole number of milliseconds, 10..3600000')
   return n
 }
 
@@ -155,6 +161,20 @@ export function program(run: (status: Promise<number>) => Promise<void>): Comman
       const { runForeground } = await import('./main.js')
       const { buildApi } = await import('./api/app.js')
       return runForeground({ config: file, ldirectord: o.ldirectord, api: o.api, stateDir: o.stateDir, buildApi })
+    })()))
+  cmd.command('watch')
+    .description('watch a director pair from a third machine (e.g. the Redis host): alert when both directors are down as seen from Redis, when one is lost, when none holds the lease, and when they are back')
+    .argument('[config]', "a director's config: its director.redis and director.pair.alerts are used")
+    .option('--redis <url>', 'redis:// or rediss:// URL (instead of the config\'s director.redis)')
+    .option('--cluster <name>', 'the pair\'s name in the keys (default: the config\'s director.redis.cluster, or lvs)')
+    .option('--nodes <names>', 'the directors\' names, comma-separated (default: found by SCAN of the pair\'s seen keys)', (v: string) => v.split(',').map((n) => n.trim()).filter(Boolean))
+    .option('--webhook <url>', 'where alerts are POSTed (default: the config\'s director.pair.alerts.webhook)')
+    .option('--name <name>', 'the watcher\'s name in its alerts (default: watch@HOSTNAME)')
+    .option('--interval <ms>', 'milliseconds between reads of Redis', millis, 1000)
+    .option('--down-after <ms>', 'milliseconds with nothing seen (no director, one director, no lease holder, no Redis) before the alert', millis, 2000)
+    .action((file: string | undefined, o: { redis?: string; cluster?: string; nodes?: string[]; webhook?: string; name?: string; interval: number; downAfter: number }) => run((async () => {
+      const { runWatch } = await import('./main.js')
+      return runWatch({ config: file, redis: o.redis, cluster: o.cluster, nodes: o.nodes, webhook: o.webhook, name: o.name, intervalMs: o.interval, downAfterMs: o.downAfter })
     })()))
   const api = (c: Command) => c
     .option('--api <url>', 'the director\'s API (env LVS_DIRECTOR_API)', undefined)

@@ -45,6 +45,11 @@ export interface DirectorDeps {
   shared?: SharedTable
   /** A director pair's role (src/ha): its view for status, and a planned switchover. */
   pair?: PairControl
+  /**
+   * Whether this director may end drains now (remove a drained real server). A pair's standby keeps tracking its
+   * drains, and ends them once it is active: only one director writes each drain end. @default always
+   */
+  mayFinishDrains?: () => boolean
   scheduler: Scheduler
   createChecker: (spec: CheckSpec) => Checker
   reconciler: Reconciler
@@ -107,6 +112,8 @@ export class Director implements DirectorControl {
   #stats: { at: number; value: Map<string, ListedService> } | undefined
   #refreshing: Promise<Map<string, ListedService>> | undefined
   #drainTimer: ReturnType<Clock['setTimeout']> | undefined
+  /** Drains whose end was refused (logged once each); only ids still in `#drains`. */
+  readonly #drainFailed = new Set<string>()
   #closed = false
   readonly #kernel: StatusView['kernel'] = { ok: true, pending: 0, driftRepairs: 0 }
   #reload: StatusView['reload'] = { ok: true }
@@ -633,15 +640,16 @@ export class Director implements DirectorControl {
   }
 
   async #checkDrains(): Promise<void> {
+    if (!(this.#d.mayFinishDrains?.() ?? true)) {
+      // The other director ends them; the starts stay here (from the shared table), so a takeover keeps the deadlines.
+      for (const id of this.#drains.keys()) if (!this.#isDraining(id)) this.#drains.delete(id)
+      return
+    }
     const draining = new Set([...this.#drains.keys()].map((id) => id.slice(0, id.indexOf('|'))))
     const services = [...draining].flatMap((name) => this.#expanded.get(name)?.service ?? [])
     const stats = new Map((await this.#d.listServices(services)).map((s) => [s.key, s]))
     for (const [id, since] of [...this.#drains]) {
-      const bar = id.indexOf('|')
-      const name = id.slice(0, bar)
-      const key = id.slice(bar + 1)
-      const s = this.#table.get(name)
-      const r = s?.destinations.find((x) => realKey(x) === key)
+      const { name, key, s, r } = this.#drainOf(id)
       if (!s || !r || r.admin !== 'draining') {
         this.#drains.delete(id)
         continue
@@ -655,10 +663,28 @@ export class Director implements DirectorControl {
         await this.change({ op: 'delete-real', name, real: key }, { actor: 'drain' })
         this.#d.log.info({ service: name, real: key, why }, 'drain finished: real server removed')
       } catch (err) {
-        if (err instanceof ERR_NOT_FOUND) continue // the other director of the pair ended it first
-        this.#d.log.error({ service: name, real: key, err }, 'drain could not remove the real server')
+        if (err instanceof ERR_NOT_FOUND) continue // the other director of the pair ended it first (a role change)
+        // Tried again at the next poll (Redis away, say); one line until it is done.
+        if (this.#isDraining(id) && !this.#drains.has(id)) this.#drains.set(id, since)
+        if (!this.#drainFailed.has(id)) this.#d.log.error({ service: name, real: key, err }, 'drain could not remove the real server')
+        this.#drainFailed.add(id)
+        continue
       }
+      this.#drainFailed.delete(id)
     }
+    for (const id of this.#drainFailed) if (!this.#drains.has(id)) this.#drainFailed.delete(id)
+  }
+
+  #drainOf(id: string): { name: string; key: string; s?: DesiredService; r?: RealConfig } {
+    const bar = id.indexOf('|')
+    const name = id.slice(0, bar)
+    const key = id.slice(bar + 1)
+    const s = this.#table.get(name)
+    return { name, key, s, r: s?.destinations.find((x) => realKey(x) === key) }
+  }
+
+  #isDraining(id: string): boolean {
+    return this.#drainOf(id).r?.admin === 'draining'
   }
 
   // --- views

@@ -1,6 +1,7 @@
 // The one place that builds and wires the daemon: config, logger, ipvsadm, owned set, reconciler, checks,
 // director, API, signals. Everything else takes its side effects as arguments.
 import { existsSync, readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { Agent } from 'undici'
@@ -14,7 +15,7 @@ import { loadConfig, parseConfig, parseListen, type LoadedConfig } from './confi
 import { Director } from './director.js'
 import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
-import { ERR_STORE_UNAVAILABLE } from './errors.js'
+import { ERR_INVALID_VALUE, ERR_STORE_UNAVAILABLE } from './errors.js'
 import { nodeExec, type Exec } from './exec.js'
 import { mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
@@ -26,6 +27,9 @@ import { createAnnouncer } from './ha/announce.js'
 import { readHeartbeatKey, startHeartbeat } from './ha/heartbeat.js'
 import { Lease } from './ha/lease.js'
 import { Pair } from './ha/pair.js'
+import { PairMarks } from './ha/pair-marks.js'
+import { PairWatch } from './ha/pair-watch.js'
+import { PairWatcher } from './ha/pair-watcher.js'
 import type { PeerHeartbeat, Role } from './ha/role-types.js'
 import { openSyncDaemonRole } from './ha/sync-daemon.js'
 import { openVips } from './ha/vips.js'
@@ -149,6 +153,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       store: stateFile,
       shared,
       pair: pair?.control,
+      // Only the active ends drains (the standby keeps their starts, from the shared table, for when it takes over).
+      mayFinishDrains: pair ? () => pair.control.role() === 'active' : undefined,
       scheduler,
       createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp, guardRouter }),
       reconciler,
@@ -404,4 +410,82 @@ export async function runForeground(o: DaemonOptions): Promise<number> {
     process.on('SIGTERM', onStop)
     process.on('SIGINT', onStop)
   })
+}
+
+/** What `lvs-director watch` reads: a director's config (its director.redis and director.pair.alerts), or flags. */
+export interface WatchOptions {
+  /** A director's config file: Redis, the cluster name, the alerts' webhook and headers. */
+  config?: string
+  /** `redis://` or `rediss://` URL, instead of the config's director.redis. */
+  redis?: string
+  /** The pair's name in the keys, overriding the config's. @default the config's, or 'lvs' */
+  cluster?: string
+  /** The directors' names; absent: found by SCAN. */
+  nodes?: string[]
+  /** Where alerts are POSTed, overriding the config's director.pair.alerts.webhook. */
+  webhook?: string
+  /** The watcher's name in its alerts. @default watch@HOSTNAME */
+  name?: string
+  /** Milliseconds between reads of Redis. @default 1000 */
+  intervalMs?: number
+  /** Milliseconds with no director (or no lease holder, no Redis) seen before the alert. @default 2000 */
+  downAfterMs?: number
+  logStream?: NodeJS.WritableStream
+}
+
+/** A running watcher of a pair. */
+export interface Watch {
+  watcher: PairWatcher
+  log: Logger
+  /** Stops the reads, sends the alert in flight, closes Redis. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Watch a pair from outside (HA-OSCAR's external heartbeat): both directors down cannot alert, this can. */
+export async function startWatch(o: WatchOptions): Promise<Watch> {
+  const d = o.config ? (await loadConfig(o.config)).director : undefined
+  if (!o.redis && !d?.redis) throw new ERR_INVALID_VALUE('watch', o.config ? `${o.config} has no director.redis: give --redis` : 'give a director\'s config (with director.redis) or --redis')
+  const r = d?.redis ? redisTableOptions(d.redis, (path) => readFileSync(path)) : undefined
+  const cluster = o.cluster ?? r?.cluster ?? 'lvs'
+  const intervalMs = o.intervalMs ?? 1000
+  const downAfterMs = o.downAfterMs ?? 2000
+  const a = d?.pair?.alerts
+  const webhook = o.webhook ?? a?.webhook
+  const log = pino({ level: d?.logLevel ?? 'info', redact: ['*.token', 'token', 'headers.authorization'] }, o.logStream ?? process.stdout).child({ component: 'watch' })
+  const marks = new PairMarks({ connection: o.redis ? { url: o.redis } : r!.connection, cluster, nodes: o.nodes, commandTimeoutMs: Math.min(r?.commandTimeoutMs ?? 1000, intervalMs) })
+  const agent = new Agent({ connections: 1, keepAliveTimeout: 1000 })
+  const alerts = new Alerts({ node: o.name ?? `watch@${hostname()}`, cluster, webhook, headers: a?.headers, timeoutMs: (a?.timeout ?? 5) * 1000, log, dispatcher: agent })
+  const watcher = new PairWatcher({ marks, watch: new PairWatch({ downAfterMs }), alerts, log, clock: systemClock, intervalMs })
+  await marks.ready(Math.min(downAfterMs, 5000)) // not yet: the first reads fail and are counted, not alerted
+  watcher.start()
+  log.info({ redis: marks.where, cluster, nodes: o.nodes ?? 'scan', intervalMs, downAfterMs, webhook: webhook !== undefined }, 'watching the pair')
+  let closing: Promise<void> | undefined
+  return {
+    watcher, log,
+    close: () => (closing ??= (async () => {
+      await watcher.close()
+      await alerts.close()
+      await agent.close()
+      await marks.close()
+      log.info({ reads: watcher.counts.reads, alerts: alerts.counts }, 'watcher stopped')
+    })()),
+  }
+}
+
+/** Run a watcher in the foreground until SIGTERM or SIGINT (a second one exits at once). */
+export async function runWatch(o: WatchOptions): Promise<number> {
+  const w = await startWatch(o)
+  const signal = await new Promise<string>((resolve) => {
+    const on = (name: string) => {
+      process.off('SIGTERM', on).off('SIGINT', on)
+      resolve(name)
+    }
+    process.on('SIGTERM', on).on('SIGINT', on)
+  })
+  w.log.info({ signal }, 'stopping')
+  const again = () => process.exit(1)
+  process.once('SIGTERM', again).once('SIGINT', again)
+  await w.close()
+  process.off('SIGTERM', again).off('SIGINT', again)
+  return 0
 }

@@ -142,3 +142,56 @@ t.test('a director that starts while Redis is down serves its config, and gives 
   const b = await director(t, redis)
   t.same(table(b).services, table(a).services, 'a director started next takes it')
 })
+
+t.test('of two directors only the one that may end drains (the active) writes a drain end; the other ends them once it is active', async (t) => {
+  const redis = await redisServer(t)
+  let activeIsA = true
+  const start = async (may: () => boolean) => {
+    const h = await startHarness(webConfig(), { shared: shared(t, redis), mayFinishDrains: may })
+    t.teardown(() => h.close())
+    return h
+  }
+  const a = await start(() => activeIsA)
+  const b = await start(() => !activeIsA)
+  const drainEnds = (h: Harness) => h.director.audit({}).filter((e) => e.actor === 'drain').map((e) => e.target)
+  const draining = (h: Harness, real: string) => table(h).services[0]!.destinations.some((r) => `${r.address}:${r.port}` === real && r.admin === 'draining')
+
+  await b.director.change({ op: 'patch-real', name: 'web', real: '192.0.2.11:80', body: { admin: 'draining' } }, { actor: 'ops' })
+  await a.until(() => draining(a, '192.0.2.11:80'), 'the drain reached the active')
+  await b.clock.advance(1100) // the standby's poll: no connections left, yet it leaves the end to the active
+  t.ok(inKernel(b, '192.0.2.11'), 'the standby did not end it')
+  await a.clock.advance(1100)
+  await a.until(() => drainEnds(a).length > 0, 'the active ended it') // audited once Redis has it
+  await b.until(() => !inKernel(b, '192.0.2.11'), "the active's drain end reached the standby")
+  t.same(drainEnds(a), ['service web real 192.0.2.11:80'], 'one drain end, written by the active')
+  t.same(drainEnds(b), [], 'none by the standby')
+
+  activeIsA = false // B took over
+  await a.director.change({ op: 'patch-real', name: 'web', real: '192.0.2.12:80', body: { admin: 'draining' } }, { actor: 'ops' })
+  await b.until(() => draining(b, '192.0.2.12:80'), 'the drain reached the new active')
+  await a.clock.advance(1100)
+  t.ok(inKernel(a, '192.0.2.12'), 'the new standby leaves it')
+  await b.clock.advance(1100)
+  await b.until(() => drainEnds(b).length > 0, 'the new active ended it')
+  await a.until(() => !inKernel(a, '192.0.2.12'), "the new active's drain end reached the standby")
+  t.same(drainEnds(b), ['service web real 192.0.2.12:80'], 'ended by the new active')
+  t.same(drainEnds(a), ['service web real 192.0.2.11:80'], 'not again by the old one')
+  t.same(table(a), table(b))
+})
+
+t.test('a drain end Redis refuses (Redis down) is made once Redis is back', async (t) => {
+  const redis = await redisServer(t)
+  const a = await director(t, redis, webConfig({ drainTimeout: 5 }))
+  a.active.set(`${WEB}|192.0.2.11:80`, 1)
+  await a.director.change({ op: 'patch-real', name: 'web', real: '192.0.2.11:80', body: { admin: 'draining' } }, { actor: 'ops' })
+  await redis.kill()
+  await a.clock.advance(6000) // past its deadline: each poll's drain end is refused
+  t.ok(inKernel(a, '192.0.2.11'), 'still there: its removal is not in Redis')
+  t.ok((await a.director.real('web', '192.0.2.11:80')).drain, 'still draining, not forgotten')
+  await redis.start(true)
+  await a.until(() => a.director.status().store.up, 'A follows Redis again')
+  await a.clock.advance(1100)
+  await a.until(() => a.director.audit({}).some((e) => e.actor === 'drain'), 'ended at the next poll')
+  t.notOk(inKernel(a, '192.0.2.11'), 'out of the kernel')
+  t.match(a.director.audit({}).filter((e) => e.actor === 'drain'), [{ action: 'delete-real', target: 'service web real 192.0.2.11:80' }])
+})

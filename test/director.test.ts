@@ -135,6 +135,25 @@ t.test('a drain ends at its timeout even with connections left', async (t) => {
   t.same(h.weights(WEB), ['192.0.2.11:80=1', '192.0.2.13:80=1'])
 })
 
+t.test('a director that may not end drains (a standby) keeps them, and ends them at their first deadline once it may', async (t) => {
+  let active = false
+  const h = await startHarness(webConfig({ drainTimeout: 5 }), { mayFinishDrains: () => active })
+  t.teardown(h.close)
+  await h.clock.advance(1100)
+  h.active.set(`${WEB}|192.0.2.11:80`, 2)
+  await h.director.change({ op: 'patch-real', name: 'web', real: '192.0.2.11:80', body: { admin: 'draining' } }, { actor: 'ops' })
+  const since = (await h.director.real('web', '192.0.2.11:80')).drain
+  await h.clock.advance(7000)
+  t.equal(h.weights(WEB).length, 3, 'its deadline passed: still in the kernel (the active ends it)')
+  t.notOk(h.director.audit({}).some((e) => e.actor === 'drain'), 'no drain end written')
+  t.same((await h.director.real('web', '192.0.2.11:80')).drain, since, 'the drain is still tracked, with its start')
+
+  active = true // taken over
+  await h.clock.advance(1100)
+  t.same(h.weights(WEB), ['192.0.2.12:80=2', '192.0.2.13:80=1'], 'ended within one poll of becoming active: the deadline counts from the drain\'s start')
+  t.same(h.director.audit({}).filter((e) => e.actor === 'drain').map((e) => [e.action, e.target]), [['delete-real', 'service web real 192.0.2.11:80']], 'one drain end')
+})
+
 t.test('no more than maxDrainShare of a service may be out at once', async (t) => {
   const h = await startHarness(webConfig())
   t.teardown(h.close)

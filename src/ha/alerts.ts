@@ -4,14 +4,15 @@
 // and at most a few wait while a webhook is slow (the oldest waiting one is dropped, and counted).
 import { request, type Dispatcher } from 'undici'
 import type { AlertKind as RoleAlertKind } from './role-types.js'
+import type { WatchAlertKind } from './pair-watch.js'
 
-/** What happened: the role's alerts (src/ha/role-types.ts), and `pair-down` from a watcher of the pair. */
-export type AlertKind = RoleAlertKind | 'pair-down'
+/** What happened: the role's alerts (src/ha/role-types.ts), and a watcher's of the pair (src/ha/pair-watch.ts). */
+export type AlertKind = RoleAlertKind | WatchAlertKind
 
 /** One alert as the webhook receives it. */
 export interface Alert {
   kind: AlertKind
-  /** The director that raised it. */
+  /** The director (or the watcher) that raised it. */
   node: string
   cluster: string
   at: string

@@ -7,7 +7,7 @@
 //   lvs:{CLUSTER}:epoch        the fencing epoch: goes up by at least one each time the lease is granted to a
 //                              director that did not hold it; never reset by this code
 //   lvs:{CLUSTER}:seen:<node>  the director's role when it last talked to Redis, with a PX ttl: an external
-//                              watcher that finds neither director's key sees "both directors down from Redis"
+//                              watcher that finds neither director's key sees "both directors down from Redis" (src/ha/pair-watch.ts)
 //
 // Every operation is one Lua script, so a grant and its epoch are one step. A standby that hears the holder on no
 // heartbeat path may take the lease over before its ttl (`acquire(minEpoch, role, stealIfStaleMs)`): the script

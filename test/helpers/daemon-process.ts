@@ -64,6 +64,11 @@ export function startDaemon(config: string, env: Record<string, string>, o: { ne
   return spawnNode([entry, 'run', config], env, o)
 }
 
+/** `lvs-director watch ARGS` as an operator runs it. */
+export function startWatcher(args: string[], env: Record<string, string> = {}): DaemonProcess {
+  return spawnNode([entry, 'watch', ...args], env)
+}
+
 /** Starts `node ARGS` the way tap runs TypeScript, in a network namespace when asked (ip netns exec: same pid). */
 export function spawnNode(args: string[], env: Record<string, string> = {}, o: { netns?: string } = {}): DaemonProcess {
   const argv = [...(o.netns ? ['ip', 'netns', 'exec', o.netns] : []), process.execPath, ...loader, ...args]

@@ -35,7 +35,7 @@ export interface Harness {
 }
 
 /** Build and start a director on `config` (a raw config object), optionally with a kernel and a persisted table. */
-export async function startHarness(config: unknown, o: { kernel?: Table; persisted?: PersistedTable; ownedAll?: boolean; shared?: RedisTable } = {}): Promise<Harness> {
+export async function startHarness(config: unknown, o: { kernel?: Table; persisted?: PersistedTable; ownedAll?: boolean; shared?: RedisTable; mayFinishDrains?: () => boolean } = {}): Promise<Harness> {
   const clock = createFakeClock(1_000_000)
   const kernel = new FakeKernel(o.kernel)
   const alive = new Map<string, boolean>()
@@ -83,6 +83,7 @@ export async function startHarness(config: unknown, o: { kernel?: Table; persist
     },
     persisted: pair?.table ?? o.persisted,
     shared: o.shared,
+    mayFinishDrains: o.mayFinishDrains,
     store: {
       record: async (_change, whole) => { saved.push(structuredClone(whole())) },
       compact: async (whole) => { saved.push(structuredClone(whole())) },
