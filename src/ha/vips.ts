@@ -113,6 +113,22 @@ export function delLine(v: Vip): string {
 interface IpAddrInfo { family?: string; local?: string; prefixlen?: number }
 interface IpLink { ifname?: string; addr_info?: IpAddrInfo[] }
 
+/** The addresses of `ip -j addr show`'s output, by address%interface, each with its prefix lengths. */
+type Addresses = Map<string, Set<number>>
+
+function addressesOf(json: string): Addresses {
+  const out: Addresses = new Map()
+  for (const link of JSON.parse(json) as IpLink[]) {
+    for (const a of link.addr_info ?? []) {
+      const c = a.local ? canonicalAddress(a.local) : undefined
+      if (!c || !link.ifname) continue
+      const k = key({ address: c.address, interface: link.ifname })
+      out.set(k, (out.get(k) ?? new Set()).add(a.prefixlen ?? 0))
+    }
+  }
+  return out
+}
+
 /**
  * Opens the director's VIPs: first removes what a crashed earlier run left (cleanupAfterCrash), then returns the
  * handle. On release and stop call removeAll() (or close()).
@@ -149,19 +165,11 @@ export function createVips(options: VipsOptions): Vips {
     }
   }
 
-  // Addresses present now, by address%interface, with every prefix (an operator's 192.0.2.10/24 is the VIP too).
-  async function present(): Promise<Set<string>> {
+  // Addresses present now, by address%interface, each with its prefixes (an operator's 192.0.2.10/24 is the VIP too).
+  async function present(): Promise<Addresses> {
     const r = await ip(['-j', 'addr', 'show'])
     if (r.code !== 0) throw new ERR_VIP_FAILED('addresses', `ip -j addr show: ${r.stderr.trim() || `exit ${r.code}`}`)
-    const links = JSON.parse(r.stdout || '[]') as IpLink[]
-    const out = new Set<string>()
-    for (const link of links) {
-      for (const a of link.addr_info ?? []) {
-        const c = a.local ? canonicalAddress(a.local) : undefined
-        if (c && link.ifname) out.add(key({ address: c.address, interface: link.ifname }))
-      }
-    }
-    return out
+    return addressesOf(r.stdout || '[]')
   }
 
   async function save(): Promise<void> {
@@ -213,32 +221,38 @@ export function createVips(options: VipsOptions): Vips {
         if (closing) throw new ERR_VIP_FAILED(specs.map((s) => s.address).join(', '), 'not added: the VIPs are closed (the director is stopping)')
         const list = dedupe(specs.map((s, i) => checkVip(s, `/vips/${i}`)))
         const result = empty()
-        const before = await present()
-        const adding: Vip[] = []
-        for (const v of list) {
-          if (owned.has(key(v))) {
-            // Ours and recorded; re-added when something removed it meanwhile.
-            if (before.has(key(v))) result.unchanged.push(v)
-            else adding.push(v)
-          } else if (before.has(key(v))) {
-            result.foreign.push(v)
-            log?.info({ vip: v.address, interface: v.interface }, 'VIP already present, not added by this director: left alone')
-          } else adding.push(v)
-        }
-        if (adding.length === 0) return result
+        const ours = new Set(list.filter((v) => owned.has(key(v))).map(key))
         // Recorded before it exists: a crash after the add still finds it in the file.
-        for (const v of adding) owned.set(key(v), v)
-        await save()
-        const r = await batch(adding.map(addLine))
-        const after = r.ok ? undefined : await present().catch(() => new Set<string>())
-        for (const v of adding) {
-          if (!after || after.has(key(v))) result.changed.push(v)
-          else result.failed.push(failure(v, `ip addr add: ${r.stderr}`))
+        for (const v of list) owned.set(key(v), owned.get(key(v)) ?? v)
+        if (ours.size < list.length) await save()
+        // One `ip` process (a takeover waits on it): the addresses before, the adds, the addresses after. An add
+        // of an address already there fails alone (-force); the listings tell what each line did.
+        const lines = ['addr show', ...list.map(addLine), 'addr show']
+        const r = await ip(['-j', '-force', '-batch', '-'], lines.map((l) => `${l}\n`).join(''))
+        const shows = r.stdout.split('\n').filter((l) => l.startsWith('['))
+        const before = shows.length === 2 ? addressesOf(shows[0]!) : undefined
+        const after = shows.length === 2 ? addressesOf(shows[1]!) : await present().catch(() => new Map() as Addresses)
+        const undo: Vip[] = []
+        for (const v of list) {
+          const had = before?.get(key(v))
+          const has = after.get(key(v))?.has(v.prefix) ?? false
+          if (ours.has(key(v))) {
+            // Ours and recorded; added again when something removed it meanwhile.
+            if (had) result.unchanged.push(v)
+            else if (has) result.changed.push(v)
+            else result.failed.push(failure(v, `ip addr add: ${oneLine(r.stderr) || `exit ${r.code}`}`))
+          } else if (had) {
+            // An operator's address: left as it was (our host-prefix copy of it, if the kernel took one, goes again).
+            if (!had.has(v.prefix) && has) undo.push(v)
+            result.foreign.push(v)
+            owned.delete(key(v))
+            log?.info({ vip: v.address, interface: v.interface }, 'VIP already present, not added by this director: left alone')
+          } else if (has) result.changed.push(v)
+          else result.failed.push(failure(v, `ip addr add: ${oneLine(r.stderr) || `exit ${r.code}`}`))
         }
-        if (result.failed.length) {
-          for (const f of result.failed) owned.delete(key(f.vip))
-          await save()
-        }
+        if (undo.length) await batch(undo.map(delLine))
+        for (const f of result.failed) owned.delete(key(f.vip))
+        if (result.failed.length || result.foreign.length) await save()
         for (const v of result.changed) log?.info({ vip: v.address, interface: v.interface }, 'VIP added')
         for (const f of result.failed) log?.warn({ vip: f.vip.address, interface: f.vip.interface, err: f.err }, 'VIP add failed')
         return result
