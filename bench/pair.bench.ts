@@ -50,6 +50,11 @@ const OURS_BUDGET_MS = Number(args['ours-budget']) * 1000
 const WARMUP = 2
 /** A director's start-up (node, fastify, the first kernel update) took over 2 minutes on a host at load 8-10. */
 const START_TIMEOUT = 600_000
+/**
+ * After a restart, before the next kill: the returned director must have heard its peer for a while. (A keepalived
+ * restarted 3 s before the kill still ran its start-up master-down timer and took over 0.45 s after the kill.)
+ */
+const SETTLE_MS = 5000
 
 const DIRS = ['dir-a', 'dir-b'] as const
 type Ns = (typeof DIRS)[number]
@@ -263,6 +268,7 @@ async function pairPart(timers: Timers, redis: { host: string; port: number; pas
       all.push(current[activeNs])
       await current[activeNs].waitFor((l) => l.msg === 'role standby', `${activeNs} back as standby`, { timeoutMs: START_TIMEOUT })
       await until(`${activeNs}'s kernel serving again`, () => kernelServes(activeNs), 120_000, 500)
+      await sleep(SETTLE_MS)
     }
   } catch (err) {
     part.error = (err as Error).message
@@ -379,14 +385,20 @@ class Keepalived {
     }, timeoutMs, 20)
     return at!
   }
-  /** kill -9 of the parent and both children (a dead machine's keepalived does nothing more). */
+  /**
+   * kill -9 of the parent and both children, all stopped first (SIGSTOP): a child must not see its parent die and
+   * stop gracefully (a VRRP child that stops sends a priority-0 advert, which makes the backup take over at once;
+   * a dead machine sends nothing).
+   */
   killHard(): void {
-    const pids = [this.child.pid, ...['vrrp.pid', 'checkers.pid'].map((f) => Number(readFileSync(`${this.dir}/${f}`, 'utf8').trim()))]
-    for (const pid of pids) {
-      try {
-        if (pid) process.kill(pid, 'SIGKILL')
-      } catch {
-        // already gone
+    const pids = [...['vrrp.pid', 'checkers.pid'].map((f) => Number(readFileSync(`${this.dir}/${f}`, 'utf8').trim())), this.child.pid]
+    for (const signal of ['SIGSTOP', 'SIGKILL'] as const) {
+      for (const pid of pids) {
+        try {
+          if (pid) process.kill(pid, signal)
+        } catch {
+          // already gone
+        }
       }
     }
   }
@@ -476,6 +488,7 @@ async function keepalivedPart(mode: KaMode): Promise<KaPart> {
       await rebooted(masterNs)
       await start(masterNs).waitFor(/Entering BACKUP STATE/, 0, 120_000)
       await until(`${masterNs}'s kernel serving again`, () => kernelServes(masterNs), 120_000, 500)
+      await sleep(SETTLE_MS)
     }
   } catch (err) {
     part.error = (err as Error).message

@@ -33,7 +33,7 @@ for rs in rs1 rs2 rs3; do
   PIDS+=($!)
 done
 for rs in rs1 rs2 rs3; do wait_for "$D/$rs.log" '^listening'; done
-ip netns exec redis redis-server --bind "$REDIS_IP4" --port 6379 --requirepass demo-redis-password --save '' --appendonly no > "$D/redis.log" &
+ip netns exec redis redis-server --bind "$REDIS_IP4" --port 6379 --requirepass demo-redis-password --save '' --appendonly no --dir /tmp > "$D/redis.log" &
 PIDS+=($!)
 wait_for "$D/redis.log" 'Ready to accept connections'
 ip -n dir-a addr del "$VIP4/32" dev eth0 2>/dev/null || true # the lab's own VIP: the pair holds it from now on
@@ -47,7 +47,10 @@ director:
   pair:
     node: dir-$n
     priority: $([ $n = a ] && echo 150 || echo 100)
-    heartbeat: { key: demo-heartbeat-key-0123456789, paths: [{ local: ${!me}, peer: ${!other} }] }
+    # The lab's timers, scaled for emulation (test/lab/pair.scenario.ts); the defaults (0.05 s x 3, lease 1 s) flap
+    # under qemu TCG on a busy host (bench/README.md, "Director pair").
+    heartbeat: { key: demo-heartbeat-key-0123456789, paths: [{ local: ${!me}, peer: ${!other} }], interval: 0.1, deadCount: 10, stallLimit: 6 }
+    lease: { ttl: 4, margin: 1.5 }
     vips: [{ address: $VIP4, interface: eth0 }]
     syncDaemon: { interface: eth0, syncid: 7 }
 services:
