@@ -219,7 +219,37 @@ async function startDirector(ns: Ns, timers: Timers, redis: { host: string; port
   return DirectorDaemon.start(lab, ns, [cfg], undefined, START_TIMEOUT)
 }
 
-const roleOf = (d: DirectorDaemon): string | undefined => d.lines().filter((l) => l.msg.startsWith('role ')).at(-1)?.msg.slice(5)
+// A director's log lines, parsed once each (DirectorDaemon.lines() parses the whole output on every call: polled every
+// 50 ms over a run's long logs that cost the emulated guest more CPU than the directors under test).
+const parsed = new WeakMap<DirectorDaemon, { offset: number; lines: LogLine[] }>()
+function linesOf(d: DirectorDaemon): LogLine[] {
+  const c = parsed.get(d) ?? { offset: 0, lines: [] }
+  parsed.set(d, c)
+  const out = d.proc.output()
+  const end = out.lastIndexOf('\n') + 1
+  if (end > c.offset) {
+    for (const l of out.slice(c.offset, end).split('\n')) {
+      if (!l.startsWith('{')) continue
+      try {
+        c.lines.push(JSON.parse(l) as LogLine)
+      } catch {
+        // not a log line
+      }
+    }
+    c.offset = end
+  }
+  return c.lines
+}
+async function waitLine(d: DirectorDaemon, match: (l: LogLine) => boolean, what: string, opts: { from?: number; timeoutMs: number }): Promise<LogLine> {
+  let found: LogLine | undefined
+  await until(what, () => {
+    found = linesOf(d).slice(opts.from ?? 0).find(match)
+    if (!found && !alive(d)) throw new Error(`${d.ns}'s director exited before ${what}: ${d.proc.output().slice(-2000)}`)
+    return found !== undefined
+  }, opts.timeoutMs, 50)
+  return found!
+}
+const roleOf = (d: DirectorDaemon): string | undefined => linesOf(d).filter((l) => l.msg.startsWith('role ')).at(-1)?.msg.slice(5)
 const alive = (d: DirectorDaemon) => d.proc.child.exitCode === null && d.proc.child.signalCode === null
 
 interface PairPart {
@@ -243,10 +273,10 @@ async function pairPart(timers: Timers, redis: { host: string; port: number; pas
     progress(`lvs-director (${timers} timers): starting dir-a, then dir-b`)
     current['dir-a'] = await startDirector('dir-a', timers, redis)
     all.push(current['dir-a'])
-    await current['dir-a'].waitFor((l) => l.msg === 'role active', 'dir-a active', { timeoutMs: START_TIMEOUT })
+    await waitLine(current['dir-a'], (l) => l.msg === 'role active', 'dir-a active', { timeoutMs: START_TIMEOUT })
     current['dir-b'] = await startDirector('dir-b', timers, redis)
     all.push(current['dir-b'])
-    await current['dir-b'].waitFor((l) => l.msg === 'role standby', 'dir-b standby', { timeoutMs: START_TIMEOUT })
+    await waitLine(current['dir-b'], (l) => l.msg === 'role standby', 'dir-b standby', { timeoutMs: START_TIMEOUT })
     await until('both kernels serving rs1-3', async () => (await kernelServes('dir-a')) && (await kernelServes('dir-b')), 120_000, 500)
     if (withSync) part.sync = await syncLag(current['dir-a'], current['dir-b'])
     for (let i = 0; withTrials && i < TRIALS; i++) {
@@ -258,16 +288,16 @@ async function pairPart(timers: Timers, redis: { host: string; port: number; pas
       if (!activeNs) throw new Error(`no active director before trial ${i + 1}: ${DIRS.map((ns) => `${ns} ${roleOf(current[ns]!)}`).join(', ')}`)
       const survivor = current[other(activeNs)]!
       await until(`${other(activeNs)} standby`, () => alive(survivor) && roleOf(survivor) === 'standby', 60_000)
-      const mark = survivor.lines().length
+      const mark = linesOf(survivor).length
       const victim = current[activeNs]!
-      const trial = await failover(activeNs, () => victim.proc.child.kill('SIGKILL'), async () => (await survivor.waitFor((l) => l.msg === 'role active', `${survivor.ns} takes over`, { from: mark, timeoutMs: 60_000 })).time)
+      const trial = await failover(activeNs, () => victim.proc.child.kill('SIGKILL'), async () => (await waitLine(survivor, (l) => l.msg === 'role active', `${survivor.ns} takes over`, { from: mark, timeoutMs: 60_000 })).time)
       part.trials.push(trial)
       progress(`lvs-director (${timers}) trial ${i + 1}: ${activeNs} killed; gap ${trial.gapMs} ms, role active after ${trial.takeoverMs} ms, ${trial.failed}/${trial.sent} requests failed`)
       await rebooted(activeNs)
       current[activeNs] = await startDirector(activeNs, timers, redis, true)
       all.push(current[activeNs])
-      await current[activeNs].waitFor((l) => l.msg === 'role standby', `${activeNs} back as standby`, { timeoutMs: START_TIMEOUT })
-      await until(`${activeNs}'s kernel serving again`, () => kernelServes(activeNs), 120_000, 500)
+      await waitLine(current[activeNs], (l) => l.msg === 'role standby', `${activeNs} back as standby`, { timeoutMs: START_TIMEOUT })
+      await until(`${activeNs}'s kernel serving again`, () => kernelServes(activeNs), 120_000, 1000)
       await sleep(SETTLE_MS)
     }
   } catch (err) {
@@ -278,7 +308,7 @@ async function pairPart(timers: Timers, redis: { host: string; port: number; pas
     process.stderr.write(`${typeof details === 'string' ? details.slice(-3000) : JSON.stringify(details ?? '')}\n`)
   } finally {
     for (const d of all) {
-      part.roleLines.push(...d.lines().filter((l) => l.msg.startsWith('role ') || l.msg === 'peer lost' || l.msg === 'partition').map((l) => ({ node: d.ns, at: l.time - t0, msg: l.msg, reason: l.reason })))
+      part.roleLines.push(...linesOf(d).filter((l) => l.msg.startsWith('role ') || l.msg === 'peer lost' || l.msg === 'partition').map((l) => ({ node: d.ns, at: l.time - t0, msg: l.msg, reason: l.reason })))
     }
     part.roleLines.sort((a, b) => a.at - b.at)
     part.flaps = Math.max(0, part.roleLines.filter((l) => l.msg === 'role active').length - 1 - part.trials.length)
@@ -316,7 +346,7 @@ async function syncLag(dirA: DirectorDaemon, dirB: DirectorDaemon): Promise<Sync
       await runRaw('ipvsadm', ['-d', ...rawSvc, '-r', `${RAW_ADDR}:${RAW_PORT}`])
       // the pair: add on even writes, delete on odd ones
       const add = i % 2 === 0
-      const markA = dirA.lines().length
+      const markA = linesOf(dirA).length
       const start = Date.now()
       const r = add
         ? await request(`${API}/v1/services/sync/reals`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: SYNC_ADDR }) })
@@ -324,14 +354,14 @@ async function syncLag(dirA: DirectorDaemon, dirB: DirectorDaemon): Promise<Sync
       const answered = Date.now()
       const body = await r.body.text()
       if (r.statusCode !== (add ? 201 : 204)) throw new Error(`${add ? 'POST' : 'DELETE'} on dir-b: ${r.statusCode} ${body}`)
-      const synced = await dirA.waitFor((l) => l.audit?.actor === 'peer' && l.audit.action === 'sync', "dir-a's audit of the peer's change", { from: markA, timeoutMs: 120_000 })
+      const synced = await waitLine(dirA, (l) => l.audit?.actor === 'peer' && l.audit.action === 'sync', "dir-a's audit of the peer's change", { from: markA, timeoutMs: 120_000 })
       // The first kernel update after the write (the reconciler may log it before the audit line: store first).
-      const applied = await dirA.waitFor((l) => l.msg === 'kernel table updated', "dir-a's kernel update", { from: markA, timeoutMs: 120_000 })
+      const applied = await waitLine(dirA, (l) => l.msg === 'kernel table updated', "dir-a's kernel update", { from: markA, timeoutMs: 120_000 })
       // untimed, before the next write: both kernels hold the new real server at weight 1 (it goes in at weight 0
       // and to 1 at its first check, kind `on`), or neither holds it any more
       const want = add ? { [rs3.ip4]: 1, [SYNC_ADDR]: 1 } : { [rs3.ip4]: 1 }
       for (const ns of DIRS) {
-        await until(`write ${i} settled in ${ns}'s kernel`, async () => sameWeights(await weights(lab, ns, `tcp/${vip.ip4}:${SYNC_PORT}`), want), 120_000, 200)
+        await until(`write ${i} settled in ${ns}'s kernel`, async () => sameWeights(await weights(lab, ns, `tcp/${vip.ip4}:${SYNC_PORT}`), want), 120_000, 1000) // each look is an ipvsadm process: seconds of emulated CPU per second at 200 ms
       }
       if (i < WARMUP) continue
       res.checked++
@@ -487,7 +517,7 @@ async function keepalivedPart(mode: KaMode): Promise<KaPart> {
       await victim.exited
       await rebooted(masterNs)
       await start(masterNs).waitFor(/Entering BACKUP STATE/, 0, 120_000)
-      await until(`${masterNs}'s kernel serving again`, () => kernelServes(masterNs), 120_000, 500)
+      await until(`${masterNs}'s kernel serving again`, () => kernelServes(masterNs), 120_000, 1000)
       await sleep(SETTLE_MS)
     }
   } catch (err) {
