@@ -60,10 +60,10 @@ export class DirectorDaemon {
    * Starts `lvs-director run ARGS... --api LISTEN` in `ns` and resolves once it logged 'director started'
    * (its initial kernel update is done by then).
    */
-  static async start(lab: Lab, ns: string, args: readonly string[], listen = '127.0.0.1:9410'): Promise<DirectorDaemon> {
+  static async start(lab: Lab, ns: string, args: readonly string[], listen = '127.0.0.1:9410', timeoutMs = 240_000): Promise<DirectorDaemon> {
     const proc = lab.spawn(ns, [process.execPath, CLI, 'run', ...args, '--api', listen])
     const d = new DirectorDaemon(lab, ns, proc, `http://${listen}`)
-    await d.waitFor((l) => l.msg === 'director started', "'director started'", { timeoutMs: 240_000 }) // the API's start (fastify, schemas) took over 90 s on a host at load 12
+    await d.waitFor((l) => l.msg === 'director started', "'director started'", { timeoutMs }) // the API's start (fastify, schemas) took over 90 s on a host at load 12
     return d
   }
 

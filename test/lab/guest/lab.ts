@@ -201,11 +201,12 @@ export class Lab {
   /**
    * Starts a client in `ns` that GETs `url` every `intervalMs` (default 100) until stopped (or reset), and
    * resolves once the first reply (or error) is in. With `keepAlive` all requests share one connection
-   * while it lives (an unchanged `localPort` proves it survived); without, each opens a new one.
+   * while it lives (an unchanged `localPort` proves it survived); without, each opens a new one. With `openLoop`
+   * a request starts every `intervalMs` even while earlier ones wait (replies then come in completion order).
    */
-  async probe(ns: string, url: string, opts: { intervalMs?: number; keepAlive?: boolean; timeoutMs?: number } = {}): Promise<LabProbe> {
+  async probe(ns: string, url: string, opts: { intervalMs?: number; keepAlive?: boolean; timeoutMs?: number; openLoop?: boolean } = {}): Promise<LabProbe> {
     const argv = [process.execPath, httpProbeJs, '--interval', String(opts.intervalMs ?? 100), '--timeout', String(opts.timeoutMs ?? 2000)]
-    const proc = this.spawn(ns, [...argv, ...(opts.keepAlive ? ['--keep-alive'] : []), url])
+    const proc = this.spawn(ns, [...argv, ...(opts.keepAlive ? ['--keep-alive'] : []), ...(opts.openLoop ? ['--open-loop'] : []), url])
     const replies = (): ProbeReply[] =>
       proc.output().split('\n').flatMap((l) => {
         if (!l.startsWith('{')) return []
