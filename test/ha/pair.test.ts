@@ -115,6 +115,33 @@ t.test('a late tick is reported as a main-loop stall: the VIPs drop until the le
   t.same(events.filter((e) => e.startsWith('takeover') || e === 'release' || e === 'alert self-fenced'), ['alert self-fenced', 'release', 'takeover 1'], 'dropped, confirmed, taken back (and announced)')
 })
 
+t.test('after a main-loop stall the tick first takes the heartbeats heard meanwhile: a standby that kept answering is not lost, and the active keeps the VIPs', async (t) => {
+  const fake = createFakeClock(0)
+  let skew = 0
+  const clock: Clock & { advance: FakeClock['advance'] } = { ...fake, now: () => fake.now() + skew, advance: (ms) => fake.advance(ms) }
+  const redis = new FakeRedis(fake)
+  // The transport hears the standby off the main loop (a worker thread) all along, the stall included; the driver
+  // gets those heartbeats only when it pulls them.
+  let p: Pair | undefined
+  const pullHeartbeats = () => p!.heartbeat('p1', { node: 'b', role: 'standby', epoch: 1, priority: 100, handover: false }, clock.now())
+  const made = pair(t, clock, { lease: fakeLease(redis, 'a', 1000), config: { node: 'a', priority: 200, stallFenceMs: 2000 }, pullHeartbeats })
+  p = made.p
+  void p.start()
+  await clock.advance(300)
+  t.equal(p.state.role, 'active')
+  made.events.length = 0
+  // Stuck 1.5 s: past the fence deadline (ttl - margin = 750 ms after the last renew), under the stall limit (2 s),
+  // which the heartbeats from the other thread kept the standby from seeing as a death.
+  skew = 1500
+  await clock.advance(20)
+  t.equal(p.state.role, 'active', 'still active')
+  t.ok(p.state.peer.alive, 'the standby heard during the stall is alive')
+  t.same(made.events.filter((e) => e === 'release' || e.startsWith('alert') || e.includes('peer lost')), [], 'no VIP dropped, no alert, no peer lost')
+  t.ok(made.events.includes('warn lease not renewed; the peer hears this director: heartbeats decide'), 'the lease lapsed meanwhile: heartbeats decide, then it is taken again')
+  await clock.advance(100)
+  t.equal(redis.holder, 'a', 'the lease is held again')
+})
+
 t.test('stop without a standby drops the VIPs and frees the lease; close clears every timer', async (t) => {
   const clock = createFakeClock(0)
   const redis = new FakeRedis(clock)
