@@ -100,6 +100,26 @@ t.test('Redis lost: one alert, heartbeats alone; effects run one at a time, in o
   t.same(events.filter((e) => e.startsWith('takeover') || e === 'release'), ['takeover 1', 'release', 'takeover 6'], 'in order')
 })
 
+t.test('an active that took over on heartbeats alone and then gets the lease at another epoch takes over again at it (the VIPs, announced, under the epoch its heartbeats will say)', async (t) => {
+  const clock = createFakeClock(0)
+  const redis = new FakeRedis(clock)
+  redis.run('x', 1000, { type: 'acquire-lease', minEpoch: 0 }) // an earlier holder: Redis's epoch is ahead of ours
+  redis.run('x', 1000, { type: 'release-lease', epoch: 1 })
+  const lease = fakeLease(redis, 'a', 1000)
+  lease.down = true
+  const { p, events } = pair(t, clock, { lease })
+  void p.start()
+  await clock.advance(500)
+  t.equal(p.state.role, 'active', 'Redis unreachable: heartbeats alone')
+  t.same(events.filter((e) => e.startsWith('takeover')), ['takeover 1'])
+  lease.down = false
+  await clock.advance(300)
+  t.equal(redis.holder, 'a', 'the lease taken once Redis is back')
+  t.equal(p.state.epoch, 2, 'at the epoch Redis granted')
+  t.same(events.filter((e) => e.startsWith('takeover')), ['takeover 1', 'takeover 2'], 'a takeover effect at the new epoch: main.ts lets the heartbeats say it once that has run')
+  t.equal(p.advert().epoch, 2)
+})
+
 t.test('a late tick is reported as a main-loop stall: the VIPs drop until the lease is confirmed', async (t) => {
   const fake = createFakeClock(0)
   let skew = 0
