@@ -100,6 +100,36 @@ t.test('Redis lost: one alert, heartbeats alone; effects run one at a time, in o
   t.same(events.filter((e) => e.startsWith('takeover') || e === 'release'), ['takeover 1', 'release', 'takeover 6'], 'in order')
 })
 
+t.test('after a main-loop stall a lease reply that comes before the first tick also finds the heartbeats heard meanwhile', async (t) => {
+  const fake = createFakeClock(0)
+  let skew = 0
+  const clock: Clock & { advance: FakeClock['advance'] } = { ...fake, now: () => fake.now() + skew, advance: (ms) => fake.advance(ms) }
+  const redis = new FakeRedis(fake)
+  const base = fakeLease(redis, 'a', 1000)
+  let hold = false
+  let release: (() => void) | undefined
+  const lease: LeaseStore = {
+    ...base,
+    renew: (epoch, role) => (hold ? new Promise<LeaseView>((resolve) => (release = () => resolve(base.renew(epoch, role)))) : base.renew(epoch, role)),
+  }
+  let p: Pair | undefined
+  const pullHeartbeats = () => p!.heartbeat('p1', { node: 'b', role: 'standby', epoch: 1, priority: 100, handover: false }, clock.now())
+  const made = pair(t, clock, { lease, config: { node: 'a', priority: 200, stallFenceMs: 2000 }, pullHeartbeats })
+  p = made.p
+  void p.start()
+  await clock.advance(300)
+  t.equal(p.state.role, 'active')
+  hold = true
+  await clock.advance(60) // a renew is on its way
+  t.ok(release, 'a renew in flight')
+  made.events.length = 0
+  skew = 1500 // stuck 1.5 s; the renew's reply is the first thing the loop handles after it
+  release!()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(made.events.filter((e) => e === 'release' || e.startsWith('alert') || e.includes('peer lost')), [], 'no VIP dropped, no alert, no peer lost')
+  t.equal(p.state.role, 'active')
+})
+
 t.test('an active that took over on heartbeats alone and then gets the lease at another epoch takes over again at it (the VIPs, announced, under the epoch its heartbeats will say)', async (t) => {
   const clock = createFakeClock(0)
   const redis = new FakeRedis(clock)
