@@ -254,6 +254,8 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
   closers.push(() => lease.close())
   const pairLog = child('pair')
   const intervalMs = p.heartbeat.interval * 1000
+  // Hands the role each new heartbeat (read from the heartbeat thread's shared counters); set once they run.
+  let pullHeartbeats = () => {}
   const role = new Pair({
     config: {
       node: p.node, priority: p.priority, heartbeatIntervalMs: intervalMs, deadIntervalMs: intervalMs * p.heartbeat.deadCount,
@@ -285,6 +287,8 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
     },
     alert: (kind, message) => alerts.raise(kind, message),
     log: (level, message, fields) => pairLog[level](fields, message),
+    // Each tick starts with the heartbeats heard meanwhile: after a main-loop stall they are waiting there.
+    pullHeartbeats: () => pullHeartbeats(),
   })
   let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | undefined
   const control: PairControl = {
@@ -325,12 +329,15 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
       // The role hears each new heartbeat (read from the thread's shared counters), and our heartbeats say its advert.
       const heard = new Map<string, number>()
       let said = JSON.stringify(role.advert())
-      const feed = setInterval(() => {
+      pullHeartbeats = () => {
         for (const h of hb.stats().paths) {
           if (h.lastHeardMs === undefined || !h.state || heard.get(h.name) === h.lastHeardMs) continue
           heard.set(h.name, h.lastHeardMs)
           role.heartbeat(h.name, { ...h.state, role: h.state.role as Role, handover: h.state.handover ?? false } satisfies PeerHeartbeat, h.lastHeardMs)
         }
+      }
+      const feed = setInterval(() => {
+        pullHeartbeats()
         const advert = role.advert()
         if (advert.role === 'active' && advert.epoch !== announced) return // not yet: see `announced`
         const text = JSON.stringify(advert)

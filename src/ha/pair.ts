@@ -28,6 +28,13 @@ export interface PairOptions extends PairEffects {
   tickMs?: number
   /** How long start() waits for the lease's connection (a Redis down at start is then seen as down). @default 1000 */
   readyTimeoutMs?: number
+  /**
+   * Called first in every tick and before every lease reply, before the machine looks at time: hands the heartbeats
+   * heard since the last call to heartbeat(). A transport that hears them off the main loop (a worker thread) has some waiting after a stall, and
+   * a tick that judged the peer without them would find it silent for the length of the stall: an active past its
+   * fence deadline would then drop the VIPs though the peer heard it throughout.
+   */
+  pullHeartbeats?: () => void
 }
 
 /** One director's side of the pair, running. */
@@ -121,6 +128,7 @@ export class Pair {
 
   #tick(): void {
     const clock = this.#o.clock
+    this.#pull()
     const now = clock.now()
     const late = now - this.#due
     // A timer this late means the main loop was blocked: the machine decides whether that voids the lease.
@@ -130,6 +138,10 @@ export class Pair {
     this.#due = now + this.#tickMs
     this.#timer = clock.setTimeout(() => this.#tick(), this.#tickMs)
     this.#timer.unref?.()
+  }
+
+  #pull(): void {
+    if (!this.#closed) this.#o.pullHeartbeats?.()
   }
 
   async #drain(): Promise<void> {
@@ -194,6 +206,8 @@ export class Pair {
 
   #reply(reply: Parameters<RoleMachine['leaseReply']>[1]): void {
     if (this.#closed && this.#m.state.role !== 'stopped') return
+    // After a stall a reply may come before the first tick: the peer must not be judged on heartbeats older than it.
+    this.#pull()
     this.#run(this.#m.leaseReply(this.#o.clock.now(), reply))
   }
 }

@@ -51,6 +51,8 @@ export class ReplayGuard {
   #highest = 0
   #seen = 0n // bit i: #highest - i was accepted
   #highestEcho = 0
+  /** Highest sequence number authenticated from the current boot, fresh or not: what we echo. */
+  #heard = 0
   #lastHeard: Echo | undefined
 
   /** `own`: our boot id; `freshness`: how many of our latest heartbeats count as recent in an echo. */
@@ -64,9 +66,16 @@ export class ReplayGuard {
     return this.#peer
   }
 
-  /** What our next heartbeat echoes: the peer's current boot and its highest sequence; before one is believed, the last authenticated heartbeat heard (so the peer can prove its freshness to us and we ours to it). */
+  /**
+   * What our next heartbeat echoes: the peer's current boot and the highest sequence number heard of it, fresh or
+   * not; before one is believed, the last authenticated heartbeat heard (so the peer can prove its freshness to us
+   * and we ours to it). Echoing only the fresh ones would lock two peers out of each other for good once both ways
+   * were cut for longer than the freshness: each would go on echoing the other's last heartbeat before the cut,
+   * stale to the other, and drop the other's as unconfirmed. An echo only says what we heard (authenticated by the
+   * key; a replayed capture is older, so it does not lower the echo); the freshness it proves is the other side's.
+   */
   echo(): Echo {
-    if (this.#peer) return { boot: this.#peer, seq: this.#highest }
+    if (this.#peer) return { boot: this.#peer, seq: this.#heard }
     return this.#lastHeard ?? { boot: NO_BOOT, seq: 0 }
   }
 
@@ -74,12 +83,15 @@ export class ReplayGuard {
   check(p: Sequenced, lastSent: number): Verdict {
     if (p.boot.equals(this.#own)) return 'reflected'
     const fresh = p.echoBoot.equals(this.#own) && p.echoSeq <= lastSent && lastSent - p.echoSeq < this.#freshness
-    if (this.#peer?.equals(p.boot)) return this.#inWindow(p, fresh)
+    if (this.#peer?.equals(p.boot)) {
+      if (p.seq > this.#heard) this.#heard = p.seq
+      return this.#inWindow(p, fresh)
+    }
     if (!this.#peer) this.#lastHeard = { boot: p.boot, seq: p.seq }
     if (!p.echoBoot.equals(this.#own)) return 'unconfirmed'
     if (!fresh || p.echoSeq <= this.#highestEcho) return 'replayed'
     this.#peer = p.boot
-    this.#highest = p.seq
+    this.#highest = this.#heard = p.seq
     this.#seen = 1n // an earlier one may still come on another path: it counts once, if its echo is fresh
     this.#highestEcho = p.echoSeq
     this.#lastHeard = undefined

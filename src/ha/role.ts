@@ -423,6 +423,10 @@ export class RoleMachine {
       if (ours && this.#role === 'active' && view.epoch !== this.#held) {
         this.#log(out, 'info', 'lease taken at a new epoch', { from: this.#held, epoch: view.epoch })
         this.#held = view.epoch
+        this.#known = Math.max(this.#known, view.epoch)
+        // A regain at the new epoch: the VIPs (already held: unchanged) announced under it, and the transport told
+        // that they are (the daemon's heartbeats say "active at N" only once the takeover at N has run).
+        out.push({ type: 'takeover', epoch: view.epoch })
         return
       }
       if (ours && this.#role === 'stopped') return void (this.#wantRelease = true)

@@ -100,6 +100,56 @@ t.test('Redis lost: one alert, heartbeats alone; effects run one at a time, in o
   t.same(events.filter((e) => e.startsWith('takeover') || e === 'release'), ['takeover 1', 'release', 'takeover 6'], 'in order')
 })
 
+t.test('after a main-loop stall a lease reply that comes before the first tick also finds the heartbeats heard meanwhile', async (t) => {
+  const fake = createFakeClock(0)
+  let skew = 0
+  const clock: Clock & { advance: FakeClock['advance'] } = { ...fake, now: () => fake.now() + skew, advance: (ms) => fake.advance(ms) }
+  const redis = new FakeRedis(fake)
+  const base = fakeLease(redis, 'a', 1000)
+  let hold = false
+  let release: (() => void) | undefined
+  const lease: LeaseStore = {
+    ...base,
+    renew: (epoch, role) => (hold ? new Promise<LeaseView>((resolve) => (release = () => resolve(base.renew(epoch, role)))) : base.renew(epoch, role)),
+  }
+  let p: Pair | undefined
+  const pullHeartbeats = () => p!.heartbeat('p1', { node: 'b', role: 'standby', epoch: 1, priority: 100, handover: false }, clock.now())
+  const made = pair(t, clock, { lease, config: { node: 'a', priority: 200, stallFenceMs: 2000 }, pullHeartbeats })
+  p = made.p
+  void p.start()
+  await clock.advance(300)
+  t.equal(p.state.role, 'active')
+  hold = true
+  await clock.advance(60) // a renew is on its way
+  t.ok(release, 'a renew in flight')
+  made.events.length = 0
+  skew = 1500 // stuck 1.5 s; the renew's reply is the first thing the loop handles after it
+  release!()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(made.events.filter((e) => e === 'release' || e.startsWith('alert') || e.includes('peer lost')), [], 'no VIP dropped, no alert, no peer lost')
+  t.equal(p.state.role, 'active')
+})
+
+t.test('an active that took over on heartbeats alone and then gets the lease at another epoch takes over again at it (the VIPs, announced, under the epoch its heartbeats will say)', async (t) => {
+  const clock = createFakeClock(0)
+  const redis = new FakeRedis(clock)
+  redis.run('x', 1000, { type: 'acquire-lease', minEpoch: 0 }) // an earlier holder: Redis's epoch is ahead of ours
+  redis.run('x', 1000, { type: 'release-lease', epoch: 1 })
+  const lease = fakeLease(redis, 'a', 1000)
+  lease.down = true
+  const { p, events } = pair(t, clock, { lease })
+  void p.start()
+  await clock.advance(500)
+  t.equal(p.state.role, 'active', 'Redis unreachable: heartbeats alone')
+  t.same(events.filter((e) => e.startsWith('takeover')), ['takeover 1'])
+  lease.down = false
+  await clock.advance(300)
+  t.equal(redis.holder, 'a', 'the lease taken once Redis is back')
+  t.equal(p.state.epoch, 2, 'at the epoch Redis granted')
+  t.same(events.filter((e) => e.startsWith('takeover')), ['takeover 1', 'takeover 2'], 'a takeover effect at the new epoch: main.ts lets the heartbeats say it once that has run')
+  t.equal(p.advert().epoch, 2)
+})
+
 t.test('a late tick is reported as a main-loop stall: the VIPs drop until the lease is confirmed', async (t) => {
   const fake = createFakeClock(0)
   let skew = 0
@@ -113,6 +163,33 @@ t.test('a late tick is reported as a main-loop stall: the VIPs drop until the le
   skew = 400 // the loop was blocked 400 ms: the next tick fires late
   await clock.advance(20)
   t.same(events.filter((e) => e.startsWith('takeover') || e === 'release' || e === 'alert self-fenced'), ['alert self-fenced', 'release', 'takeover 1'], 'dropped, confirmed, taken back (and announced)')
+})
+
+t.test('after a main-loop stall the tick first takes the heartbeats heard meanwhile: a standby that kept answering is not lost, and the active keeps the VIPs', async (t) => {
+  const fake = createFakeClock(0)
+  let skew = 0
+  const clock: Clock & { advance: FakeClock['advance'] } = { ...fake, now: () => fake.now() + skew, advance: (ms) => fake.advance(ms) }
+  const redis = new FakeRedis(fake)
+  // The transport hears the standby off the main loop (a worker thread) all along, the stall included; the driver
+  // gets those heartbeats only when it pulls them.
+  let p: Pair | undefined
+  const pullHeartbeats = () => p!.heartbeat('p1', { node: 'b', role: 'standby', epoch: 1, priority: 100, handover: false }, clock.now())
+  const made = pair(t, clock, { lease: fakeLease(redis, 'a', 1000), config: { node: 'a', priority: 200, stallFenceMs: 2000 }, pullHeartbeats })
+  p = made.p
+  void p.start()
+  await clock.advance(300)
+  t.equal(p.state.role, 'active')
+  made.events.length = 0
+  // Stuck 1.5 s: past the fence deadline (ttl - margin = 750 ms after the last renew), under the stall limit (2 s),
+  // which the heartbeats from the other thread kept the standby from seeing as a death.
+  skew = 1500
+  await clock.advance(20)
+  t.equal(p.state.role, 'active', 'still active')
+  t.ok(p.state.peer.alive, 'the standby heard during the stall is alive')
+  t.same(made.events.filter((e) => e === 'release' || e.startsWith('alert') || e.includes('peer lost')), [], 'no VIP dropped, no alert, no peer lost')
+  t.ok(made.events.includes('warn lease not renewed; the peer hears this director: heartbeats decide'), 'the lease lapsed meanwhile: heartbeats decide, then it is taken again')
+  await clock.advance(100)
+  t.equal(redis.holder, 'a', 'the lease is held again')
 })
 
 t.test('stop without a standby drops the VIPs and frees the lease; close clears every timer', async (t) => {

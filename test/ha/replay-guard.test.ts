@@ -76,3 +76,20 @@ t.test('our own heartbeats sent back to us are refused', async (t) => {
   const g = adopted()
   t.equal(g.check(from(us, 500, 10, peer0), 100), 'reflected')
 })
+
+t.test('after both ways were cut for longer than the freshness, the two sides hear each other again within two heartbeats', async (t) => {
+  // Two guards as two directors' heartbeat threads run them: each heartbeat echoes what echo() says.
+  const side = (boot: Buffer) => ({ boot, seq: 0, guard: new ReplayGuard(boot, 20) })
+  const [a, b] = [side(randomBytes(16)), side(randomBytes(16))]
+  const send = (s: typeof a) => {
+    const e = s.guard.echo()
+    return { boot: s.boot, seq: ++s.seq, echoBoot: e.boot, echoSeq: e.seq }
+  }
+  const exchange = () => [b.guard.check(send(a), b.seq), a.guard.check(send(b), a.seq)]
+  for (let i = 0; i < 3; i++) exchange()
+  t.same(exchange(), ['accept', 'accept'], 'the pair hears each other')
+  for (let i = 0; i < 100; i++) [send(a), send(b)] // the path is cut both ways: nothing arrives
+  const healed = [exchange(), exchange(), exchange()]
+  t.same(healed[0], ['unconfirmed', 'accept'], "the first of each echoes what it heard before the cut: a stale echo, but the other side learns a new one")
+  t.same(healed.slice(1), [['accept', 'accept'], ['accept', 'accept']], 'then both are heard again')
+})

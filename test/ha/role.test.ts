@@ -197,7 +197,8 @@ t.test('Redis unreachable: heartbeats alone decide', async (t) => {
   t.ok(sim.b.logs.includes('redis back'))
   t.ok(sim.redis.epoch > 2)
   t.equal(sim.b.m.state.epoch, sim.redis.epoch, 'and works at its epoch')
-  t.equal(sim.b.takeovers.length, 1, 'without dropping the VIPs')
+  t.equal(sim.b.releases, 0, 'without dropping the VIPs')
+  t.same(sim.b.takeovers, [2, sim.redis.epoch], 'taken again at the new epoch (VIPs unchanged, announced under it)')
 })
 
 t.test('Redis unreachable with requireWitness: no takeover, an alert', async (t) => {
@@ -391,7 +392,8 @@ t.test('Redis restarted empty: the active takes the lease again above its epoch 
   t.equal(sim.redis.holder, 'a')
   t.equal(sim.redis.epoch, 2, 'the new grant is above the epoch a remembered, not 1')
   t.equal(sim.noneMs, 0)
-  t.same(sim.a.takeovers, [1])
+  t.equal(sim.a.releases, 0, 'the VIPs never dropped')
+  t.same(sim.a.takeovers, [1, 2], 'taken again at the new epoch (VIPs unchanged, announced under it)')
   t.equal(sim.b.role, 'standby')
 })
 

@@ -1,6 +1,8 @@
 // The director pair on the real kernel: `lvs-director run` in dir-a and in dir-b share their desired table
 // through redis-server in the redis namespace, each programming its own IPVS table; a client polls the VIP
-// (held by dir-a) throughout. Waits on events (log lines, `ipvsadm -Ln`, the client's replies), never on sleeps.
+// throughout. Waits on events (log lines, `ipvsadm -Ln`, the client's replies), never on sleeps. The pair's roles
+// (stall, heartbeat cut, forged heartbeats, writes through a kill -9, restart, switchover) are in
+// pair-failover.lab.ts, run by hand until they have passed under emulation; it imports the helpers below.
 import { DirectorDaemon, note, scenarioDir, weights, writeConfig, type LogLine } from './guest/director.js'
 import { assert, host, ScenarioFailure, vip, type Lab, type Scenario } from './scenario.js'
 
@@ -8,19 +10,21 @@ export const client = 'client'
 export const [rs1, rs2, rs3] = [host('rs1'), host('rs2'), host('rs3')]
 const WEB = `tcp/${vip.ip4}:80`
 const httpCheck = { kind: 'http', path: '/', interval: 2, timeout: 2, fall: 2, rise: 1 }
+const HEARTBEAT_KEY = 'lab-heartbeat-key-0123456789'
 
 export type Redis = { host: string; port: number; password: string }
 
 /**
  * Starts one director of the pair in `ns` with the web service on rs1 and rs2 and the table in Redis; with
- * `pair`, also its role: heartbeats with the other director on the VIP's segment, the VIP, the sync daemon.
+ * `pair`, also its role: heartbeats with the other director on the VIP's segment, the VIP, the sync daemon, and a
+ * service `writes` on the IPv6 VIP (one real server, check `on`) for pair-failover.lab.ts's writes.
  */
 export async function pairDirector(lab: Lab, ns: string, redis: Redis, pair?: { priority: number; restart?: boolean }): Promise<DirectorDaemon> {
   const peer = ns === 'dir-a' ? 'dir-b' : 'dir-a'
   const role = pair && {
     node: ns, priority: pair.priority,
     // Scaled for emulation: the guest's main loops stall for 0.5 s and start-ups for 2.5 s (TCG, a shared host).
-    heartbeat: { key: 'lab-heartbeat-key-0123456789', paths: [{ local: host(ns).ip4, peer: host(peer).ip4 }], interval: 0.1, deadCount: 10, stallLimit: 6 },
+    heartbeat: { key: HEARTBEAT_KEY, paths: [{ local: host(ns).ip4, peer: host(peer).ip4 }], interval: 0.1, deadCount: 10, stallLimit: 6 },
     lease: { ttl: 4, margin: 1.5 },
     vips: [{ address: vip.ip4, interface: 'eth0' }],
     syncDaemon: { interface: 'eth0', syncid: 7 },
@@ -29,7 +33,10 @@ export async function pairDirector(lab: Lab, ns: string, redis: Redis, pair?: { 
   if (pair?.restart) return DirectorDaemon.start(lab, ns, [`/tmp/lab-director/pair-${ns}/director.yaml`])
   const cfg = writeConfig(scenarioDir(`pair-${ns}`), {
     director: { redis: { host: redis.host, port: redis.port, password: redis.password, cluster: 'lab' }, ...(role ? { pair: role } : {}) },
-    services: [{ name: 'web', profile: 'web', address: vip.ip4, check: httpCheck, destinations: [{ address: rs1.ip4 }, { address: rs2.ip4 }] }],
+    services: [
+      { name: 'web', profile: 'web', address: vip.ip4, check: httpCheck, destinations: [{ address: rs1.ip4 }, { address: rs2.ip4 }] },
+      ...(role ? [{ name: 'writes', profile: 'web', address: vip.ip6, check: { kind: 'on' }, destinations: [{ address: rs1.ip6 }] }] : []),
+    ],
   })
   return DirectorDaemon.start(lab, ns, [cfg])
 }
