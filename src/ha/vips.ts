@@ -232,6 +232,7 @@ export function createVips(options: VipsOptions): Vips {
         const shows = r.stdout.split('\n').filter((l) => l.startsWith('['))
         const before = shows.length === 2 ? addressesOf(shows[0]!) : undefined
         const after = shows.length === 2 ? addressesOf(shows[1]!) : await present().catch(() => new Map() as Addresses)
+        const notAdded = (v: Vip) => failure(v, `ip addr add: ${oneLine(r.stderr) || `exit ${r.code}`}`)
         const undo: Vip[] = []
         for (const v of list) {
           const had = before?.get(key(v))
@@ -240,7 +241,7 @@ export function createVips(options: VipsOptions): Vips {
             // Ours and recorded; added again when something removed it meanwhile.
             if (had) result.unchanged.push(v)
             else if (has) result.changed.push(v)
-            else result.failed.push(failure(v, `ip addr add: ${oneLine(r.stderr) || `exit ${r.code}`}`))
+            else result.failed.push(notAdded(v))
           } else if (had) {
             // An operator's address: left as it was (our host-prefix copy of it, if the kernel took one, goes again).
             if (!had.has(v.prefix) && has) undo.push(v)
@@ -248,7 +249,7 @@ export function createVips(options: VipsOptions): Vips {
             owned.delete(key(v))
             log?.info({ vip: v.address, interface: v.interface }, 'VIP already present, not added by this director: left alone')
           } else if (has) result.changed.push(v)
-          else result.failed.push(failure(v, `ip addr add: ${oneLine(r.stderr) || `exit ${r.code}`}`))
+          else result.failed.push(notAdded(v))
         }
         if (undo.length) await batch(undo.map(delLine))
         for (const f of result.failed) owned.delete(key(f.vip))
