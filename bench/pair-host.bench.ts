@@ -17,7 +17,8 @@
 // Each part: director a (priority 150) active, b (100) standby, no preemption; a client polls the VIP open-loop
 // (a GET every --interval ms, each with a --probe-timeout). A trial, once the client answers steadily: kill -9 of the
 // active (keepalived: its processes, stopped first) and its link down; gap = the longest time between the send
-// times of two answered requests around the kill; takeover = the kill to the survivor's "role active" line (its
+// times of two answered requests around the kill (which comes 0-1 s, at random, after the pair settled, so at
+// a random phase of heartbeats and adverts); takeover = the kill to the survivor's "role active" line (its
 // own ms time) / "Entering MASTER STATE" (when the line reached this process). The dead one comes back as after a
 // reboot (VIP removed, link up, restarted, state folder kept) and is the next trial's standby. Flaps: takeovers
 // beyond the first start and one per trial. No new trial once a part has run --part-budget seconds; every wait is
@@ -52,6 +53,7 @@ const INTERVAL = Number(args.interval)
 const PROBE_TIMEOUT = Number(args['probe-timeout'])
 const BUDGET_MS = Number(args['part-budget']) * 1000
 const WAIT_MS = 30_000 // the bound of any one wait (a start-up, a takeover, a steady client)
+const PHASE_MS = 1000 // the longest period the kill's phase is drawn from (keepalived's default advert_int)
 const PRIORITY: Record<PairNode, number> = { a: 150, b: 100 }
 const other = (n: PairNode): PairNode => (n === 'a' ? 'b' : 'a')
 const t0 = Date.now()
@@ -233,6 +235,10 @@ async function runPart(pn: PairNet, part: PartName, label: string, kind: PairKin
       const victim = sides[dead]
       const survivor = sides[other(dead)]
       if (survivor.role() !== 'standby') throw new Error(`${survivor.node} is ${survivor.role()}, not standby, before trial ${i + 1}`)
+      // The kill at a random phase of the heartbeats and renews (50-100 ms), the adverts (50 ms, 1 s) and the client
+      // (20 ms): right after the previous trial's last event it came at much the same phase each time (keepalived's
+      // default part: 3.06 s after every kill of b, not spread over 2.4-3.4 s).
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * PHASE_MS))
       await within(probe.waitFor(() => steady(replies(), Date.now(), PROBE_TIMEOUT)), WAIT_MS, 'a steady client before the kill')
       const from = survivor.count()
       const killedAt = Date.now()
