@@ -187,7 +187,8 @@ function keepalived(pn: PairNet, cleanup: Cleanup, fast: boolean): PairKind {
     },
     // A BACKUP that has not heard the master takes over when its master-down timer (3 x advert_int + skew, under
     // 4 x advert_int) runs out: once that much time has passed since it entered BACKUP and it is still BACKUP, it has
-    // heard the master (a returned keepalived killed earlier would take over early, as if it were faster).
+    // heard the master. (A kill of the master before then would let a returned BACKUP that never heard it take over
+    // on its start-up timer, sooner than after a kill: keepalived would look faster than it is.)
     async settled(returned, survivor) {
       const since = (returned as KeepalivedSide).k.lines.filter((l) => /Entering BACKUP STATE/.test(l.text)).at(-1)!.at
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, since + 4 * advertMs - Date.now())))
