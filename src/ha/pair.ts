@@ -130,14 +130,20 @@ export class Pair {
     const clock = this.#o.clock
     this.#pull()
     const now = clock.now()
-    const late = now - this.#due
-    // A timer this late means the main loop was blocked: the machine decides whether that voids the lease.
-    if (late > 2 * this.#tickMs) this.#run(this.#m.stall(now, late))
+    this.#stallCheck(now)
     this.#run(this.#m.tick(now))
     if (this.#closed) return
     this.#due = now + this.#tickMs
     this.#timer = clock.setTimeout(() => this.#tick(), this.#tickMs)
     this.#timer.unref?.()
+  }
+
+  /** A tick this late means the main loop was blocked: the machine decides whether that voids the lease. Said once. */
+  #stallCheck(now: number): void {
+    const late = now - this.#due
+    if (late <= 2 * this.#tickMs) return
+    this.#due = now
+    this.#run(this.#m.stall(now, late))
   }
 
   #pull(): void {
@@ -206,8 +212,11 @@ export class Pair {
 
   #reply(reply: Parameters<RoleMachine['leaseReply']>[1]): void {
     if (this.#closed && this.#m.state.role !== 'stopped') return
-    // After a stall a reply may come before the first tick: the peer must not be judged on heartbeats older than it.
+    // After a stall a reply may come before the first tick: the peer must not be judged on heartbeats older than it,
+    // nor the reply (a timeout) without knowing of the stall.
     this.#pull()
-    this.#run(this.#m.leaseReply(this.#o.clock.now(), reply))
+    const now = this.#o.clock.now()
+    if (!this.#closed) this.#stallCheck(now)
+    this.#run(this.#m.leaseReply(now, reply))
   }
 }

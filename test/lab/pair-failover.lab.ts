@@ -99,7 +99,7 @@ export const scenarios: Scenario[] = [
         const port = held.replies()[0]!.localPort
         note('pair roles: both directors up, the client polling; a 3 s stall of the active next')
         // Each part starts from a steady pair: on an overloaded host the guest itself stalls for seconds, which a pair
-        // on the lab's timers (a 1 s dead interval) rightly takes for a death; say so rather than blame the part.
+        // on the lab's timers (a 2 s dead interval) rightly takes for a death; say so rather than blame the part.
         const lastOf = (d: DirectorDaemon, ...msgs: string[]) => d.lines().filter((l) => msgs.includes(l.msg)).at(-1)?.msg
         const steady = (what: string) => assert.eventually(async () => {
           const seen = { dirA: [lastOf(a, 'role active', 'role standby', 'role handing-over'), lastOf(a, 'peer up', 'peer lost')], dirB: [lastOf(b, 'role active', 'role standby', 'role handing-over'), lastOf(b, 'peer up', 'peer lost')] }
@@ -113,7 +113,7 @@ export const scenarios: Scenario[] = [
         }
 
         // The active's main loop stuck (a long reconcile, a GC pause) is not a death: heartbeats go on from their own
-        // thread. 3 s, scaled like the lab's timers: longer than the dead interval and staleMs (1 s each here), so
+        // thread. 3 s, scaled like the lab's timers: longer than the dead interval and staleMs (2 s each here), so
         // heartbeats from the main loop would have meant a takeover; past the lease's fence deadline (ttl 4 s - margin
         // 1.5 s after the last renew); under the heartbeat stall limit (6 s). The issue's 1 s stands so against the
         // defaults (150 ms, 150 ms, 750 ms, 2 s).
@@ -123,7 +123,7 @@ export const scenarios: Scenario[] = [
         noRoleChange('a 3 s stall', markA, markB)
         assert.ok(await holdsVip(lab, 'dir-a') && !(await holdsVip(lab, 'dir-b')), 'after the stall the VIP is on dir-a only')
         const duringStall = probe.replies().filter((r) => r.at >= stall.startedAt - 500 && r.at <= stall.endedAt + 500)
-        note(`pair stall: dir-a's main loop stuck ${stall.stalledMs} ms (dead interval 1 s, staleMs 1 s, fence 2.5 s after a renew, stall limit 6 s): no takeover, no VIP move; the client's requests during it: ${duringStall.length}, ${duringStall.filter((r) => !r.ok).length} failed`)
+        note(`pair stall: dir-a's main loop stuck ${stall.stalledMs} ms (dead interval 2 s, staleMs 2 s, fence 2.5 s after a renew, stall limit 6 s): no takeover, no VIP move; the client's requests during it: ${duringStall.length}, ${duringStall.filter((r) => !r.ok).length} failed`)
 
         // The heartbeat path cut while Redis sees both directors: a partition, not a death. dir-b stays standby.
         note('pair roles: the heartbeat path cut next')
@@ -137,7 +137,7 @@ export const scenarios: Scenario[] = [
         await throughout(async () => {
           assert.ok(!(await holdsVip(lab, 'dir-b')), 'the heartbeats cut: dir-b never adds the VIP')
           assert.ok(await holdsVip(lab, 'dir-a'), 'the heartbeats cut: dir-a keeps the VIP')
-        }, 12, 250)
+        }, 24, 250)
         assert.same(logged(b, markB, 'role active').map((l) => String(l.reason)), [], 'the heartbeats cut while Redis sees both: no second active')
         assert.same(logged(a, markA, 'role standby').map((l) => String(l.reason)), [], 'the heartbeats cut: dir-a stays active')
         const [healA, healB] = [a.lines().length, b.lines().length]
@@ -197,7 +197,7 @@ export const scenarios: Scenario[] = [
         assert.ok(heldAll.every((r) => r.ok && r.localPort === port), 'the long connection survived the failover (one connection, every request answered)', heldAll)
         await held.stop()
         // Had dir-b taken the forged heartbeats for dir-a's, it would never have seen dir-a silent.
-        assert.ok(took.time - killedAt < 10_000, `the forged heartbeats did not delay the takeover (${took.time - killedAt} ms after the kill; dead interval and staleMs 1 s)`)
+        assert.ok(took.time - killedAt < 10_000, `the forged heartbeats did not delay the takeover (${took.time - killedAt} ms after the kill; dead interval and staleMs 2 s)`)
         const forgedAfter = forged(await pairStatus(b))
         await forger.stop()
         assert.ok(forgedAfter > forgedBefore, `dir-b went on counting forged heartbeats (${forgedBefore}, then ${forgedAfter})`)
