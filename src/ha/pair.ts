@@ -10,8 +10,8 @@ export interface PairEffects {
   onTakeover(epoch: number): Promise<void>
   /** Announce the VIPs again (the peer may have held them). */
   onAnnounce(epoch: number): Promise<void>
-  /** Remove the VIPs, sync daemon backup. */
-  onRelease(): Promise<void>
+  /** Remove the VIPs, sync daemon backup. `handedOver`: the peer took them over and has started announcing them. */
+  onRelease(handedOver: boolean): Promise<void>
   /** Page someone (webhook); also logged. */
   alert(kind: AlertKind, message: string): void
   log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown>): void
@@ -166,7 +166,7 @@ export class Pair {
           this.#effect('announce', () => o.onAnnounce(a.epoch))
           break
         case 'release':
-          this.#effect('release', () => o.onRelease())
+          this.#effect('release', () => o.onRelease(a.handedOver))
           break
         case 'alert':
           o.log('error', 'alert', { kind: a.kind, message: a.message })

@@ -302,7 +302,7 @@ export class RoleMachine {
   #handoverStep(now: number, out: Out): void {
     const peer = this.#peer
     if (this.#peerAlive && ACTIVE.has(peer!.role) && peer!.epoch > this.#held) {
-      return this.#release(now, out, this.#stopping ? 'stopped' : 'standby', `handed over to ${peer!.node} at epoch ${peer!.epoch}`, false)
+      return this.#release(now, out, this.#stopping ? 'stopped' : 'standby', `handed over to ${peer!.node} at epoch ${peer!.epoch}`, false, true)
     }
     if (now - this.#handoverAt < this.#c.handoverTimeoutMs) return
     this.#alert(out, 'handover-failed', `the standby did not take over within ${this.#c.handoverTimeoutMs} ms`)
@@ -347,8 +347,8 @@ export class RoleMachine {
     this.#become(now, out, 'active', why)
   }
 
-  #release(now: number, out: Out, to: Role, why: string, freeLease: boolean): void {
-    out.push({ type: 'release' })
+  #release(now: number, out: Out, to: Role, why: string, freeLease: boolean, handedOver = false): void {
+    out.push({ type: 'release', handedOver })
     this.#handover = false
     if (freeLease && this.#bound) this.#wantRelease = true
     this.#bound = false
