@@ -2,7 +2,7 @@
 // through redis-server in the redis namespace, each programming its own IPVS table; a client polls the VIP
 // throughout. Waits on events (log lines, `ipvsadm -Ln`, the client's replies), never on sleeps. The pair's roles
 // (stall, heartbeat cut, forged heartbeats, writes through a kill -9, restart, switchover) are in
-// pair-failover.scenario.ts, which imports the helpers below.
+// pair-failover.lab.ts (run by hand: see its header), which imports the helpers below.
 import { DirectorDaemon, note, scenarioDir, weights, writeConfig, type LogLine } from './guest/director.js'
 import { assert, host, ScenarioFailure, vip, type Lab, type Scenario } from './scenario.js'
 
@@ -17,7 +17,7 @@ export type Redis = { host: string; port: number; password: string }
 /**
  * Starts one director of the pair in `ns` with the web service on rs1 and rs2 and the table in Redis; with
  * `pair`, also its role: heartbeats with the other director on the VIP's segment, the VIP, the sync daemon, and a
- * service `writes` on the IPv6 VIP (one real server, check `on`) for pair-failover.scenario.ts's writes.
+ * service `writes` on the IPv6 VIP (one real server, check `on`) for pair-failover.lab.ts's writes.
  */
 export async function pairDirector(lab: Lab, ns: string, redis: Redis, pair?: { priority: number; restart?: boolean }): Promise<DirectorDaemon> {
   const peer = ns === 'dir-a' ? 'dir-b' : 'dir-a'

@@ -1,8 +1,11 @@
 // The director pair's roles on the real kernel, in one pair start-up (a start costs tens of seconds under emulation,
 // minutes on a busy host): a stall of the active's main loop, the heartbeat path cut, forged heartbeats, 200 API
 // writes with the active killed -9 in their middle while a client polls the VIP every 20 ms, the old active back,
-// a planned switchover. The longest scenario of the lab tier (~10 min under emulation on a quiet host); alone:
-// `npm run -s build && node dist/test/lab/run.js --file test/lab/pair-failover.scenario.ts --timeout 1800 --console`.
+// a planned switchover (~10 min under emulation on a quiet host). Not in the lab tier yet: every part has passed
+// under emulation, but not yet all in one run. Under TCG each process a director spawns blocks its main loop for
+// about 1 s (the fork of a large process), so 200 writes (an ipvsadm each, in both directors) keep both loops
+// stalling; the two writers then race for the shared table and one director's writes time out. Run it with
+// `npm run -s build && node dist/test/lab/run.js --file test/lab/pair-failover.lab.ts --timeout 1800 --console`.
 // Waits on events (log lines, `ipvsadm -Ln`, the client's replies), never on sleeps; the few windows in which
 // something must NOT happen are bounded polls.
 import { fileURLToPath } from 'node:url'
