@@ -18,14 +18,14 @@
 //   ours-default  lvs-director with its default timers (heartbeat 50 ms x 3, stallLimit 2 s, lease ttl 1 s).
 // Every part counts role changes that no kill caused (flaps). Every loop is bounded (--part-budget seconds per
 // part: no new trial starts past it); everything started is stopped at the end.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { DirectorDaemon, note, weights, writeConfig, type LogLine } from '../test/lab/guest/director.js'
-import { Lab, type LabProbe, type ProbeReply } from '../test/lab/guest/lab.js'
+import { Lab, type LabProbe } from '../test/lab/guest/lab.js'
 import { host, vip } from '../test/lab/topology.js'
+import { gapAround, Keepalived, keepalivedConf, steady, trialStats, type Trial } from './failover.js'
 import { median, runRaw } from './ipvs-measure.js'
 
 const { values: args } = parseArgs({
@@ -92,49 +92,8 @@ const r1 = (n: number) => Math.round(n * 10) / 10
 
 // --- the client's view of one failover
 
-interface Gap {
-  gapMs: number
-  lastBefore: number
-  firstAfter: number
-  failed: number
-  sent: number
-}
-
-/** The longest time between the send times of two answered requests from 1 s before the kill to `until`. */
-function gapAround(replies: ProbeReply[], killedAt: number, until: number): Gap {
-  const window = replies.filter((r) => r.at >= killedAt - 1000 && r.at <= until).sort((a, b) => a.at - b.at)
-  const ok = window.filter((r) => r.ok)
-  let best = { gapMs: 0, lastBefore: killedAt, firstAfter: killedAt }
-  for (let i = 1; i < ok.length; i++) {
-    const d = ok[i]!.at - ok[i - 1]!.at
-    if (d > best.gapMs) best = { gapMs: d, lastBefore: ok[i - 1]!.at, firstAfter: ok[i]!.at }
-  }
-  return { ...best, failed: window.filter((r) => !r.ok).length, sent: window.length }
-}
-
-/**
- * The probe answers steadily: of the requests sent in the second before the last timeout, at least 10, 90% answered
- * and the last 5 answered (under emulation on a busy host a request now and then takes longer than the timeout).
- */
-function steady(probe: LabProbe): boolean {
-  const now = Date.now()
-  const last = probe.replies().filter((r) => r.at > now - 1000 - PROBE_TIMEOUT && r.at <= now - PROBE_TIMEOUT).sort((a, b) => a.at - b.at)
-  return last.length >= 10 && last.filter((r) => r.ok).length >= 0.9 * last.length && last.slice(-5).every((r) => r.ok)
-}
-
 async function startProbe(): Promise<LabProbe> {
   return lab.probe('client', lab.url(vip.ip4), { intervalMs: INTERVAL, timeoutMs: PROBE_TIMEOUT, openLoop: true })
-}
-
-interface Trial {
-  killed: string
-  gapMs: number
-  takeoverMs: number
-  linkDownMs: number
-  failed: number
-  sent: number
-  lastBefore: number
-  firstAfter: number
 }
 
 /**
@@ -144,7 +103,7 @@ interface Trial {
 async function failover(victim: Ns, kill: () => void, tookOver: () => Promise<number>): Promise<Trial> {
   const probe = await startProbe()
   try {
-    await until('a steady client before the kill', () => steady(probe), 60_000).catch((err: Error) => {
+    await until('a steady client before the kill', () => steady(probe.replies(), Date.now(), PROBE_TIMEOUT), 60_000).catch((err: Error) => {
       const last = probe.replies().slice(-200)
       const errors = [...new Set(last.filter((r) => !r.ok).map((r) => r.error ?? `status ${r.status}`))].slice(0, 5)
       throw new Error(`${err.message}: of the last ${last.length} requests ${last.filter((r) => r.ok).length} answered; errors: ${errors.join('; ')}`)
@@ -381,91 +340,8 @@ async function syncLag(dirA: DirectorDaemon, dirB: DirectorDaemon): Promise<Sync
 
 type KaMode = 'default' | 'fast'
 
-class Keepalived {
-  readonly lines: Array<{ at: number; text: string }> = []
-  readonly child: ChildProcess
-  readonly exited: Promise<void>
-  constructor(readonly ns: Ns, readonly dir: string) {
-    this.child = spawn('ip', ['netns', 'exec', ns, 'keepalived', '-n', '-l', '-D', '-G', '-B', '-f', `${dir}/keepalived.conf`,
-      '-p', `${dir}/keepalived.pid`, '-r', `${dir}/vrrp.pid`, '-c', `${dir}/checkers.pid`], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let partial = ''
-    const onData = (b: Buffer) => {
-      const at = Date.now()
-      const parts = (partial + b.toString()).split('\n')
-      partial = parts.pop()!
-      for (const text of parts) this.lines.push({ at, text })
-    }
-    this.child.stdout!.on('data', onData)
-    this.child.stderr!.on('data', onData)
-    this.exited = new Promise((resolve) => this.child.on('close', () => resolve()))
-  }
-  alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null
-  }
-  /** The last VRRP state it entered (MASTER, BACKUP, FAULT). */
-  state(): string | undefined {
-    return this.lines.map((l) => /Entering (\w+) STATE/.exec(l.text)?.[1]).filter(Boolean).at(-1)
-  }
-  async waitFor(re: RegExp, from: number, timeoutMs: number): Promise<number> {
-    let at: number | undefined
-    await until(`${this.ns} keepalived: /${re.source}/`, () => {
-      at = this.lines.slice(from).find((l) => re.test(l.text))?.at
-      if (at === undefined && !this.alive()) throw new Error(`keepalived in ${this.ns} exited: ${this.lines.slice(-20).map((l) => l.text).join('\n')}`)
-      return at !== undefined
-    }, timeoutMs, 20)
-    return at!
-  }
-  /**
-   * kill -9 of the parent and both children, all stopped first (SIGSTOP): a child must not see its parent die and
-   * stop gracefully (a VRRP child that stops sends a priority-0 advert, which makes the backup take over at once;
-   * a dead machine sends nothing).
-   */
-  killHard(): void {
-    const pids = [...['vrrp.pid', 'checkers.pid'].map((f) => Number(readFileSync(`${this.dir}/${f}`, 'utf8').trim())), this.child.pid]
-    for (const signal of ['SIGSTOP', 'SIGKILL'] as const) {
-      for (const pid of pids) {
-        try {
-          if (pid) process.kill(pid, signal)
-        } catch {
-          // already gone
-        }
-      }
-    }
-  }
-  async stop(): Promise<void> {
-    if (this.alive()) {
-      this.child.kill('SIGTERM')
-      const timer = setTimeout(() => this.killHard(), 5000)
-      await this.exited
-      clearTimeout(timer)
-    }
-  }
-}
-
-function keepalivedConf(ns: Ns, mode: KaMode): string {
-  const real = (h: { ip4: string }) => `    real_server ${h.ip4} 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 2\n        }\n    }\n`
-  return `# bench/pair.bench.ts: keepalived as the director pair in the lab (${mode} VRRP timers)
-global_defs {
-    router_id ${ns}
-}
-vrrp_instance VI_BENCH {
-    state BACKUP
-    nopreempt
-    interface eth0
-    virtual_router_id 51
-    priority ${PRIORITY[ns]}
-    advert_int ${mode === 'fast' ? '0.05' : '1'}
-${mode === 'fast' ? '    version 3\n' : ''}    virtual_ipaddress {
-        ${vip.ip4}/32 dev eth0
-    }
-}
-virtual_server ${vip.ip4} 80 {
-    delay_loop 2
-    lb_algo rr
-    lb_kind DR
-    protocol TCP
-${[rs1, rs2, rs3].map(real).join('')}}
-`
+function keepalivedConfOf(ns: Ns, mode: KaMode): string {
+  return keepalivedConf({ routerId: ns, priority: PRIORITY[ns], fast: mode === 'fast', vip: vip.ip4, reals: [rs1, rs2, rs3].map((h) => h.ip4), from: 'bench/pair.bench.ts' })
 }
 
 interface KaPart {
@@ -488,7 +364,7 @@ async function keepalivedPart(mode: KaMode): Promise<KaPart> {
     const dir = `/tmp/bench-keepalived/${mode}/${ns}`
     rmSync(dir, { recursive: true, force: true })
     mkdirSync(dir, { recursive: true })
-    writeFileSync(`${dir}/keepalived.conf`, keepalivedConf(ns, mode))
+    writeFileSync(`${dir}/keepalived.conf`, keepalivedConfOf(ns, mode))
     const k = new Keepalived(ns, dir)
     all.push(k)
     current[ns] = k
@@ -541,13 +417,6 @@ async function keepalivedPart(mode: KaMode): Promise<KaPart> {
 }
 
 // --- the run
-
-function trialStats(trials: Trial[]) {
-  if (trials.length === 0) return undefined
-  const gaps = trials.map((t) => t.gapMs)
-  const take = trials.map((t) => t.takeoverMs)
-  return { n: trials.length, gapMedian: median(gaps), gapWorst: Math.max(...gaps), takeoverMedian: median(take), takeoverWorst: Math.max(...take), failedMedian: median(trials.map((t) => t.failed)) }
-}
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {

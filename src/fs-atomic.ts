@@ -4,18 +4,25 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { ERR_STATE_FILE, ERR_STATE_LOCKED } from './errors.js'
 
-/** Write `text` to `path` atomically: temporary file, fsync, rename, fsync of the folder. */
-export async function writeAtomic(path: string, text: string, mode = 0o644): Promise<void> {
+/**
+ * Write `text` to `path` atomically: temporary file, fsync, rename, fsync of the folder. With `durable: false`, no
+ * fsync: readers see the whole new text or the old one, also after this process crashes, but a crash of the machine
+ * may leave the old text or an empty file (read it with readStateFile's `emptyIsMissing`). For a record of what
+ * does not outlive the machine either, written where a wait on the disk would cost (a takeover's VIPs).
+ */
+export async function writeAtomic(path: string, text: string, mode = 0o644, o: { durable?: boolean } = {}): Promise<void> {
+  const durable = o.durable ?? true
   const tmp = `${path}.${process.pid}.tmp`
   await mkdir(dirname(path), { recursive: true })
   const fh = await open(tmp, 'w', mode)
   try {
     await fh.writeFile(text)
-    await fh.sync()
+    if (durable) await fh.sync()
   } finally {
     await fh.close()
   }
   await rename(tmp, path)
+  if (!durable) return
   const dir = await open(dirname(path), 'r')
   try {
     await dir.sync()
@@ -72,10 +79,11 @@ export async function lockDir(dir: string): Promise<DirLock> {
 }
 
 /**
- * A small JSON state file this director wrote (writeAtomic), read by `parse`; `missing` when there is none.
+ * A small JSON state file this director wrote (writeAtomic), read by `parse`; `missing` when there is none (and,
+ * with `emptyIsMissing`, when it is empty: a file written with `durable: false` when the machine went down).
  * Unreadable or refused by `parse`: LVS_ERR_STATE_FILE naming the file.
  */
-export async function readStateFile<T>(file: string, missing: T, parse: (body: unknown) => T): Promise<T> {
+export async function readStateFile<T>(file: string, missing: T, parse: (body: unknown) => T, o: { emptyIsMissing?: boolean } = {}): Promise<T> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -83,6 +91,7 @@ export async function readStateFile<T>(file: string, missing: T, parse: (body: u
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return missing
     throw new ERR_STATE_FILE(file, (err as Error).message, { cause: err })
   }
+  if (o.emptyIsMissing && text.trim() === '') return missing
   try {
     return parse(JSON.parse(text))
   } catch (err) {

@@ -6,70 +6,19 @@
 // as standby (no preemption) and gives up the VIP its crash left. A planned switchover (SIGTERM on the active)
 // leaves no moment without a holder, also when it comes right after the standby's start.
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { DaemonProcess, fake, spawnNode, startDaemon, type Line } from './helpers/daemon-process.js'
-import { createNetns, ip } from './helpers/netns.js'
-
-const NET = '10.77.0'
-const VIP = `${NET}.50`
-const probeJs = new URL('./lab/guest/http-probe.ts', import.meta.url).pathname
-
-interface Reply extends Line { at: number; ok: boolean; body?: string; error?: string }
+import type { DaemonProcess } from './helpers/daemon-process.js'
+import { ip } from './helpers/netns.js'
+import { PairNet, type ProbeLine as Reply } from './helpers/pair-net.js'
 
 t.test('a director pair in namespaces: the standby takes the VIP when the active dies, the old active returns as standby, a planned switchover leaves no moment without a holder', { timeout: 300_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lvs-pair-ha-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  // The network: a bridge in its own namespace, one veth per host.
-  const sw = await createNetns(t, 'lvsw')
-  await ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge')
-  await ip('-n', sw, 'link', 'set', 'br0', 'up')
-  const hosts = { a: 1, b: 2, redis: 100, client: 200 } as const
-  const ns: Record<keyof typeof hosts, string> = { a: '', b: '', redis: '', client: '' }
-  for (const [name, n] of Object.entries(hosts) as Array<[keyof typeof hosts, number]>) {
-    ns[name] = await createNetns(t, `lv${name}`)
-    await ip('-n', sw, 'link', 'add', `p${n}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns[name])
-    await ip('-n', sw, 'link', 'set', `p${n}`, 'master', 'br0', 'up')
-    await ip('-n', ns[name], 'addr', 'add', `${NET}.${n}/24`, 'dev', 'eth0')
-    await ip('-n', ns[name], 'link', 'set', 'eth0', 'up')
-  }
-  const procs: DaemonProcess[] = []
-  t.teardown(() => { for (const p of procs) p.child.kill('SIGKILL') })
-  const started = (p: DaemonProcess) => (procs.push(p), p)
-
-  const redis = started(new DaemonProcess(spawn('ip', ['netns', 'exec', ns.redis, 'redis-server', '--bind', `${NET}.100`, '--port', '6379', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })))
-  await new Promise<void>((resolve) => {
-    const check = (c: Buffer) => { if (c.toString().includes('Ready to accept connections')) { redis.child.stdout!.off('data', check); resolve() } }
-    redis.child.stdout!.on('data', check)
-  })
-  // What the VIP serves: a web server on each director answering with its name.
-  const web = (name: 'a' | 'b') => started(spawnNode(['-e', `require('http').createServer((q, s) => s.end('${name}')).listen(80, () => console.log(JSON.stringify({ msg: 'listening' })))`], {}, { netns: ns[name] }))
-  for (const name of ['a', 'b'] as const) await web(name).waitFor((l) => l.msg === 'listening')
-
-  const config = async (name: 'a' | 'b', priority: number) => {
-    const file = join(dir, `${name}.yaml`)
-    const peer = name === 'a' ? hosts.b : hosts.a
-    await writeFile(file, `
-director:
-  stateDir: ${dir}/${name}
-  ipvsadm: { path: ${fake} }
-  redis: { host: ${NET}.100, port: 6379, cluster: pair-test }
-  pair:
-    node: ${name}
-    priority: ${priority}
-    heartbeat: { key: 0123456789abcdef-test-key, paths: [{ local: ${NET}.${hosts[name]}, peer: ${NET}.${peer} }], interval: 0.1, deadCount: 5 }
-    vips: [{ address: ${VIP}, interface: eth0 }]
-services:
-  - { name: web, protocol: tcp, address: ${VIP}, port: 80, check: { kind: on }, destinations: [{ address: ${NET}.10 }] }
-`)
-    return file
-  }
-  const director = async (name: 'a' | 'b', priority: number) =>
-    started(startDaemon(await config(name, priority), { FAKE_IPVSADM_STATE: join(dir, `${name}.kernel`) }, { netns: ns[name] }))
+  const pn = await PairNet.create(t)
+  const { ns } = pn
+  await pn.redis()
+  for (const name of ['a', 'b'] as const) await pn.web(name)
+  // Heartbeat 0.1 s x 5 (the defaults, 0.05 s x 3, and these are timed against keepalived in bench/pair-host.bench.ts).
+  const director = (name: 'a' | 'b', priority: number) => pn.director(name, priority, { heartbeat: { interval: 0.1, deadCount: 5 } })
   const role = (d: DaemonProcess, r: string, from = 0) => d.waitFor((l) => l.msg === `role ${r}`, from)
-  const holdsVip = async (name: 'a' | 'b') => (await ip('-n', ns[name], '-j', 'addr', 'show', 'dev', 'eth0')).includes(`"${VIP}"`)
+  const holdsVip = (name: 'a' | 'b') => pn.holdsVip(name)
 
   let a = await director('a', 150)
   await role(a, 'active')
@@ -81,7 +30,7 @@ services:
   t.notOk(redisLost(a) || redisLost(b), 'both directors reach Redis')
   t.notOk(await holdsVip('b'), 'the standby does not')
 
-  const probe = started(spawnNode([probeJs, '--interval', '20', '--timeout', '300', `http://${VIP}/`], {}, { netns: ns.client }))
+  const probe = pn.probe(['--interval', '20', '--timeout', '300'])
   const replies = () => probe.lines as Reply[]
   await probe.waitFor((l) => (l as Reply).ok && (l as Reply).body === 'a')
 

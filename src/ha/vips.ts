@@ -174,17 +174,19 @@ export function createVips(options: VipsOptions): Vips {
     return addressesOf(r.stdout || '[]')
   }
 
+  // The record must outlive a crash of this process (the kernel keeps the addresses), not of the machine (which takes
+  // them along): no fsync, which would put the disk's latency, however long, on a takeover's critical path.
   async function save(): Promise<void> {
     const body = { version: 1, vips: [...owned.values()] }
     try {
-      await writeAtomic(file, `${JSON.stringify(body, null, 2)}\n`)
+      await writeAtomic(file, `${JSON.stringify(body, null, 2)}\n`, 0o644, { durable: false })
     } catch (err) {
       throw new ERR_STATE_FILE(file, (err as Error).message, { cause: err })
     }
   }
 
   function load(): Promise<Vip[]> {
-    return readStateFile(file, [], (body) => ((body as { vips?: VipSpec[] }).vips ?? []).map((v, i) => checkVip(v, `${file}/vips/${i}`)))
+    return readStateFile(file, [], (body) => ((body as { vips?: VipSpec[] }).vips ?? []).map((v, i) => checkVip(v, `${file}/vips/${i}`)), { emptyIsMissing: true })
   }
 
 

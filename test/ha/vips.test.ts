@@ -195,3 +195,28 @@ t.test('an add is one ip process, started ahead (a takeover waits on it): the li
   const after = await addrs(dir)
   t.ok(has(after, V4, 32) && has(after, V6, 128), 'both added')
 })
+
+t.test('the record waits on no fsync (a takeover would wait on the disk): it need outlive a crash of the director, not of the machine, which takes the addresses along', async (t) => {
+  const { dir } = await pair(t)
+  const fs = await import('node:fs/promises')
+  let syncs = 0
+  const open: typeof fs.open = async (...args) => {
+    const fh = await fs.open(...args)
+    return Object.assign(Object.create(fh) as typeof fh, { sync: () => (syncs++, fh.sync()) })
+  }
+  const atomic = await t.mockImport<typeof import('../../src/fs-atomic.js')>('../../src/fs-atomic.js', { 'node:fs/promises': { ...fs, open } })
+  const { openVips: openMocked } = await t.mockImport<typeof import('../../src/ha/vips.js')>('../../src/ha/vips.js', { '../../src/fs-atomic.js': atomic })
+  const stateDir = t.testdir()
+  const vips = await openMocked({ exec: inNetns(dir), stateDir })
+  t.teardown(() => vips.close())
+  await vips.add([{ address: V4, interface: 'eth0' }])
+  await vips.removeAll()
+  t.equal(syncs, 0, 'no fsync on add or remove')
+  t.same(JSON.parse(await readFile(join(stateDir, VIP_STATE_FILE), 'utf8')), { version: 1, vips: [] }, 'the record is written all the same')
+})
+
+t.test('an empty state file (what a crash of the machine can leave of the unsynced record, the addresses gone too) is no VIPs', async (t) => {
+  const exec: Exec = async () => ({ code: 0, stdout: '[]', stderr: '' })
+  const vips = await openVips({ exec, stateDir: t.testdir({ [VIP_STATE_FILE]: '' }) })
+  t.same(vips.held(), [])
+})

@@ -6,9 +6,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
+// Run from source by tap, or compiled into dist/test/helpers/ (a host benchmark): the daemon from the same place.
+const compiled = !import.meta.url.endsWith('.ts')
+const root = fileURLToPath(new URL(compiled ? '../../..' : '../..', import.meta.url))
 const loader = process.execArgv.filter((a) => a.includes('typescript'))
-const entry = join(root, 'src/cli-main.ts')
+const entry = join(root, compiled ? 'dist/src/cli-main.js' : 'src/cli-main.ts')
 /** The stand-in ipvsadm (its table in $FAKE_IPVSADM_STATE, its calls in $FAKE_IPVSADM_LOG). */
 export const fake = join(root, 'test/fixtures/fake-ipvsadm.mjs')
 

@@ -1,8 +1,10 @@
-// Network namespaces a test creates for itself (unique names, removed in teardown even on failure), and a way
-// to run a TypeScript fixture inside one and read the JSON it prints.
+// Network namespaces a test (or a host benchmark) creates for itself (unique names, removed in teardown even on
+// failure), and a way to run a TypeScript fixture inside one and read the JSON it prints.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import type { Test } from 'tap'
+
+/** Where clean-ups go: a tap test's `t`, or a benchmark's own list (run last-in first-out, as tap does). */
+export interface Teardown { teardown(fn: () => unknown): void }
 
 const run = promisify(execFile)
 let counter = 0
@@ -20,7 +22,7 @@ export async function nsExec(ns: string, file: string, ...args: string[]): Promi
 }
 
 /** Creates a namespace with a unique name (lo up), deleted when the test ends. */
-export async function createNetns(t: Test, prefix: string): Promise<string> {
+export async function createNetns(t: Teardown, prefix: string): Promise<string> {
   const name = `${prefix}-${process.pid}-${++counter}`
   await ip('netns', 'add', name)
   t.teardown(() => ip('netns', 'del', name).catch(() => {}))

@@ -1,0 +1,349 @@
+// The director pair's failover gap on this host's own kernel (no emulation): the topology of
+// test/pair-failover.test.ts (test/helpers/pair-net.ts: namespaces made here, a bridge, Redis, a client, a web server
+// on each director standing in for what the VIP serves; ipvsadm is the stand-in fake-ipvsadm.mjs, this host has no
+// IPVS, and the gap does not depend on it: the standby's kernel is programmed before a takeover). bench/README.md
+// ("Director pair", "On this host's kernel") says what and why.
+//
+//   npm run -s bench:pair-host        (under `flock /tmp/lvs-lab.lock`: never beside a lab run)
+//   node dist/bench/pair-host.bench.js [--only ours-default,ours-test,keepalived,keepalived-fast] [--trials 10]
+//                                      [--interval 20] [--probe-timeout 300] [--part-budget 300] [--out FILE]
+//
+// Parts (--only, default all):
+//   ours-default     lvs-director with the config's defaults (heartbeat 0.05 s x 3, stallLimit 2 s, lease ttl 1 s,
+//                    margin 0.25 s): no timer in its config
+//   ours-test        the same with test/pair-failover.test.ts's heartbeat 0.1 s x 5
+//   keepalived       keepalived as the pair (one vrrp_instance per director moving the VIP), VRRPv2, advert_int 1
+//   keepalived-fast  the same with VRRPv3 and advert_int 0.05
+// Each part: director a (priority 150) active, b (100) standby, no preemption; a client polls the VIP open-loop
+// (a GET every --interval ms, each with a --probe-timeout). A trial, once the client answers steadily: kill -9 of the
+// active (keepalived: its processes, stopped first) and its link down; gap = the longest time between the send
+// times of two answered requests around the kill (which comes 0-1 s, at random, after the pair settled, so at
+// a random phase of heartbeats and adverts); takeover = the kill to the survivor's "role active" line (its
+// own ms time) / "Entering MASTER STATE" (when the line reached this process). The dead one comes back as after a
+// reboot (VIP removed, link up, restarted, state folder kept) and is the next trial's standby. Flaps: takeovers
+// beyond the first start and one per trial. No new trial once a part has run --part-budget seconds; every wait is
+// bounded; everything started is stopped and every namespace removed at the end, on failure and on SIGINT/SIGTERM.
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { DaemonProcess, Line } from '../test/helpers/daemon-process.js'
+import { ip, type Teardown } from '../test/helpers/netns.js'
+import { PairNet, type PairNode, type ProbeLine } from '../test/helpers/pair-net.js'
+import { gapAround, Keepalived, keepalivedConf, steady, trialStats, type Trial } from './failover.js'
+import { median } from './ipvs-measure.js'
+
+const PARTS = ['ours-default', 'ours-test', 'keepalived', 'keepalived-fast'] as const
+type PartName = (typeof PARTS)[number]
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string', default: PARTS.join(',') },
+    trials: { type: 'string', default: '10' },
+    interval: { type: 'string', default: '20' },
+    'probe-timeout': { type: 'string', default: '300' },
+    'part-budget': { type: 'string', default: '300' },
+    out: { type: 'string', default: '/tmp/pair-host-bench.json' },
+  },
+})
+const ONLY = args.only.split(',').map((p) => p.trim())
+for (const p of ONLY) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--only: unknown part ${p} (parts: ${PARTS.join(', ')})`)
+const TRIALS = Number(args.trials)
+const INTERVAL = Number(args.interval)
+const PROBE_TIMEOUT = Number(args['probe-timeout'])
+const BUDGET_MS = Number(args['part-budget']) * 1000
+const WAIT_MS = 30_000 // the bound of any one wait (a start-up, a takeover, a steady client)
+const PHASE_MS = 1000 // the longest period the kill's phase is drawn from (keepalived's default advert_int)
+const PRIORITY: Record<PairNode, number> = { a: 150, b: 100 }
+const other = (n: PairNode): PairNode => (n === 'a' ? 'b' : 'a')
+const t0 = Date.now()
+const progress = (line: string) => process.stderr.write(`pair-host +${((Date.now() - t0) / 1000).toFixed(1)} s: ${line}\n`)
+
+/** `p`, or a rejection naming `what` after `ms`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`timed out (${ms} ms) waiting for ${what}`)), ms)))
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
+}
+
+/** Clean-ups, last in first out (as tap runs teardowns): run at the end, on failure, and on SIGINT/SIGTERM. */
+class Cleanup implements Teardown {
+  readonly #fns: Array<() => unknown> = []
+  #running: Promise<void> | undefined
+  teardown(fn: () => unknown): void {
+    this.#fns.push(fn)
+  }
+  run(): Promise<void> {
+    this.#running ??= (async () => {
+      for (let fn = this.#fns.pop(); fn; fn = this.#fns.pop()) {
+        try {
+          await within(Promise.resolve(fn()), 20_000, 'a clean-up')
+        } catch (err) {
+          progress(`clean-up failed: ${(err as Error).message}`)
+        }
+      }
+    })()
+    return this.#running
+  }
+}
+
+// --- one director of the pair under test, ours or keepalived's
+
+interface Side {
+  readonly node: PairNode
+  readonly exited: Promise<unknown>
+  alive(): boolean
+  /** What its output last said: active (MASTER) or standby (BACKUP). */
+  role(): string | undefined
+  /** Lines so far (a mark for tookOver). */
+  count(): number
+  /** The time of its first takeover line from line `from` on. */
+  tookOver(from: number): Promise<number>
+  /** The times of all its takeover lines. */
+  takeovers(): number[]
+  kill(): void
+  stop(): Promise<void>
+}
+
+interface PairKind {
+  /** Starts director `node` (a restart when it ran before); resolves once it says it is active (`first`) or standby. */
+  start(node: PairNode, first: boolean): Promise<Side>
+  /** Resolves once the director started last and the survivor know of each other (the next kill may come). */
+  settled(returned: Side, survivor: Side, mark: number): Promise<void>
+  /** Times of the survivor's takeover steps after the kill (ms from it). */
+  steps?(survivor: Side, from: number, killedAt: number): Record<string, number | string | undefined>
+}
+
+const lineTime = (l: Line) => l.time as number
+
+class OursSide implements Side {
+  readonly exited: Promise<unknown>
+  constructor(readonly node: PairNode, readonly d: DaemonProcess) {
+    this.exited = d.exited
+  }
+  alive = () => this.d.child.exitCode === null && this.d.child.signalCode === null
+  role = () => this.d.lines.filter((l) => l.msg.startsWith('role ')).at(-1)?.msg.slice(5)
+  count = () => this.d.lines.length
+  tookOver = async (from: number) => lineTime(await this.d.waitFor((l) => l.msg === 'role active', from))
+  takeovers = () => this.d.lines.filter((l) => l.msg === 'role active').map(lineTime)
+  kill = () => void this.d.child.kill('SIGKILL')
+  async stop(): Promise<void> {
+    if (!this.alive()) return
+    this.d.child.kill('SIGTERM')
+    await within(this.d.exited, 10_000, `${this.node}'s director to stop`).catch(() => this.d.child.kill('SIGKILL'))
+  }
+}
+
+function ours(pn: PairNet, cluster: string, heartbeat?: { interval: number; deadCount: number }): PairKind {
+  return {
+    async start(node, first) {
+      const side = new OursSide(node, await pn.director(node, PRIORITY[node], { cluster, heartbeat }))
+      await within(side.d.waitFor((l) => l.msg === `role ${first ? 'active' : 'standby'}`), WAIT_MS, `${node} ${first ? 'active' : 'standby'}`)
+      return side
+    },
+    // It is standby (it heard the active, or listened a dead interval and read the lease) and the active heard it.
+    async settled(_returned, survivor, mark) {
+      await within((survivor as OursSide).d.waitFor((l) => l.msg === 'peer up', mark), WAIT_MS, `${survivor.node} hearing its peer again`)
+    },
+    steps(survivor, from, killedAt) {
+      const lines = (survivor as OursSide).d.lines.slice(from)
+      const at = (msg: string) => {
+        const l = lines.find((x) => x.msg === msg)
+        return l ? lineTime(l) - killedAt : undefined
+      }
+      return {
+        peerLost: at('peer lost'), roleActive: at('role active'), vipAdded: at('VIP added'),
+        reason: lines.find((x) => x.msg === 'role active')?.reason as string | undefined,
+      }
+    },
+  }
+}
+
+class KeepalivedSide implements Side {
+  readonly exited: Promise<unknown>
+  constructor(readonly node: PairNode, readonly k: Keepalived) {
+    this.exited = k.exited
+  }
+  alive = () => this.k.alive()
+  role = () => ({ MASTER: 'active', BACKUP: 'standby' } as Record<string, string>)[this.k.state() ?? ''] ?? this.k.state()
+  count = () => this.k.lines.length
+  tookOver = (from: number) => this.k.waitFor(/Entering MASTER STATE/, from, WAIT_MS)
+  takeovers = () => this.k.lines.filter((l) => /Entering MASTER STATE/.test(l.text)).map((l) => l.at)
+  kill = () => this.k.killHard()
+  stop = () => this.k.stop()
+}
+
+function keepalived(pn: PairNet, cleanup: Cleanup, fast: boolean): PairKind {
+  const advertMs = fast ? 50 : 1000
+  return {
+    async start(node, first) {
+      const dir = join(pn.dir, `keepalived-${fast ? 'fast' : 'default'}-${node}-${Date.now()}`)
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'keepalived.conf'), keepalivedConf({ routerId: node, priority: PRIORITY[node], fast, vip: pn.vip, from: 'bench/pair-host.bench.ts' }))
+      const side = new KeepalivedSide(node, new Keepalived(pn.ns[node], dir))
+      cleanup.teardown(() => side.stop())
+      await side.k.waitFor(first ? /Entering MASTER STATE/ : /Entering BACKUP STATE/, 0, WAIT_MS)
+      return side
+    },
+    // A BACKUP that has not heard the master takes over when its master-down timer (3 x advert_int + skew, under
+    // 4 x advert_int) runs out: once that much time has passed since it entered BACKUP and it is still BACKUP, it has
+    // heard the master (a returned keepalived killed earlier would take over early, as if it were faster).
+    async settled(returned, survivor) {
+      const since = (returned as KeepalivedSide).k.lines.filter((l) => /Entering BACKUP STATE/.test(l.text)).at(-1)!.at
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, since + 4 * advertMs - Date.now())))
+      if (returned.role() !== 'standby' || survivor.role() !== 'active') throw new Error(`not settled: ${returned.node} ${returned.role()}, ${survivor.node} ${survivor.role()}`)
+    },
+  }
+}
+
+// --- a part: start the pair, then trials
+
+interface PartResult {
+  part: PartName
+  label: string
+  trials: Array<Trial & { steps?: Record<string, number | string | undefined> }>
+  flaps: number
+  takeovers: Array<{ node: PairNode; at: number }>
+  seconds: number
+  stopped?: string
+}
+
+async function removeVip(pn: PairNet, node: PairNode): Promise<void> {
+  if (await pn.holdsVip(node)) await ip('-n', pn.ns[node], 'addr', 'del', `${pn.vip}/32`, 'dev', 'eth0')
+}
+
+async function runPart(pn: PairNet, part: PartName, label: string, kind: PairKind): Promise<PartResult> {
+  const res: PartResult = { part, label, trials: [], flaps: 0, takeovers: [], seconds: 0 }
+  const started = Date.now()
+  const all: Side[] = []
+  const probe = pn.probe(['--open-loop', '--interval', String(INTERVAL), '--timeout', String(PROBE_TIMEOUT)])
+  const replies = () => probe.lines as ProbeLine[]
+  try {
+    progress(`${part}: starting a, then b`)
+    const sides = {} as Record<PairNode, Side>
+    all.push((sides.a = await kind.start('a', true)))
+    const mark = sides.a.count()
+    all.push((sides.b = await kind.start('b', false)))
+    await kind.settled(sides.b, sides.a, mark)
+    for (let i = 0; i < TRIALS; i++) {
+      if (Date.now() - started > BUDGET_MS) {
+        res.stopped = `part budget (${BUDGET_MS / 1000} s) spent after ${i} trials`
+        break
+      }
+      const dead = (['a', 'b'] as const).find((n) => sides[n].alive() && sides[n].role() === 'active')
+      if (!dead) throw new Error(`no active director before trial ${i + 1}: a ${sides.a.role()}, b ${sides.b.role()}`)
+      const victim = sides[dead]
+      const survivor = sides[other(dead)]
+      if (survivor.role() !== 'standby') throw new Error(`${survivor.node} is ${survivor.role()}, not standby, before trial ${i + 1}`)
+      // The kill at a random phase of the heartbeats and renews (50-100 ms), the adverts (50 ms, 1 s) and the client
+      // (20 ms): right after the previous trial's last event it came at much the same phase each time (keepalived's
+      // default part: 3.06 s after every kill of b, not spread over 2.4-3.4 s).
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * PHASE_MS))
+      await within(probe.waitFor(() => steady(replies(), Date.now(), PROBE_TIMEOUT)), WAIT_MS, 'a steady client before the kill')
+      const from = survivor.count()
+      const killedAt = Date.now()
+      victim.kill()
+      await ip('-n', pn.ns[dead], 'link', 'set', 'eth0', 'down')
+      const linkDownMs = Date.now() - killedAt
+      const took = await within(survivor.tookOver(from), WAIT_MS, `${survivor.node} taking over`)
+      // An answer sent over a second after the takeover and a timeout later: every request sent before it is done.
+      const later = await within(probe.waitFor((l) => (l as ProbeLine).ok && (l as ProbeLine).at > took + 1000 + PROBE_TIMEOUT), WAIT_MS, 'answers after the takeover')
+      const g = gapAround(replies(), killedAt, (later as ProbeLine).at - PROBE_TIMEOUT)
+      const trial = { killed: dead, gapMs: g.gapMs, takeoverMs: took - killedAt, linkDownMs, failed: g.failed, sent: g.sent, lastBefore: g.lastBefore - killedAt, firstAfter: g.firstAfter - killedAt, steps: kind.steps?.(survivor, from, killedAt) }
+      res.trials.push(trial)
+      progress(`${part} trial ${i + 1}: ${dead} killed; gap ${trial.gapMs} ms, takeover ${trial.takeoverMs} ms, first answer +${trial.firstAfter} ms${trial.steps ? ` (${JSON.stringify(trial.steps)})` : ''}`)
+      // The dead one comes back as after a reboot.
+      await within(victim.exited, WAIT_MS, `${dead} to die`)
+      await removeVip(pn, dead)
+      await ip('-n', pn.ns[dead], 'link', 'set', 'eth0', 'up')
+      const mark = survivor.count()
+      all.push((sides[dead] = await kind.start(dead, false)))
+      await kind.settled(sides[dead], survivor, mark)
+    }
+  } catch (err) {
+    res.stopped = (err as Error).message
+    progress(`${part}: stopped: ${res.stopped}`)
+  } finally {
+    res.takeovers = all.flatMap((s) => s.takeovers().map((at) => ({ node: s.node, at: at - started }))).sort((x, y) => x.at - y.at)
+    res.flaps = Math.max(0, res.takeovers.length - 1 - res.trials.length)
+    await Promise.all(all.map((s) => s.stop()))
+    probe.child.kill('SIGTERM')
+    await within(probe.exited, 10_000, 'the client to stop').catch(() => probe.child.kill('SIGKILL'))
+    for (const n of ['a', 'b'] as const) {
+      await removeVip(pn, n)
+      await ip('-n', pn.ns[n], 'link', 'set', 'eth0', 'up')
+    }
+    res.seconds = Math.round((Date.now() - started) / 1000)
+  }
+  return res
+}
+
+// --- the run
+
+const LABELS: Record<PartName, string> = {
+  'ours-default': 'lvs-director, defaults (heartbeat 0.05 s x 3, stallLimit 2 s, lease ttl 1 s, margin 0.25 s)',
+  'ours-test': 'lvs-director, heartbeat 0.1 s x 5 (the test\'s), lease defaults',
+  keepalived: 'keepalived, VRRPv2 advert_int 1 (default)',
+  'keepalived-fast': 'keepalived, VRRPv3 advert_int 0.05',
+}
+
+async function main(cleanup: Cleanup): Promise<void> {
+  const kaVersion = spawnSync('keepalived', ['--version'], { encoding: 'utf8' })
+  const results = {
+    started: new Date(t0).toISOString(), kernel: release(), cpu: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, node: process.version,
+    keepalived: `${kaVersion.stderr ?? ''}${kaVersion.stdout ?? ''}`.split('\n')[0] || 'not found', loadStart: loadavg().map((l) => l.toFixed(2)).join(' '),
+    loadEnd: '', trials: TRIALS, intervalMs: INTERVAL, probeTimeoutMs: PROBE_TIMEOUT, seconds: 0, parts: [] as PartResult[],
+  }
+  try {
+    const pn = await PairNet.create(cleanup)
+    await pn.redis()
+    for (const n of ['a', 'b'] as const) await pn.web(n)
+    const kinds: Record<PartName, () => PairKind> = {
+      'ours-default': () => ours(pn, 'bench-default'),
+      'ours-test': () => ours(pn, 'bench-test', { interval: 0.1, deadCount: 5 }),
+      keepalived: () => keepalived(pn, cleanup, false),
+      'keepalived-fast': () => keepalived(pn, cleanup, true),
+    }
+    for (const part of PARTS) if (ONLY.includes(part)) results.parts.push(await runPart(pn, part, LABELS[part], kinds[part]()))
+  } finally {
+    await cleanup.run()
+    results.loadEnd = loadavg().map((l) => l.toFixed(2)).join(' ')
+    results.seconds = Math.round((Date.now() - t0) / 1000)
+    writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n')
+  }
+  const out = [
+    `## Director pair failover on this host (kernel ${results.kernel}, ${results.cpu}, node ${results.node}, ${results.keepalived})`, '',
+    `Client: one GET to the VIP every ${INTERVAL} ms (open loop), timeout ${PROBE_TIMEOUT} ms. Gap = the longest time between the send times of two answered requests around the kill (-9 of the active + its link down); takeover = kill to the survivor's "role active" / "Entering MASTER STATE". Times in ms.`, '',
+    '| pair | trials | gap median | gap worst | takeover median | takeover worst | failed requests / trial | flaps | gaps | takeovers |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  ]
+  for (const p of results.parts) {
+    const s = trialStats(p.trials)
+    const cells = s ? [s.n, s.gapMedian, s.gapWorst, s.takeoverMedian, s.takeoverWorst, s.failedMedian].map((v) => String(Math.round(v))) : ['0', '', '', '', '', '']
+    out.push(`| ${p.label}${p.stopped ? ` (stopped: ${p.stopped.slice(0, 100)})` : ''} | ${cells.join(' | ')} | ${p.flaps} | ${p.trials.map((t) => t.gapMs).join(', ')} | ${p.trials.map((t) => t.takeoverMs).join(', ')} |`)
+  }
+  const stepped = results.parts.filter((p) => p.trials.some((t) => t.steps))
+  if (stepped.length) {
+    out.push('', 'lvs-director\'s takeover by step (medians, ms after the kill; its own log times): the survivor\'s `peer lost`, `role active` (the lease steal answered), `VIP added` (the `ip` process done; the gratuitous ARP\'s `arping` starts then), and the client\'s first answer.', '')
+    out.push('| pair | peer lost | role active | VIP added | first answer |', '| --- | ---: | ---: | ---: | ---: |')
+    for (const p of stepped) {
+      const m = (k: string) => {
+        const v = p.trials.map((t) => t.steps?.[k]).filter((x): x is number => typeof x === 'number')
+        return v.length ? String(Math.round(median(v))) : ''
+      }
+      out.push(`| ${p.label} | ${m('peerLost')} | ${m('roleActive')} | ${m('vipAdded')} | ${Math.round(median(p.trials.map((t) => t.firstAfter)))} |`)
+    }
+  }
+  out.push('', `Load average ${results.loadStart} at the start, ${results.loadEnd} at the end; ${results.seconds} s; JSON in ${args.out}.`)
+  process.stdout.write(out.join('\n') + '\n')
+}
+
+const cleanup = new Cleanup()
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: cleaning up`)
+    void cleanup.run().then(() => process.exit(130))
+  })
+}
+if (process.getuid?.() !== 0) throw new Error('pair-host: needs root (network namespaces)')
+await main(cleanup)
