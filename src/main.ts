@@ -276,11 +276,11 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
     async onAnnounce() {
       void announcer.announce(vips.held())
     },
-    async onRelease() {
+    async onRelease(handedOver) {
       announcer.abort()
       // Handed over: the new active has announced the VIPs; requests already on their way here still get answers
       // while its announcement burst runs (two holders lose nothing; none would).
-      if (role.state.reason.startsWith('handed over')) await new Promise((resolve) => setTimeout(resolve, p.announce.count * p.announce.interval * 1000))
+      if (handedOver) await new Promise((resolve) => setTimeout(resolve, p.announce.count * p.announce.interval * 1000))
       const r = await vips.removeAll()
       for (const f of r.failed) pairLog.error({ err: f.err, vip: f.vip.address }, 'a VIP could not be removed')
       await sync?.setRole('backup').catch((err: Error) => pairLog.error({ err }, 'sync daemon: could not become backup'))

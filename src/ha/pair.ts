@@ -10,8 +10,8 @@ export interface PairEffects {
   onTakeover(epoch: number): Promise<void>
   /** Announce the VIPs again (the peer may have held them). */
   onAnnounce(epoch: number): Promise<void>
-  /** Remove the VIPs, sync daemon backup. */
-  onRelease(): Promise<void>
+  /** Remove the VIPs, sync daemon backup. `handedOver`: the peer took them over and has started announcing them. */
+  onRelease(handedOver: boolean): Promise<void>
   /** Page someone (webhook); also logged. */
   alert(kind: AlertKind, message: string): void
   log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown>): void
@@ -130,14 +130,20 @@ export class Pair {
     const clock = this.#o.clock
     this.#pull()
     const now = clock.now()
-    const late = now - this.#due
-    // A timer this late means the main loop was blocked: the machine decides whether that voids the lease.
-    if (late > 2 * this.#tickMs) this.#run(this.#m.stall(now, late))
+    this.#stallCheck(now)
     this.#run(this.#m.tick(now))
     if (this.#closed) return
     this.#due = now + this.#tickMs
     this.#timer = clock.setTimeout(() => this.#tick(), this.#tickMs)
     this.#timer.unref?.()
+  }
+
+  /** A tick this late means the main loop was blocked: the machine decides whether that voids the lease. Said once. */
+  #stallCheck(now: number): void {
+    const late = now - this.#due
+    if (late <= 2 * this.#tickMs) return
+    this.#due = now
+    this.#run(this.#m.stall(now, late))
   }
 
   #pull(): void {
@@ -160,7 +166,7 @@ export class Pair {
           this.#effect('announce', () => o.onAnnounce(a.epoch))
           break
         case 'release':
-          this.#effect('release', () => o.onRelease())
+          this.#effect('release', () => o.onRelease(a.handedOver))
           break
         case 'alert':
           o.log('error', 'alert', { kind: a.kind, message: a.message })
@@ -206,8 +212,11 @@ export class Pair {
 
   #reply(reply: Parameters<RoleMachine['leaseReply']>[1]): void {
     if (this.#closed && this.#m.state.role !== 'stopped') return
-    // After a stall a reply may come before the first tick: the peer must not be judged on heartbeats older than it.
+    // After a stall a reply may come before the first tick: the peer must not be judged on heartbeats older than it,
+    // nor the reply (a timeout) without knowing of the stall.
     this.#pull()
-    this.#run(this.#m.leaseReply(this.#o.clock.now(), reply))
+    const now = this.#o.clock.now()
+    if (!this.#closed) this.#stallCheck(now)
+    this.#run(this.#m.leaseReply(now, reply))
   }
 }

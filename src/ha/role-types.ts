@@ -52,7 +52,10 @@ export interface RoleConfig {
   preemptDelayMs?: number
   /** No takeover without Redis. @default false */
   requireWitness?: boolean
-  /** @default 1000 */
+  /**
+   * How long an active handing over waits for the standby to say it is active (VIPs added, first announcement out).
+   * @default max(1000, 2 x leaseTtlMs): the ttl is what an emulated or slow machine scales
+   */
   handoverTimeoutMs?: number
 }
 
@@ -63,7 +66,7 @@ export type AlertKind = 'standby-lost' | 'partition' | 'redis-lost' | 'self-fenc
 export type RoleAction =
   | { type: 'takeover'; epoch: number } // add the VIPs, announce them, sync daemon master
   | { type: 'announce'; epoch: number } // announce the VIPs again (a split ended)
-  | { type: 'release' } // remove the VIPs, sync daemon backup
+  | { type: 'release'; handedOver: boolean } // remove the VIPs, sync daemon backup; handedOver: the peer holds them now
   | { type: 'acquire-lease'; minEpoch: number; stealIfStaleMs?: number } // steal: also from a holder stale that long
   | { type: 'renew-lease'; epoch: number }
   | { type: 'release-lease'; epoch: number }
@@ -115,7 +118,7 @@ export function resolveRoleConfig(config: RoleConfig): Required<RoleConfig> {
     preempt: false,
     preemptDelayMs: 10000,
     requireWitness: false,
-    handoverTimeoutMs: 1000,
+    handoverTimeoutMs: Math.max(1000, 2 * ttl),
     ...defined,
   }
   if (!(c.heartbeatIntervalMs > 0 && c.deadIntervalMs >= c.heartbeatIntervalMs)) throw new ERR_INVALID_VALUE('ha deadIntervalMs', `${c.deadIntervalMs} is below heartbeatIntervalMs ${c.heartbeatIntervalMs}`)

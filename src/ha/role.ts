@@ -78,6 +78,8 @@ export class RoleMachine {
   #epochBehind = false
   /** No steal before this (after a main-loop stall: heartbeats heard during it may still be queued). */
   #settleUntil = -Infinity
+  /** When the last main-loop stall long enough to matter was reported: a command in flight then says nothing of Redis. */
+  #stalledAt = -Infinity
   #reasonWanted = ''
   /** Alerts sent for a condition still present (one per episode). */
   readonly #alerted = new Set<AlertKind | 'split'>()
@@ -144,8 +146,9 @@ export class RoleMachine {
       this.#inflight = false
       if ('error' in reply) {
         this.#revalidate = false // the lease cannot be confirmed: the standby rules decide from here
-        // One failed command is not a lost Redis: a main-loop stall times out the command in flight (its reply
-        // waits behind the timer). The next one, sent after the stall, tells.
+        // A command in flight across a main-loop stall timed out behind it (its reply waited behind the timer): it
+        // says nothing of Redis. Nor does one failure alone: the next command tells.
+        if (reply.sentAt <= this.#stalledAt) return
         this.#redisFailures++
         if (this.#redisFailures >= 2 && this.#redisUp !== false) {
           this.#redisUp = false
@@ -191,6 +194,11 @@ export class RoleMachine {
   stall(now: number, ms: number): Out {
     return this.#run(now, (out) => {
       this.#settleUntil = Math.max(this.#settleUntil, now + this.#c.heartbeatIntervalMs)
+      // Long enough to matter to the pair (half a dead interval): said, so a later takeover or fence has its cause.
+      if (ms >= this.#c.deadIntervalMs / 2) {
+        this.#stalledAt = now
+        this.#log(out, 'warn', 'main loop stalled', { ms: Math.round(ms), role: this.#role })
+      }
       if (this.#role !== 'active' || ms < this.#c.stallFenceMs) return
       this.#revalidate = this.#bound
       this.#release(now, out, 'standby', `main loop stalled ${Math.round(ms)} ms`, false)
@@ -294,7 +302,7 @@ export class RoleMachine {
   #handoverStep(now: number, out: Out): void {
     const peer = this.#peer
     if (this.#peerAlive && ACTIVE.has(peer!.role) && peer!.epoch > this.#held) {
-      return this.#release(now, out, this.#stopping ? 'stopped' : 'standby', `handed over to ${peer!.node} at epoch ${peer!.epoch}`, false)
+      return this.#release(now, out, this.#stopping ? 'stopped' : 'standby', `handed over to ${peer!.node} at epoch ${peer!.epoch}`, false, true)
     }
     if (now - this.#handoverAt < this.#c.handoverTimeoutMs) return
     this.#alert(out, 'handover-failed', `the standby did not take over within ${this.#c.handoverTimeoutMs} ms`)
@@ -339,8 +347,8 @@ export class RoleMachine {
     this.#become(now, out, 'active', why)
   }
 
-  #release(now: number, out: Out, to: Role, why: string, freeLease: boolean): void {
-    out.push({ type: 'release' })
+  #release(now: number, out: Out, to: Role, why: string, freeLease: boolean, handedOver = false): void {
+    out.push({ type: 'release', handedOver })
     this.#handover = false
     if (freeLease && this.#bound) this.#wantRelease = true
     this.#bound = false

@@ -1,10 +1,13 @@
 // The role of the kernel's IPVS connection-sync daemon on this director: master while active (it sends the
 // connections it serves), backup while standby (it receives them, so they survive a takeover), none when stopped.
 //
-// keepalived's rule, kept here: the active runs the master daemon and the standby the backup one. The kernel allows
-// both states at once (one master and one backup daemon per network namespace), and a switch uses that: the new
-// state starts before the old one stops, so a standby taking over keeps receiving until its master runs, and the
-// connections it already received stay in its table (stopping a daemon does not flush them).
+// keepalived's rule, bettered: the active runs the master daemon and the standby the backup one; the active keeps
+// its backup daemon too (the kernel allows one master and one backup per network namespace). A switch starts the new
+// state before the old one stops, and the connections already received stay (stopping a daemon does not flush them).
+// The kernel's master sends a part-filled buffer only once it is 2 s old (checked each second) and drops what it
+// holds when stopped, so around a planned switchover: the new active goes on receiving what the old one sends, and
+// the old active's master runs on for `masterLingerMs` after it turned standby, so the connections it opened last
+// reach the new active.
 //
 // Ownership: a daemon is stopped only if this director started it. Those it starts are recorded in a state file
 // before they start, so a director that crashed stops them at its next start; a daemon someone else started is
@@ -35,6 +38,8 @@ export interface SyncDaemonRoleOptions {
   daemon: Omit<SyncDaemon, 'state'>
   /** The director's state directory; the daemons it started are recorded in `ha-sync-daemon.json` there. */
   stateDir: string
+  /** How long a master goes on after the role turns backup (the kernel's flush: 2 s, checked each second). @default 3500 */
+  masterLingerMs?: number
   log?: SyncDaemonLog
 }
 
@@ -58,7 +63,7 @@ export interface SyncDaemonRole {
 export const SYNC_DAEMON_STATE_FILE = 'ha-sync-daemon.json'
 
 const STATES: readonly State[] = ['master', 'backup']
-const wanted = (role: SyncRole): State[] => (role === 'none' ? [] : [role])
+const wanted = (role: SyncRole): State[] => (role === 'none' ? [] : role === 'master' ? ['master', 'backup'] : ['backup'])
 
 /** Whether a running daemon has these settings (settings the listing does not show are taken as equal). */
 export function sameSettings(listed: ListedDaemon, daemon: Omit<SyncDaemon, 'state'>): boolean {
@@ -77,7 +82,9 @@ export async function openSyncDaemonRole(options: SyncDaemonRoleOptions): Promis
   const { ipvsadm, daemon, log } = options
   const file = join(options.stateDir, SYNC_DAEMON_STATE_FILE)
   const owned = new Set<State>(await load(file))
+  const lingerMs = options.masterLingerMs ?? 3500
   let current: SyncRole = 'none'
+  let linger: NodeJS.Timeout | undefined
   let chain: Promise<unknown> = Promise.resolve()
   let closing: Promise<void> | undefined
 
@@ -89,7 +96,14 @@ export async function openSyncDaemonRole(options: SyncDaemonRoleOptions): Promis
     }
   }
 
-  async function apply(role: SyncRole): Promise<void> {
+  const enqueue = (fn: () => Promise<void> | undefined): Promise<void> => {
+    const next = chain.then(fn)
+    chain = next.catch(() => {})
+    return next
+  }
+
+  /** `lingered`: the master's linger is over (or not wanted): it stops now. */
+  async function apply(role: SyncRole, lingered: boolean): Promise<void> {
     const running = new Map((await ipvsadm.daemons()).map((d) => [d.state, d]))
     let first: Error | undefined
     const attempt = async (fn: () => Promise<void>) => {
@@ -126,6 +140,15 @@ export async function openSyncDaemonRole(options: SyncDaemonRoleOptions): Promis
       })
     }
     for (const state of STATES.filter((s) => !wanted(role).includes(s))) {
+      if (state === 'master' && role === 'backup' && !lingered && owned.has(state) && running.has(state)) {
+        linger ??= setTimeout(() => {
+          linger = undefined
+          // Still backup by then (a takeover meanwhile cancels this): the master stops now.
+          void enqueue(() => (current === 'backup' ? apply('backup', true) : undefined)).catch((err: Error) => log?.warn({ err }, 'sync daemon: the master could not be stopped'))
+        }, lingerMs)
+        log?.info({ state, ms: lingerMs }, 'sync daemon master kept a while: its last connections go out')
+        continue
+      }
       await attempt(async () => {
         if (!owned.has(state)) {
           if (running.has(state)) log?.info({ state }, 'sync daemon not started by this director: left running')
@@ -145,9 +168,11 @@ export async function openSyncDaemonRole(options: SyncDaemonRoleOptions): Promis
 
   const handle: SyncDaemonRole = {
     setRole(role) {
-      const next = chain.then(() => apply(role))
-      chain = next.catch(() => {})
-      return next
+      if (role !== 'backup') {
+        clearTimeout(linger)
+        linger = undefined
+      }
+      return enqueue(() => apply(role, lingerMs === 0))
     },
     role: () => current,
     owned: () => STATES.filter((s) => owned.has(s)),

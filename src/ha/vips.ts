@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import { canonicalAddress } from '../address.js'
 import { ERR_INVALID_VALUE, ERR_STATE_FILE, ERR_VIP_FAILED } from '../errors.js'
-import type { Exec } from '../exec.js'
+import { prespawn, type Exec, type Prespawned } from '../exec.js'
 import { readStateFile, writeAtomic } from '../fs-atomic.js'
 
 /** A VIP as configured: an address (IPv4 or IPv6), the interface it goes on, and an IPv4 label. */
@@ -148,6 +148,8 @@ export function createVips(options: VipsOptions): Vips {
   const owned = new Map<string, Vip>()
   let chain: Promise<unknown> = Promise.resolve()
   let closing: Promise<void> | undefined
+  // The add's `ip` is started ahead: a takeover does not wait for its spawn.
+  const addBatch = prespawn(exec, ipPath, ['-j', '-force', '-batch', '-'], { timeoutMs })
 
   function serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = chain.then(fn, fn)
@@ -155,9 +157,9 @@ export function createVips(options: VipsOptions): Vips {
     return next
   }
 
-  async function ip(argv: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async function ip(argv: string[], input?: string, started?: Prespawned): Promise<{ code: number | null; stdout: string; stderr: string }> {
     try {
-      const r = await exec(ipPath, argv, { input, timeoutMs })
+      const r = await (started ? started.run(input ?? '') : exec(ipPath, argv, { input, timeoutMs }))
       if (r.timedOut) return { code: null, stdout: r.stdout, stderr: `timed out after ${timeoutMs} ms` }
       return r
     } catch (err) {
@@ -227,10 +229,10 @@ export function createVips(options: VipsOptions): Vips {
         // Recorded before it exists: a crash after the add still finds it in the file.
         for (const v of list) owned.set(key(v), owned.get(key(v)) ?? v)
         if (ours.size < list.length) await save()
-        // One `ip` process (a takeover waits on it): the addresses before, the adds, the addresses after. An add
+        // One `ip` process, started ahead (a takeover waits on it): the addresses before, the adds, the addresses after. An add
         // of an address already there fails alone (-force); the listings tell what each line did.
         const lines = ['addr show', ...list.map(addLine), 'addr show']
-        const r = await ip(['-j', '-force', '-batch', '-'], lines.map((l) => `${l}\n`).join(''))
+        const r = await ip(['-j', '-force', '-batch', '-'], lines.map((l) => `${l}\n`).join(''), addBatch)
         const shows = r.stdout.split('\n').filter((l) => l.startsWith('['))
         const before = shows.length === 2 ? addressesOf(shows[0]!) : undefined
         const after = shows.length === 2 ? addressesOf(shows[1]!) : await present().catch(() => new Map() as Addresses)
@@ -290,7 +292,10 @@ export function createVips(options: VipsOptions): Vips {
     },
     held: () => [...owned.values()],
     close() {
-      closing ??= handle.removeAll().then(() => {})
+      closing ??= handle.removeAll().then(() => addBatch.close(), (err: unknown) => {
+        addBatch.close()
+        throw err
+      })
       return closing
     },
   }

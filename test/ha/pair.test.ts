@@ -245,3 +245,32 @@ t.test('without a lease store the machine runs on heartbeats alone and touches n
   t.equal(p.state.redis.enabled, false)
   t.notOk(events.some((e) => e.includes('redis')))
 })
+
+t.test('a lease command that times out across a main-loop stall, its reply handled before any tick, is not a failure of Redis', async (t) => {
+  const fake = createFakeClock(0)
+  let skew = 0
+  const clock: Clock & { advance: FakeClock['advance'] } = { ...fake, now: () => fake.now() + skew, advance: (ms) => fake.advance(ms) }
+  const base = fakeLease(new FakeRedis(fake), 'a', 1000)
+  let hold = false
+  let timeOut: (() => void) | undefined
+  const lease: LeaseStore = {
+    ...base,
+    renew: (epoch, role) => (hold ? new Promise<LeaseView>((_resolve, reject) => (timeOut = () => reject(new Error('Command timed out')))) : base.renew(epoch, role)),
+  }
+  const { p, events } = pair(t, clock, { lease, config: { node: 'a', priority: 200, stallFenceMs: 2000 } })
+  void p.start()
+  await clock.advance(300)
+  t.equal(p.state.role, 'active')
+  base.down = true // one renew fails: a blip
+  const failedAt = base.calls.length
+  for (let i = 0; i < 50 && base.calls.length === failedAt; i++) await clock.advance(10)
+  base.down = false
+  hold = true
+  for (let i = 0; i < 50 && !timeOut; i++) await clock.advance(10)
+  t.ok(timeOut, 'the next renew is in flight')
+  skew = 1500 // stuck 1.5 s; the renew's timeout is the first thing the loop handles after it
+  timeOut!()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(events.filter((e) => e.includes('redis')), [], 'no redis lost, no alert: the second failure came from the stall')
+  t.ok(events.includes('warn main loop stalled'), 'the stall is said')
+})

@@ -445,6 +445,7 @@ t.test('planned switchover: the standby takes over at once, then the old active 
   t.ok(sim.dualMs <= 60, `on both for ${sim.dualMs} ms`)
   t.ok(sim.b.m.state.since - start <= 60, 'b took over within a heartbeat')
   t.same(sim.b.takeovers, [2])
+  t.same(sim.a.released, [true], 'released as handed over (the daemon keeps the VIPs through the announcement burst)')
   t.same(sim.a.alerts, [])
   sim.b.run(sim.b.m.switchover(sim.clock.now()))
   await sim.advance(300)
@@ -478,7 +479,10 @@ t.test('a switchover without a standby is refused; one the standby never takes t
   sim.a.run(sim.a.m.switchover(sim.clock.now()))
   t.equal(sim.a.role, 'handing-over')
   await sim.advance(1500)
+  t.equal(sim.a.role, 'handing-over', 'still waiting at 1.5 s: the timeout is 2 x the lease ttl (a slow standby may need it)')
+  await sim.advance(1000)
   t.equal(sim.a.role, 'active', 'timed out: a keeps the VIPs')
+  t.same(sim.a.released, [], 'never released')
   t.ok(sim.a.vips)
   t.ok(sim.a.alerts.includes('handover-failed'))
   t.equal(sim.redis.holder, 'a', 'and holds the lease again')
@@ -583,4 +587,25 @@ t.test('one failed lease command is not a lost Redis (a main-loop stall times ou
   await sim.advance(200)
   t.ok(sim.b.alerts.includes('redis-lost'), 'failures in a row: Redis is lost')
   t.equal(sim.b.m.state.redis.up, false)
+})
+
+t.test('a main-loop stall of half a dead interval or more is logged once, a shorter one not', async (t) => {
+  const m = new RoleMachine({ node: 'a', priority: 100, heartbeatIntervalMs: 50, deadIntervalMs: DEAD, leaseTtlMs: TTL, leaseMarginMs: 250, lease: false }, 0)
+  const logs = (actions: RoleAction[]) => actions.filter((a) => a.type === 'log' && a.message === 'main loop stalled')
+  t.same(logs(m.stall(100, DEAD / 2 - 1)), [], 'under half a dead interval: nothing said')
+  t.match(logs(m.stall(500, 400)), [{ level: 'warn', fields: { node: 'a', ms: 400, role: 'init' } }], 'one warn line with its length and the role')
+})
+
+t.test('a lease command in flight across a main-loop stall that then fails says nothing of Redis; failures after it do', async (t) => {
+  const m = new RoleMachine({ node: 'b', priority: 100 }, 0)
+  const free = { held: false, holder: null, epoch: 1, ttlMs: 0 }
+  m.leaseReply(10, { op: 'read', sentAt: 5, view: free })
+  t.equal(m.state.redis.up, true)
+  m.stall(3000, 2900) // the loop was stuck from 100 to 3000
+  m.leaseReply(3001, { op: 'read', sentAt: 90, error: 'Command timed out' })
+  m.leaseReply(3002, { op: 'read', sentAt: 100, error: 'Command timed out' })
+  t.equal(m.state.redis.up, true, 'commands sent before the stall timed out behind it: Redis not lost')
+  const out = [...m.leaseReply(4300, { op: 'read', sentAt: 3050, error: 'Command timed out' }), ...m.leaseReply(5600, { op: 'read', sentAt: 4350, error: 'Command timed out' })]
+  t.equal(m.state.redis.up, false, 'two sent after it failed: lost')
+  t.match(out.filter((a) => a.type === 'alert'), [{ kind: 'redis-lost' }])
 })

@@ -45,10 +45,10 @@ function logSink() {
   return { log, lines }
 }
 
-t.test('backup, then master (started before the backup stops), then none; each switch idempotent', async (t) => {
+t.test('backup, then master (the backup kept), back to backup (the master lingers), then none; each switch idempotent', async (t) => {
   const k = fakeKernel()
   const stateDir = t.testdir()
-  const role = await openSyncDaemonRole({ ipvsadm: new Ipvsadm({ exec: k.exec }), daemon: settings, stateDir })
+  const role = await openSyncDaemonRole({ ipvsadm: new Ipvsadm({ exec: k.exec }), daemon: settings, stateDir, masterLingerMs: 60_000 })
   t.same(k.calls, [], 'nothing to do at open')
 
   await role.setRole('backup')
@@ -60,19 +60,34 @@ t.test('backup, then master (started before the backup stops), then none; each s
   k.calls.length = 0
   await role.setRole('master')
   await role.setRole('master')
-  t.same(k.calls, [start('master'), stop('backup')], 'master first, then the backup goes')
+  t.same(k.calls, [start('master')], 'master started; the backup goes on receiving (a switchover: the old active still sends)')
   t.equal(role.role(), 'master')
+  t.same(role.owned(), ['master', 'backup'])
 
   k.calls.length = 0
   await role.setRole('backup')
-  t.same(k.calls, [start('backup'), stop('master')])
+  t.same(k.calls, [], 'back to backup: the master lingers (its last connections are still to go out)')
+  await role.setRole('master')
+  t.same(k.calls, [], 'a takeover within the linger: the master was never stopped')
 
   k.calls.length = 0
   await role.close()
   await role.close()
-  t.same(k.calls, [stop('backup')])
+  t.same(k.calls, [stop('master'), stop('backup')], 'close stops both at once, linger or not')
   t.same([...k.daemons.keys()], [])
   t.same(JSON.parse(await readFile(join(stateDir, SYNC_DAEMON_STATE_FILE), 'utf8')).started, [])
+})
+
+t.test('the master stops once its linger is over, if the role is still backup', async (t) => {
+  const k = fakeKernel()
+  const role = await openSyncDaemonRole({ ipvsadm: new Ipvsadm({ exec: k.exec }), daemon: settings, stateDir: t.testdir(), masterLingerMs: 20 })
+  t.teardown(() => role.close())
+  await role.setRole('master')
+  k.calls.length = 0
+  await role.setRole('backup')
+  for (let i = 0; i < 400 && k.calls.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+  t.same(k.calls, [stop('master')], 'stopped after the linger')
+  t.same(role.owned(), ['backup'])
 })
 
 t.test('the optional settings reach ipvsadm', async (t) => {
@@ -83,7 +98,8 @@ t.test('the optional settings reach ipvsadm', async (t) => {
     stateDir: t.testdir(),
   })
   await role.setRole('master')
-  t.same(k.calls, [['--start-daemon', 'master', '--mcast-interface', 'eth1', '--syncid', '3', '--sync-maxlen', '1400', '--mcast-group', '224.0.0.82', '--mcast-port', '8849', '--mcast-ttl', '1']])
+  const args = ['--mcast-interface', 'eth1', '--syncid', '3', '--sync-maxlen', '1400', '--mcast-group', '224.0.0.82', '--mcast-port', '8849', '--mcast-ttl', '1']
+  t.same(k.calls, [['--start-daemon', 'master', ...args], ['--start-daemon', 'backup', ...args]])
   await role.close()
 })
 
@@ -95,8 +111,7 @@ t.test("a daemon someone else started is never stopped; with our settings it is 
   t.same(k.calls, [], 'not started again')
   t.ok(lines.some((l) => /used as it is/.test(l.msg)))
   await role.setRole('master')
-  t.same(k.calls, [start('master')], 'the foreign backup is left running')
-  t.ok(lines.some((l) => /left running/.test(l.msg)))
+  t.same(k.calls, [start('master')], 'the foreign backup goes on as it is')
   await role.close()
   t.same(k.calls, [start('master'), stop('master')])
   t.same([...k.daemons.keys()], ['backup'])
@@ -108,8 +123,8 @@ t.test('a foreign daemon of the wanted state with other settings is LVS_ERR_SYNC
   await role.setRole('backup')
   k.calls.length = 0
   await t.rejects(role.setRole('master'), { code: 'LVS_ERR_SYNC_DAEMON_CONFLICT', message: /mcastInterface=eth1, syncid=3/ })
-  t.same(k.calls, [stop('backup')], 'the foreign master untouched; our backup stopped')
-  t.same(role.owned(), [])
+  t.same(k.calls, [], 'the foreign master untouched; our backup goes on')
+  t.same(role.owned(), ['backup'])
   await role.close()
 })
 
@@ -134,7 +149,7 @@ t.test('a daemon of ours stopped behind our back is started again; a failed star
   k.daemons.clear()
   k.calls.length = 0
   await role.setRole('master')
-  t.same(k.calls, [start('master')])
+  t.same(k.calls, [start('master'), start('backup')])
 
   await role.setRole('none')
   k.failStart(true)

@@ -181,16 +181,17 @@ t.test('after close() nothing is added (a late takeover during a stop)', async (
   t.notOk(has(await addrs(dir), V4))
 })
 
-t.test('an add is one ip process (a takeover waits on it): the listing before, the adds and the listing after', async (t) => {
+t.test('an add is one ip process, started ahead (a takeover waits on it): the listing before, the adds and the listing after', async (t) => {
   const { dir } = await pair(t)
   const calls: string[][] = []
   const counting: Exec = (file, argv, options) => (calls.push(argv), inNetns(dir)(file, argv, options))
   const vips = await openVips({ exec: counting, stateDir: t.testdir() })
   t.teardown(() => vips.close())
+  t.same(calls.at(0), ['-j', '-force', '-batch', '-'], 'the batch process started at open, before any add')
   calls.length = 0
   const r = await vips.add([{ address: V4, interface: 'eth0' }, { address: V6, interface: 'eth0' }])
   t.same(r.changed.map((v) => v.address), [V4, V6])
-  t.equal(calls.length, 1, 'one process')
+  t.equal(calls.length, 0, 'the add started no process: the waiting one did it')
   const after = await addrs(dir)
   t.ok(has(after, V4, 32) && has(after, V6, 128), 'both added')
 })

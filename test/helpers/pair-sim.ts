@@ -54,6 +54,8 @@ export class SimDirector {
   vips = false
   takeovers: number[] = []
   releases = 0
+  /** Each release's `handedOver`. */
+  released: boolean[] = []
   announces = 0
   alerts: AlertKind[] = []
   logs: string[] = []
@@ -85,6 +87,7 @@ export class SimDirector {
         case 'release':
           this.vips = false
           this.releases++
+          this.released.push(a.handedOver)
           break
         case 'announce':
           this.announces++

@@ -1,8 +1,10 @@
 // The director pair's roles on the real kernel, in one pair start-up (a start costs tens of seconds under emulation,
 // minutes on a busy host): a stall of the active's main loop, the heartbeat path cut, forged heartbeats, 200 API
 // writes with the active killed -9 in their middle while a client polls the VIP every 20 ms, the old active back,
-// a planned switchover. Not in the default lab run until it has passed whole under emulation (its takeover and
-// long-connection parts have, alone): run it with
+// a planned switchover (~10 min under emulation on a quiet host). Not in the lab tier yet: every part has passed
+// under emulation, but not yet all in one run. Under TCG each process a director spawns blocks its main loop for
+// about 1 s (the fork of a large process), so 200 writes (an ipvsadm each, in both directors) keep both loops
+// stalling; the two writers then race for the shared table and one director's writes time out. Run it with
 // `npm run -s build && node dist/test/lab/run.js --file test/lab/pair-failover.lab.ts --timeout 1800 --console`.
 // Waits on events (log lines, `ipvsadm -Ln`, the client's replies), never on sleeps; the few windows in which
 // something must NOT happen are bounded polls.
@@ -17,13 +19,15 @@ const stallJs = fileURLToPath(new URL('./guest/stall.js', import.meta.url))
 const forgeJs = fileURLToPath(new URL('./guest/heartbeat-forge.js', import.meta.url))
 const writerJs = fileURLToPath(new URL('./guest/api-writer.js', import.meta.url))
 
-/** The pair's part of a director's `/v1/status` (through its CLI: `lvs-director status --json`). */
+/** The pair's part of a director's `/v1/status` (a plain GET: the CLI's start costs many seconds under emulation). */
 interface PairStatus {
   role: string
   pair: { epoch: number; peer: { alive: boolean; role?: string }; heartbeat: { paths: Array<{ name: string; alive: boolean; received: number; forged: number; replayed: number }> }; vips: string[] }
 }
 async function pairStatus(d: DirectorDaemon): Promise<PairStatus> {
-  return (JSON.parse(await cli(d, ['status', '--json'])) as { status: PairStatus }).status
+  const [reply] = await d.lab.httpGet(d.ns, `${d.api}/v1/status`)
+  if (!reply?.ok || reply.body === undefined) throw new ScenarioFailure(`GET /v1/status of ${d.ns} failed`, reply)
+  return JSON.parse(reply.body) as PairStatus
 }
 const forged = (st: PairStatus) => st.pair.heartbeat.paths.reduce((n, p) => n + p.forged, 0)
 
@@ -99,7 +103,7 @@ export const scenarios: Scenario[] = [
         const port = held.replies()[0]!.localPort
         note('pair roles: both directors up, the client polling; a 3 s stall of the active next')
         // Each part starts from a steady pair: on an overloaded host the guest itself stalls for seconds, which a pair
-        // on the lab's timers (a 1 s dead interval) rightly takes for a death; say so rather than blame the part.
+        // on the lab's timers (a 2 s dead interval) rightly takes for a death; say so rather than blame the part.
         const lastOf = (d: DirectorDaemon, ...msgs: string[]) => d.lines().filter((l) => msgs.includes(l.msg)).at(-1)?.msg
         const steady = (what: string) => assert.eventually(async () => {
           const seen = { dirA: [lastOf(a, 'role active', 'role standby', 'role handing-over'), lastOf(a, 'peer up', 'peer lost')], dirB: [lastOf(b, 'role active', 'role standby', 'role handing-over'), lastOf(b, 'peer up', 'peer lost')] }
@@ -113,7 +117,7 @@ export const scenarios: Scenario[] = [
         }
 
         // The active's main loop stuck (a long reconcile, a GC pause) is not a death: heartbeats go on from their own
-        // thread. 3 s, scaled like the lab's timers: longer than the dead interval and staleMs (1 s each here), so
+        // thread. 3 s, scaled like the lab's timers: longer than the dead interval and staleMs (2 s each here), so
         // heartbeats from the main loop would have meant a takeover; past the lease's fence deadline (ttl 4 s - margin
         // 1.5 s after the last renew); under the heartbeat stall limit (6 s). The issue's 1 s stands so against the
         // defaults (150 ms, 150 ms, 750 ms, 2 s).
@@ -123,7 +127,7 @@ export const scenarios: Scenario[] = [
         noRoleChange('a 3 s stall', markA, markB)
         assert.ok(await holdsVip(lab, 'dir-a') && !(await holdsVip(lab, 'dir-b')), 'after the stall the VIP is on dir-a only')
         const duringStall = probe.replies().filter((r) => r.at >= stall.startedAt - 500 && r.at <= stall.endedAt + 500)
-        note(`pair stall: dir-a's main loop stuck ${stall.stalledMs} ms (dead interval 1 s, staleMs 1 s, fence 2.5 s after a renew, stall limit 6 s): no takeover, no VIP move; the client's requests during it: ${duringStall.length}, ${duringStall.filter((r) => !r.ok).length} failed`)
+        note(`pair stall: dir-a's main loop stuck ${stall.stalledMs} ms (dead interval 2 s, staleMs 2 s, fence 2.5 s after a renew, stall limit 6 s): no takeover, no VIP move; the client's requests during it: ${duringStall.length}, ${duringStall.filter((r) => !r.ok).length} failed`)
 
         // The heartbeat path cut while Redis sees both directors: a partition, not a death. dir-b stays standby.
         note('pair roles: the heartbeat path cut next')
@@ -137,7 +141,7 @@ export const scenarios: Scenario[] = [
         await throughout(async () => {
           assert.ok(!(await holdsVip(lab, 'dir-b')), 'the heartbeats cut: dir-b never adds the VIP')
           assert.ok(await holdsVip(lab, 'dir-a'), 'the heartbeats cut: dir-a keeps the VIP')
-        }, 12, 250)
+        }, 24, 250)
         assert.same(logged(b, markB, 'role active').map((l) => String(l.reason)), [], 'the heartbeats cut while Redis sees both: no second active')
         assert.same(logged(a, markA, 'role standby').map((l) => String(l.reason)), [], 'the heartbeats cut: dir-a stays active')
         const [healA, healB] = [a.lines().length, b.lines().length]
@@ -197,7 +201,7 @@ export const scenarios: Scenario[] = [
         assert.ok(heldAll.every((r) => r.ok && r.localPort === port), 'the long connection survived the failover (one connection, every request answered)', heldAll)
         await held.stop()
         // Had dir-b taken the forged heartbeats for dir-a's, it would never have seen dir-a silent.
-        assert.ok(took.time - killedAt < 10_000, `the forged heartbeats did not delay the takeover (${took.time - killedAt} ms after the kill; dead interval and staleMs 1 s)`)
+        assert.ok(took.time - killedAt < 10_000, `the forged heartbeats did not delay the takeover (${took.time - killedAt} ms after the kill; dead interval and staleMs 2 s)`)
         const forgedAfter = forged(await pairStatus(b))
         await forger.stop()
         assert.ok(forgedAfter > forgedBefore, `dir-b went on counting forged heartbeats (${forgedBefore}, then ${forgedAfter})`)
@@ -234,8 +238,14 @@ export const scenarios: Scenario[] = [
         const swAt = Date.now()
         await assert.eventually(async () => assert.ok(probe.replies().filter((r) => r.at > swAt).length >= 10, 'more replies'), 'replies after the switchover', { tries: 60, intervalMs: 250 })
         const during = (await probe.stop()).slice(sent)
-        note(`pair switchover: ${during.length} requests during it, ${during.filter((r) => !r.ok).length} failed`)
-        assert.same(during.filter((r) => !r.ok), [], 'no request failed during the planned switchover')
+        const failed = during.filter((r) => !r.ok)
+        note(`pair switchover: ${during.length} requests during it, ${failed.length} failed${failed.length ? ` (${failed.map((r) => r.error).join(', ')})` : ''}`)
+        // No request found the VIP without a holder (no timeout, nothing refused). The one failure DR allows: a
+        // connection whose SYN reached dir-b and whose next packet, sent after dir-a's announcement reached the client,
+        // reached dir-a, which cannot know it yet (the kernel syncs a connection once it is established, and flushes
+        // its sync buffer every 2 s): dir-a's stack resets it. The window is one round trip of the handshake per
+        // switchover (docs/ha-vips.md); keepalived has the same.
+        assert.ok(failed.length <= 1 && failed.every((r) => r.error === 'read ECONNRESET'), 'no request failed during the planned switchover but, at most, one handshake caught by the switch', failed)
         await a.stop()
         await b.stop()
       } catch (err) {

@@ -2,7 +2,7 @@
 // through redis-server in the redis namespace, each programming its own IPVS table; a client polls the VIP
 // throughout. Waits on events (log lines, `ipvsadm -Ln`, the client's replies), never on sleeps. The pair's roles
 // (stall, heartbeat cut, forged heartbeats, writes through a kill -9, restart, switchover) are in
-// pair-failover.lab.ts, run by hand until they have passed under emulation; it imports the helpers below.
+// pair-failover.lab.ts (run by hand: see its header), which imports the helpers below.
 import { DirectorDaemon, note, scenarioDir, weights, writeConfig, type LogLine } from './guest/director.js'
 import { assert, host, ScenarioFailure, vip, type Lab, type Scenario } from './scenario.js'
 
@@ -23,8 +23,9 @@ export async function pairDirector(lab: Lab, ns: string, redis: Redis, pair?: { 
   const peer = ns === 'dir-a' ? 'dir-b' : 'dir-a'
   const role = pair && {
     node: ns, priority: pair.priority,
-    // Scaled for emulation: the guest's main loops stall for 0.5 s and start-ups for 2.5 s (TCG, a shared host).
-    heartbeat: { key: HEARTBEAT_KEY, paths: [{ local: host(ns).ip4, peer: host(peer).ip4 }], interval: 0.1, deadCount: 10, stallLimit: 6 },
+    // Scaled for emulation: the guest's main loops stall for 0.5 s, start-ups for 2.5 s, and a loaded guest leaves a
+    // lease renew unanswered for over 1 s (TCG, a shared host): a 2 s dead interval (and so staleMs).
+    heartbeat: { key: HEARTBEAT_KEY, paths: [{ local: host(ns).ip4, peer: host(peer).ip4 }], interval: 0.1, deadCount: 20, stallLimit: 6 },
     lease: { ttl: 4, margin: 1.5 },
     vips: [{ address: vip.ip4, interface: 'eth0' }],
     syncDaemon: { interface: 'eth0', syncid: 7 },

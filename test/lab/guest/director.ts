@@ -106,9 +106,12 @@ export class DirectorDaemon {
     return this.lab.run(this.ns, [process.execPath, CLI, ...args, '--api', this.api], opts)
   }
 
-  /** SIGTERM, wait for the exit, and check it said 'director stopped'. */
+  /**
+   * SIGTERM, wait for the exit, and check it said 'director stopped'. A pair's active hands over first and removes
+   * its VIPs (a few processes: seconds under emulation): 30 s before SIGKILL.
+   */
   async stop(): Promise<void> {
-    await this.proc.stop()
+    await this.proc.stop(30_000)
     if (!this.lines().some((l) => l.msg === 'director stopped')) throw new ScenarioFailure("the director exited without 'director stopped'", this.proc.output().slice(-4000))
   }
 }

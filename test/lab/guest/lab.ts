@@ -22,8 +22,8 @@ export interface LabProcess {
   readonly child: ChildProcess
   /** stdout and stderr so far. */
   output(): string
-  /** Stops the program (SIGTERM, then SIGKILL after 2 s) and waits for it to exit. */
-  stop(): Promise<void>
+  /** Stops the program (SIGTERM, then SIGKILL after `graceMs`, default 2 s) and waits for it to exit. */
+  stop(graceMs?: number): Promise<void>
 }
 
 /** An HTTP echo server in a namespace: answers every request with the namespace's name. */
@@ -130,10 +130,10 @@ export class Lab {
     const proc: LabProcess = {
       child,
       output: () => out,
-      stop: async () => {
+      stop: async (graceMs = 2000) => {
         if (child.exitCode === null && child.signalCode === null) {
           child.kill('SIGTERM')
-          const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+          const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
           await exited
           clearTimeout(timer)
         }
