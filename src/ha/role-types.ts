@@ -53,7 +53,7 @@ export interface RoleConfig {
   /** No takeover without Redis. @default false */
   requireWitness?: boolean
   /**
-   * How long an active handing over waits for the standby to say it is active (VIPs added, first announcement out).
+   * How long an active handing over waits for the standby to say it is active (VIPs added, announcement started).
    * @default max(1000, 2 x leaseTtlMs): the ttl is what an emulated or slow machine scales
    */
   handoverTimeoutMs?: number
