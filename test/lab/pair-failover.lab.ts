@@ -98,6 +98,8 @@ export const scenarios: Scenario[] = [
 
         const url = lab.url(vip.ip4)
         // A long timeout: a request caught by the failover waits for TCP's retransmission (backing off to seconds).
+        // The echo server closes a connection idle for 5 s (Node's default): a failover gap longer than that ends the
+        // held connection on the real server's side, whatever the directors do.
         const held = await lab.probe(client, url, { intervalMs: 250, keepAlive: true, timeoutMs: 20_000 })
         const probe = await lab.probe(client, url, { intervalMs: 20, timeoutMs: 500 })
         const port = held.replies()[0]!.localPort

@@ -15,10 +15,6 @@ const server = createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'x-served-by': name })
   res.end(name)
 })
-// A held connection is kept as long as its client wants it: the default 5 s idle close would end it during a
-// failover that holds the client's retransmission for longer (on a saturated emulated guest), which is the real
-// server's policy, not the director's doing.
-server.keepAliveTimeout = 120_000
 const udp = createSocket({ type: 'udp6', ipv6Only: false })
 udp.on('message', (_msg, peer) => udp.send(name, peer.port, peer.address))
 
