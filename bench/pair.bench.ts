@@ -75,6 +75,14 @@ function progress(line: string): void {
   process.stderr.write(text + '\n')
   note(text)
 }
+/** A part that stopped early: its error (and the tail of its details) kept in the results and said. */
+function stoppedEarly(part: { error?: string; errorDetails?: unknown }, label: string, err: unknown): void {
+  part.error = (err as Error).message
+  const details = (err as { details?: unknown }).details
+  part.errorDetails = typeof details === 'string' ? details.slice(-6000) : details
+  progress(`${label}: stopped early: ${part.error}`)
+  process.stderr.write(`${typeof details === 'string' ? details.slice(-3000) : JSON.stringify(details ?? '')}\n`)
+}
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await ok())) {
@@ -260,11 +268,7 @@ async function pairPart(timers: Timers, redis: { host: string; port: number; pas
       await sleep(SETTLE_MS)
     }
   } catch (err) {
-    part.error = (err as Error).message
-    const details = (err as { details?: unknown }).details
-    part.errorDetails = typeof details === 'string' ? details.slice(-6000) : details
-    progress(`lvs-director (${timers}): stopped early: ${part.error}`)
-    process.stderr.write(`${typeof details === 'string' ? details.slice(-3000) : JSON.stringify(details ?? '')}\n`)
+    stoppedEarly(part, `lvs-director (${timers})`, err)
   } finally {
     for (const d of all) {
       part.roleLines.push(...linesOf(d).filter((l) => l.msg.startsWith('role ') || l.msg === 'peer lost' || l.msg === 'partition').map((l) => ({ node: d.ns, at: l.time - t0, msg: l.msg, reason: l.reason })))
@@ -397,11 +401,7 @@ async function keepalivedPart(mode: KaMode): Promise<KaPart> {
       await sleep(SETTLE_MS)
     }
   } catch (err) {
-    part.error = (err as Error).message
-    const details = (err as { details?: unknown }).details
-    part.errorDetails = typeof details === 'string' ? details.slice(-6000) : details
-    progress(`keepalived (${mode}): stopped early: ${part.error}`)
-    process.stderr.write(`${typeof details === 'string' ? details.slice(-3000) : JSON.stringify(details ?? '')}\n`)
+    stoppedEarly(part, `keepalived (${mode})`, err)
   } finally {
     for (const k of all) for (const l of k.lines) {
       const m = /Entering (\w+) STATE/.exec(l.text)

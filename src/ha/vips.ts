@@ -292,10 +292,7 @@ export function createVips(options: VipsOptions): Vips {
     },
     held: () => [...owned.values()],
     close() {
-      closing ??= handle.removeAll().then(() => addBatch.close(), (err: unknown) => {
-        addBatch.close()
-        throw err
-      })
+      closing ??= handle.removeAll().then(() => {}).finally(() => addBatch.close())
       return closing
     },
   }
