@@ -15,7 +15,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { ERR_IP_COMMAND_FAILED } from '../src/errors.js'
-import { nodeExec } from '../src/exec.js'
+import { nodeExec, type Exec } from '../src/exec.js'
 import { familyOf, type Family } from './icmp.js'
 
 /** Runs `ip` (or `sysctl`) with an argv array, never a shell; resolves stdout, rejects with LVS_ERR_IP_COMMAND_FAILED. */
@@ -84,11 +84,13 @@ export async function openGuardRouter(config: GuardRouterConfig = {}): Promise<G
   return router
 }
 
-const defaultRun: RunCommand = async (file, args) => {
-  const r = await nodeExec(file, args, { timeoutMs: 5000 }).catch((err: Error) => ({ code: null, stdout: '', stderr: err.message }))
+/** The router's commands run by `exec` (5 s each); a failure is an LVS_ERR_IP_COMMAND_FAILED. */
+export const commandRunner = (exec: Exec): RunCommand => async (file, args) => {
+  const r = await exec(file, args, { timeoutMs: 5000 }).catch((err: Error) => ({ code: null, stdout: '', stderr: err.message }))
   if (r.code !== 0) throw new ERR_IP_COMMAND_FAILED(args.join(' '), r.stderr.trim() || `${file} exited ${r.code ?? 'on a signal'}`)
   return r.stdout
 }
+const defaultRun = commandRunner(nodeExec)
 
 interface Via {
   family: Family

@@ -8,7 +8,7 @@ import { Agent } from 'undici'
 import { createChecker } from '../healthchecks/registry.js'
 import { createScheduler } from '../healthchecks/scheduler.js'
 import { createIcmpTransport } from '../healthchecks/icmp.js'
-import { openGuardRouter } from '../healthchecks/guard-router.js'
+import { commandRunner, openGuardRouter } from '../healthchecks/guard-router.js'
 import type { FastifyInstance } from 'fastify'
 import { systemClock } from './clock.js'
 import { loadConfig, parseConfig, parseListen, type LoadedConfig } from './config/load.js'
@@ -16,7 +16,8 @@ import { Director } from './director.js'
 import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
 import { ERR_INVALID_VALUE, ERR_STORE_UNAVAILABLE } from './errors.js'
-import { nodeExec, type Exec } from './exec.js'
+import type { Exec } from './exec.js'
+import { createSpawner } from './spawner.js'
 import { mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { OwnedStore } from './ipvs/owned.js'
@@ -52,7 +53,7 @@ export interface DaemonOptions {
   stateDir?: string
   /** Where logs go. @default stdout */
   logStream?: NodeJS.WritableStream
-  /** How ipvsadm runs (the lab runs it in a namespace). @default nodeExec */
+  /** How commands (ipvsadm, ip, arping, external checks) run. @default a spawner (src/spawner.ts) */
   exec?: Exec
   /** Builds the HTTP API (src/api); absent: no API. */
   buildApi?: (o: { control: DirectorControl; tokens: Token[]; logger: Logger; https?: { cert: Buffer; key: Buffer }; version: string }) => FastifyInstance
@@ -102,17 +103,20 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const s = config.director
   const log = pino({ level: s.logLevel, redact: ['*.token', 'token', 'headers.authorization'] }, o.logStream ?? process.stdout)
   for (const w of warnings) log.warn({ file: o.ldirectord, line: w.line, directive: w.directive }, w.message)
-  const exec = o.exec ?? nodeExec
+  // Commands run from a helper process: a fork of this one would stop its main loop (src/spawner.ts).
+  const spawner = o.exec ? undefined : createSpawner({ onExit: (code, signal) => log.error({ code, signal }, 'spawner process exited: the next command starts a new one') })
+  const exec = o.exec ?? spawner!.exec
   const ipvs = (exists?: (p: string) => boolean) => new Ipvsadm({ exec, path: s.ipvsadm.path, timeoutMs: s.ipvsadm.timeout * 1000, exists })
   const writer = ipvs(existsSync)
   const reader = ipvs()
-  await writer.preflight() // no ipvsadm or no IPVS: one coded error before anything is touched
-  const lock = await lockDir(s.stateDir)
-  const closers: Array<() => Promise<unknown>> = [() => lock.release()]
+  const closers: Array<() => Promise<unknown>> = spawner ? [() => spawner.close()] : []
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err) => log.error({ err }, 'close failed'))
   }
   try {
+    await writer.preflight() // no ipvsadm or no IPVS: one coded error before anything is touched
+    const lock = await lockDir(s.stateDir)
+    closers.push(() => lock.release())
     const { store, owned, warnings: ownedWarnings } = await OwnedStore.open(join(s.stateDir, 'owned.json'))
     for (const w of ownedWarnings) log.warn({ file: join(s.stateDir, 'owned.json') }, w)
     closers.push(() => store.close())
@@ -126,7 +130,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const icmp = createIcmpTransport() // its raw sockets close with their last check
     // dr-guard checks change host routing: only when the config asks; closed after the checks (closers run in
     // reverse), which undoes every rule, route and sysctl it set.
-    const guardRouter = await openGuardRouter({ drGuard: s.drGuard })
+    const guardRouter = await openGuardRouter({ drGuard: s.drGuard, run: commandRunner(exec) })
     if (guardRouter) closers.push(() => guardRouter.close())
     const scheduler = createScheduler({ clock: systemClock, maxConcurrent: s.checks.maxConcurrent })
     closers.push(() => scheduler.close())
@@ -156,7 +160,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       // Only the active ends drains (the standby keeps their starts, from the shared table, for when it takes over).
       mayFinishDrains: pair ? () => pair.control.role() === 'active' : undefined,
       scheduler,
-      createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp, guardRouter }),
+      createChecker: (spec) => createChecker(spec, { dispatcher: agent, icmp, guardRouter, exec }),
       reconciler,
       kernelStats: async () => {
         const plain = await reader.list()
