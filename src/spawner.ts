@@ -54,16 +54,12 @@ export function createSpawner(o: SpawnerOptions = {}): Spawner {
   let closed = false
   let nextId = 1
   const pending = new Map<number, Pending>()
-  // The channel keeps this process alive only while a run waits for its answer.
-  const holdOpen = () => (pending.size > 0 ? child?.channel?.ref() : child?.channel?.unref())
-
   const settle = (id: number, fn: (p: Pending) => void) => {
     const p = pending.get(id)
     if (!p) return
     pending.delete(id)
     p.done()
     fn(p)
-    holdOpen()
   }
 
   function start(): ChildProcess {
@@ -97,7 +93,6 @@ export function createSpawner(o: SpawnerOptions = {}): Spawner {
       const abort = () => send(c, { kind: 'abort', id })
       const done = () => signal?.removeEventListener('abort', abort)
       pending.set(id, { resolve, reject, done })
-      holdOpen()
       const deferred = typeof input === 'object'
       send(c, { kind: 'run', id, file, argv: [...argv], options: rest, input: deferred ? '' : (input ?? ''), deferred })
       if (deferred) input.then((text) => send(c, { kind: 'input', id, text }), () => send(c, { kind: 'input', id, text: '' }))

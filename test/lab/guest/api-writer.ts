@@ -1,32 +1,38 @@
 // A client of the director's REST API that makes many writes one after another: `node api-writer.js --api URL
 // --service NAME --count N ADDRESS_PREFIX` adds real servers PREFIX0, PREFIX1, ... (POST /v1/services/NAME/reals)
 // and prints one JSON line per write, {i, address, status?, error?} (`status` 2xx: acknowledged), then "done".
+// `--parallel N` keeps N writes in flight (a director batches what arrives together into one kernel write).
 // A refused or failed write does not stop it: the next one is tried (a killed director refuses them all).
 import { parseArgs } from 'node:util'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { api: { type: 'string' }, service: { type: 'string' }, count: { type: 'string' }, timeout: { type: 'string', default: '10000' } },
+  options: { api: { type: 'string' }, service: { type: 'string' }, count: { type: 'string' }, timeout: { type: 'string', default: '10000' }, parallel: { type: 'string', default: '1' } },
 })
 const prefix = positionals[0]
 if (!values.api || !values.service || !values.count || !prefix) {
-  process.stderr.write('usage: api-writer.js --api URL --service NAME --count N [--timeout MS] ADDRESS_PREFIX\n')
+  process.stderr.write('usage: api-writer.js --api URL --service NAME --count N [--timeout MS] [--parallel N] ADDRESS_PREFIX\n')
   process.exit(2)
 }
 const url = `${values.api}/v1/services/${encodeURIComponent(values.service)}/reals`
-for (let i = 0; i < Number(values.count); i++) {
-  const address = `${prefix}${i.toString(16)}`
-  let line: { i: number; address: string; status?: number; error?: string }
-  try {
-    const res = await fetch(url, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address }),
-      signal: AbortSignal.timeout(Number(values.timeout)),
-    })
-    await res.arrayBuffer()
-    line = { i, address, status: res.status }
-  } catch (err) {
-    line = { i, address, error: (err as Error).cause ? String((err as Error).cause) : (err as Error).message }
+const count = Number(values.count)
+let next = 0
+async function worker(): Promise<void> {
+  for (let i = next++; i < count; i = next++) {
+    const address = `${prefix}${i.toString(16)}`
+    let line: { i: number; address: string; status?: number; error?: string }
+    try {
+      const res = await fetch(url, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address }),
+        signal: AbortSignal.timeout(Number(values.timeout)),
+      })
+      await res.arrayBuffer()
+      line = { i, address, status: res.status }
+    } catch (err) {
+      line = { i, address, error: (err as Error).cause ? String((err as Error).cause) : (err as Error).message }
+    }
+    process.stdout.write(JSON.stringify(line) + '\n')
   }
-  process.stdout.write(JSON.stringify(line) + '\n')
 }
+await Promise.all(Array.from({ length: Number(values.parallel) }, worker))
 process.stdout.write('done\n')

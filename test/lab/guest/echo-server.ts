@@ -11,10 +11,15 @@ const port = Number(values.port)
 
 const server = createServer((req, res) => {
   req.resume()
-  // Keep-alive when the client asks for it, so a probe can hold one connection across a table change.
+  // Keep-alive when the client asks for it, so a probe can hold one connection across a table change. A client
+  // that sends `x-hold-open` (http-probe.js --keep-alive) keeps it past the idle close, so a connection held through
+  // a failover longer than that (seconds under emulation) is ended by the directors or not at all.
+  if (req.headers['x-hold-open']) (req.socket as { held?: boolean }).held = true
   res.writeHead(200, { 'content-type': 'text/plain', 'x-served-by': name })
   res.end(name)
 })
+// Node's idle close (keepAliveTimeout, 5 s) is a socket timeout: with a listener here it destroys only the rest.
+server.on('timeout', (socket: { held?: boolean; destroy(): void }) => socket.held || socket.destroy())
 const udp = createSocket({ type: 'udp6', ipv6Only: false })
 udp.on('message', (_msg, peer) => udp.send(name, peer.port, peer.address))
 

@@ -1,15 +1,19 @@
 // A client in the lab: `node http-get.js --count N --timeout MS URL` sends N GETs one after another, each on
-// a new connection, and prints a JSON array of {ok, status, body} or {ok: false, error}.
+// a new connection, and prints a JSON array of {ok, status, body} or {ok: false, error}. `--method M --json BODY`
+// sends another method with a JSON body (a director's API).
 import { request } from 'node:http'
 import { parseArgs } from 'node:util'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { count: { type: 'string', default: '1' }, timeout: { type: 'string', default: '5000' } },
+  options: {
+    count: { type: 'string', default: '1' }, timeout: { type: 'string', default: '5000' },
+    method: { type: 'string', default: 'GET' }, json: { type: 'string' },
+  },
 })
 const url = positionals[0]
 if (!url) {
-  process.stderr.write('usage: http-get.js [--count N] [--timeout MS] URL\n')
+  process.stderr.write('usage: http-get.js [--count N] [--timeout MS] [--method M [--json BODY]] URL\n')
   process.exit(2)
 }
 
@@ -22,7 +26,8 @@ interface Reply {
 
 function get(target: string, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve) => {
-    const req = request(target, { agent: false, timeout: timeoutMs, headers: { connection: 'close' } }, (res) => {
+    const headers = { connection: 'close', ...(values.json === undefined ? {} : { 'content-type': 'application/json' }) }
+    const req = request(target, { agent: false, timeout: timeoutMs, method: values.method, headers }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => (body += c))
@@ -31,7 +36,7 @@ function get(target: string, timeoutMs: number): Promise<Reply> {
     })
     req.on('timeout', () => req.destroy(new Error(`no reply within ${timeoutMs} ms`)))
     req.on('error', (e) => resolve({ ok: false, error: e.message }))
-    req.end()
+    req.end(values.json)
   })
 }
 

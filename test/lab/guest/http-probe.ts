@@ -30,7 +30,7 @@ function probe(): Promise<void> {
       process.stdout.write(JSON.stringify({ at, ...r }) + '\n')
       resolve()
     }
-    const req = request(url!, { agent: agent ?? false, timeout: timeoutMs }, (res) => {
+    const req = request(url!, { agent: agent ?? false, timeout: timeoutMs, headers: agent ? { 'x-hold-open': '1' } : {} }, (res) => {
       const localPort = res.socket.localPort // read now: a kept-alive socket goes back to the pool at the end
       let body = ''
       res.setEncoding('utf8')

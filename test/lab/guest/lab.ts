@@ -185,6 +185,13 @@ export class Lab {
     return JSON.parse(out) as HttpReply[]
   }
 
+  /** Sends one request with a JSON body (or none) from `ns`: a director's API, without the CLI's start-up. */
+  async httpCall(ns: string, method: string, url: string, body?: unknown, timeoutMs = 60_000): Promise<HttpReply> {
+    const json = body === undefined ? [] : ['--json', JSON.stringify(body)]
+    const out = await this.run(ns, [process.execPath, httpGetJs, '--method', method, ...json, '--timeout', String(timeoutMs), url], { timeoutMs: 30_000 + timeoutMs })
+    return (JSON.parse(out) as HttpReply[])[0]!
+  }
+
   /**
    * Sends each payload over UDP from `ns` to `address`:`port` and waits for one reply each, one after
    * another; all from one source port, or with `newSocketEach` each from a new one (a SIP client that
