@@ -181,6 +181,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     closers.push(() => director!.close())
     await director.start()
     if (shared) followPair(shared, director, position)
+    if (pair) await pair.start()
     armDrift(director, s.driftInterval * 1000, log, closers)
     let url: string | undefined
     if (o.buildApi) {
@@ -193,9 +194,6 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       const bound = typeof addr === 'object' && addr ? addr.port : port
       url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`
     }
-    // The role last: the API's build (schemas compiled) holds the main loop for a while (seconds under emulation),
-    // which a running role would spend silent to its peer.
-    if (pair) await pair.start()
     log.info({ services: director.status().services, revision: director.status().revision, api: url }, 'director started')
     let closing: Promise<void> | undefined
     return {

@@ -30,7 +30,9 @@ t.test('a director pair in namespaces: the standby takes the VIP when the active
   t.notOk(redisLost(a) || redisLost(b), 'both directors reach Redis')
   t.notOk(await holdsVip('b'), 'the standby does not')
 
-  const probe = pn.probe(['--interval', '20', '--timeout', '300'])
+  // 800 ms: under TCP's first SYN retransmission (1 s), so a request that met no VIP holder still fails, while an
+  // answer slowed by a director starting beside it on a busy 2-core host does not (300 ms did, before any switchover).
+  const probe = pn.probe(['--interval', '20', '--timeout', '800'])
   const replies = () => probe.lines as Reply[]
   await probe.waitFor((l) => (l as Reply).ok && (l as Reply).body === 'a')
 

@@ -17,6 +17,10 @@ export interface ExecOptions {
   input?: string
 }
 
+// Linux's default ephemeral range, and one above it for a scenario that must not share ports (ownClientPorts).
+const DEFAULT_PORT_RANGE = '32768 60999'
+const OWN_PORT_RANGE = '61000 65535'
+
 /** A background program a scenario started; the lab stops it at reset if the scenario did not. */
 export interface LabProcess {
   readonly child: ChildProcess
@@ -272,7 +276,20 @@ export class Lab {
         await this.exec(null, ['ip', '-force', '-n', d.ns, '-batch', '-'], { input: batch })
       }),
     )
-    await Promise.all(byRole('client').map((c) => this.exec(null, ['ip', '-n', c.ns, 'neigh', 'flush', 'all'])))
+    await Promise.all(byRole('client').map(async (c) => {
+      await this.exec(null, ['ip', '-n', c.ns, 'neigh', 'flush', 'all'])
+      await this.exec(c.ns, ['sysctl', '-qw', `net.ipv4.ip_local_port_range=${DEFAULT_PORT_RANGE}`])
+    }))
+  }
+
+  /**
+   * Gives the clients' connections from now to the next reset source ports no other scenario uses. A director's
+   * connection table outlives the reset (IPVS has no flush of it): a scenario with thousands of connections leaves
+   * entries, some synced from the other director and held for 15 minutes, that a later scenario's connection from the
+   * same port would reuse (its real server chosen before, not counted on the new service).
+   */
+  async ownClientPorts(): Promise<void> {
+    await Promise.all(byRole('client').map((c) => this.run(c.ns, ['sysctl', '-qw', `net.ipv4.ip_local_port_range=${OWN_PORT_RANGE}`])))
   }
 
   /** Stops everything the lab started (end of the run). */
