@@ -47,7 +47,7 @@ director:
   pair:
     node: dir-$n
     priority: $([ $n = a ] && echo 150 || echo 100)
-    # The lab's timers, scaled for emulation (test/lab/pair.scenario.ts); the defaults (0.05 s x 3, lease 1 s) flap
+    # The lab's timers, scaled for emulation (test/lab/pair.lab.ts); the defaults (0.05 s x 3, lease 1 s) flap
     # under qemu TCG on a busy host (bench/README.md, "Director pair").
     heartbeat: { key: demo-heartbeat-key-0123456789, paths: [{ local: ${!me}, peer: ${!other} }], interval: 0.1, deadCount: 10, stallLimit: 6 }
     lease: { ttl: 4, margin: 1.5 }

@@ -17,12 +17,6 @@ const { values, positionals } = parseArgs({ allowPositionals: true, options: { o
 const out = values.out ?? '/dev/stdout'
 const grep = process.env.LAB_GREP ? new RegExp(process.env.LAB_GREP) : null // from `npm run lab -- --grep`
 
-// Run after the rest: the pair's scenario leaves each director thousands of IPVS connections (some synced, held 15
-// minutes) and real servers in the kernel's dest trash, which no reset can flush (IPVS has no command for it) and a
-// later scenario's service would pick up (its counters, a connection already bound).
-const RUN_LAST = new Set(['pair.scenario.js'])
-const runsLast = (p: string) => Number(RUN_LAST.has(p.slice(p.lastIndexOf('/') + 1)))
-
 function allScenarioFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name)
@@ -30,7 +24,7 @@ function allScenarioFiles(dir: string): string[] {
     // tsc never deletes outputs: a compiled scenario whose source is gone is left over, not a test.
     const source = join(project, relative(join(project, 'dist'), p)).replace(/\.js$/, '.ts')
     return e.name.endsWith('.scenario.js') && existsSync(source) ? [p] : []
-  }).sort((a, b) => runsLast(a) - runsLast(b) || a.localeCompare(b))
+  }).sort()
 }
 
 // Progress on the serial console, so `npm run lab -- --console` shows where a run is.

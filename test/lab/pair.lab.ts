@@ -5,7 +5,10 @@
 // empty; a stall of the active's main loop; the heartbeat path cut; forged heartbeats; 200 API writes with the
 // active killed -9 in their middle; the old active back; a planned switchover. Waits on events (log lines,
 // `ipvsadm -Ln`, the client's replies), never on sleeps; the few windows in which something must NOT happen are
-// bounded polls. About 10 minutes under emulation on a quiet host.
+// bounded polls. About 7-10 minutes under emulation on a quiet host. Run by hand, not in the lab tier yet:
+// `npm run -s build && node dist/test/lab/run.js --file test/lab/pair.lab.ts --timeout 1800`. It passed whole
+// in the tier twice, and failed there once on one request of 128 unanswered within 2 s while Redis was stopped
+// (being looked into); run last (its connections and the kernel's dest trash outlive the lab's reset).
 import { fileURLToPath } from 'node:url'
 import { DirectorDaemon, note, scenarioDir, weights, writeConfig, type LogLine } from './guest/director.js'
 import { assert, host, ScenarioFailure, vip, type Lab, type LabProcess, type Scenario } from './scenario.js'
