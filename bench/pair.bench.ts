@@ -4,7 +4,7 @@
 //
 // Parts (--only takes a comma list of their names; default all, in this order):
 //   ours          lvs-director in dir-a (priority 150) and dir-b (100), table in Redis (namespace redis), with the
-//                 lab's emulation-scaled timers (test/lab/pair.lab.ts): first the sync lag (--writes API writes
+//                 lab's emulation-scaled timers (test/lab/pair.scenario.ts): first the sync lag (--writes API writes
 //                 on dir-b, each timed to dir-a's kernel, interleaved with one raw `ipvsadm -a` process each), then
 //                 --trials failovers: kill -9 of the active director and its link down while a client in namespace
 //                 client polls the VIP every 20 ms (open loop: a request starts every 20 ms, each with a short
@@ -134,7 +134,7 @@ async function failover(victim: Ns, kill: () => void, tookOver: () => Promise<nu
 async function rebooted(ns: Ns): Promise<void> {
   await lab.exec(null, ['ip', '-n', ns, 'addr', 'del', `${vip.ip4}/32`, 'dev', 'eth0'])
   await lab.exec(ns, ['ipvsadm', '-R'], { input: '-C\n--stop-daemon master\n--stop-daemon backup\n' })
-  await lab.run(null, ['ip', '-n', ns, 'link', 'set', 'eth0', 'up'])
+  await lab.linkUp(ns)
 }
 
 /** Both directors as the lab leaves them: no VIP, empty tables, no sync daemons, links up. */
@@ -170,7 +170,7 @@ async function startDirector(ns: Ns, timers: Timers, redis: { host: string; port
         node: ns, priority: PRIORITY[ns],
         heartbeat: {
           key: 'lab-heartbeat-key-0123456789', paths: [{ local: host(ns).ip4, peer: host(other(ns)).ip4 }],
-          // The lab's emulation-scaled timers (test/lab/pair.lab.ts); 'default' leaves the product's.
+          // The lab's emulation-scaled timers (test/lab/pair.scenario.ts); 'default' leaves the product's.
           ...(scaled ? { interval: 0.1, deadCount: 10, stallLimit: 6 } : {}),
         },
         ...(scaled ? { lease: { ttl: 4, margin: 1.5 } } : {}),

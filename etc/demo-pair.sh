@@ -47,7 +47,7 @@ director:
   pair:
     node: dir-$n
     priority: $([ $n = a ] && echo 150 || echo 100)
-    # The lab's timers, scaled for emulation (test/lab/pair.lab.ts); the defaults (0.05 s x 3, lease 1 s) flap
+    # The lab's timers, scaled for emulation (test/lab/pair.scenario.ts); the defaults (0.05 s x 3, lease 1 s) flap
     # under qemu TCG on a busy host (bench/README.md, "Director pair").
     heartbeat: { key: demo-heartbeat-key-0123456789, paths: [{ local: ${!me}, peer: ${!other} }], interval: 0.1, deadCount: 10, stallLimit: 6 }
     lease: { ttl: 4, margin: 1.5 }
@@ -109,6 +109,7 @@ lvs dir-b status
 
 say "dir-a comes back: it removes the VIP its crash left and stays standby (no preemption)"
 ip -n dir-a link set eth0 up
+ip -n dir-a addr replace "$DIR_A_IP6/64" dev eth0 nodad # a link that went down lost its IPv6 addresses
 N=$(wc -l < "$D/dir-a.log")
 start a
 wait_for "$D/dir-a.log" '"msg":"role standby"' "$N"

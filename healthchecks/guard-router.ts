@@ -12,10 +12,9 @@
 // `drGuard: true`), close() undoes every change, and start-up undoes what a crashed run left: our rules and routes
 // are the ones whose table lies in [tableBase, tableBase + MAX_VIAS), and accept_local's earlier value is kept in
 // a file under /run (cleared by a reboot, as the kernel's state is).
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import { ERR_IP_COMMAND_FAILED } from '../src/errors.js'
 import { nodeExec, type Exec } from '../src/exec.js'
+import { keepSysctls } from '../src/sysctl-keeper.js'
 import { familyOf, type Family } from './icmp.js'
 
 /** Runs `ip` (or `sysctl`) with an argv array, never a shell; resolves stdout, rejects with LVS_ERR_IP_COMMAND_FAILED. */
@@ -109,7 +108,8 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): IpGuard
   const tableBase = options.tableBase ?? 0x4c560000
   const pref = String(options.rulePref ?? 90)
   const localPref = String(options.localPref ?? 100)
-  const stateFile = options.stateFile ?? '/run/lvs-director/dr-guard.json'
+  // accept_local's earlier value; a file already there was left by a run that never closed.
+  const sysctls = keepSysctls(run, options.stateFile ?? '/run/lvs-director/dr-guard.json')
   const vias = new Map<string, Via>()
   const used = new Set<number>()
   const prepared = new Set<Family>()
@@ -132,27 +132,8 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): IpGuard
     await run('ip', [fam(family), 'rule', 'del', 'pref', localPref, 'lookup', 'local']).catch(() => {})
     await run('ip', [fam(family), 'rule', 'add', 'pref', localPref, 'lookup', 'local'])
     await run('ip', [fam(family), 'rule', 'del', 'pref', '0', 'lookup', 'local']).catch(() => {})
-    if (family === 4) await enableAcceptLocal()
+    if (family === 4) await sysctls.set({ [ACCEPT_LOCAL]: '1' })
     prepared.add(family)
-  }
-
-  async function enableAcceptLocal(): Promise<void> {
-    // A file already there was left by a run that never closed: it holds the value from before any of ours.
-    const saved = await readFile(stateFile, 'utf8').catch(() => undefined)
-    if (saved === undefined) {
-      const acceptLocal = (await run('sysctl', ['-n', ACCEPT_LOCAL])).trim()
-      await mkdir(dirname(stateFile), { recursive: true })
-      await writeFile(stateFile, JSON.stringify({ acceptLocal }))
-    }
-    await run('sysctl', ['-qw', `${ACCEPT_LOCAL}=1`])
-  }
-
-  async function restoreAcceptLocal(): Promise<void> {
-    const saved = await readFile(stateFile, 'utf8').catch(() => undefined)
-    if (saved === undefined) return // never changed by us
-    const value = String((JSON.parse(saved) as { acceptLocal?: unknown }).acceptLocal)
-    if (/^\d+$/.test(value)) await run('sysctl', ['-qw', `${ACCEPT_LOCAL}=${value}`])
-    await rm(stateFile, { force: true })
   }
 
   // Puts the kernel's local rule back at pref 0 (added before the moved one goes, so local delivery never lapses).
@@ -233,7 +214,7 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): IpGuard
       return serial(async () => {
         for (const [key, v] of [...vias]) await removeVia(key, v)
         for (const family of prepared) await restoreLocalRule(family)
-        if (prepared.has(4)) await restoreAcceptLocal()
+        if (prepared.has(4)) await sysctls.restore()
         prepared.clear()
       })
     },
@@ -242,7 +223,7 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): IpGuard
         await cleanupFamily(4)
         // A kernel without IPv6 cannot list its rules, and has nothing of ours to clean.
         await cleanupFamily(6).catch(() => {})
-        await restoreAcceptLocal()
+        await sysctls.restore()
       })
     },
   }

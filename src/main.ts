@@ -15,6 +15,7 @@ import { loadConfig, parseConfig, parseListen, type LoadedConfig } from './confi
 import { Director } from './director.js'
 import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
+import { keepSysctls } from './sysctl-keeper.js'
 import { ERR_INVALID_VALUE, ERR_STORE_UNAVAILABLE } from './errors.js'
 import type { Exec } from './exec.js'
 import { createSpawner } from './spawner.js'
@@ -26,6 +27,7 @@ import { RedisTable, redisTableOptions, type StreamPosition } from './table/redi
 import { Alerts } from './ha/alerts.js'
 import { createAnnouncer } from './ha/announce.js'
 import { readHeartbeatKey, startHeartbeat } from './ha/heartbeat.js'
+import { heartbeatPath } from './ha/heartbeat-config.js'
 import { Lease } from './ha/lease.js'
 import { Pair } from './ha/pair.js'
 import { PairMarks } from './ha/pair-marks.js'
@@ -33,7 +35,8 @@ import { PairWatch } from './ha/pair-watch.js'
 import { PairWatcher } from './ha/pair-watcher.js'
 import type { PeerHeartbeat, Role } from './ha/role-types.js'
 import { openSyncDaemonRole } from './ha/sync-daemon.js'
-import { openVips } from './ha/vips.js'
+import { checkVip, openVips } from './ha/vips.js'
+import { openHandoff } from './ha/handoff.js'
 import type { PairControl } from './director.js'
 import type { PairView } from './api/control.js'
 import type { DirectorSettings } from './config/schema.js'
@@ -117,6 +120,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await writer.preflight() // no ipvsadm or no IPVS: one coded error before anything is touched
     const lock = await lockDir(s.stateDir)
     closers.push(() => lock.release())
+    // Put back a crashed run's settings, or set this run's (put back on stop).
+    const sysctls = keepSysctls(commandRunner(exec), join(s.stateDir, 'sysctls.json'))
+    // A tuning, not a need: a kernel that refuses it (no such setting) is logged and served as it is.
+    await sysctls.set(s.expireNodestConn ? { 'net.ipv4.vs.expire_nodest_conn': '1' } : {})
+      .catch((err) => log.warn({ err }, 'kernel settings not changed'))
+    closers.push(() => sysctls.restore())
     const { store, owned, warnings: ownedWarnings } = await OwnedStore.open(join(s.stateDir, 'owned.json'))
     for (const w of ownedWarnings) log.warn({ file: join(s.stateDir, 'owned.json') }, w)
     closers.push(() => store.close())
@@ -229,6 +238,11 @@ export async function pairTable(redis: RedisTable, local: PersistedTable | undef
 }
 
 const HEARTBEAT_FEED_MS = 10
+/**
+ * A planned switchover's handoff window (ha/handoff.ts): longer than the kernel's sync flush (a buffer goes out once
+ * 2 s old, checked each second), so the old active's last connections reach the new one within it.
+ */
+const HANDOFF_MS = 3500
 
 /**
  * This director's side of a pair: its VIPs (a crashed run's removed now), announcements, the connection-sync
@@ -242,9 +256,12 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
   const vips = await openVips({ exec, stateDir: s.stateDir, log: child('vips') })
   closers.push(() => vips.close())
   const sync = p.syncDaemon
-    ? await openSyncDaemonRole({ ipvsadm, daemon: { mcastInterface: p.syncDaemon.interface, syncid: p.syncDaemon.syncid }, stateDir: s.stateDir, log: child('sync-daemon') })
+    ? await openSyncDaemonRole({ ipvsadm, daemon: { mcastInterface: p.syncDaemon.interface, syncid: p.syncDaemon.syncid }, stateDir: s.stateDir, masterLingerMs: HANDOFF_MS, log: child('sync-daemon') })
     : undefined
   if (sync) closers.push(() => sync.close())
+  // After a planned switchover the old active serves what it opened for HANDOFF_MS more: the new one sends it there.
+  const handoff = await openHandoff({ exec, vips: p.vips.map((v, i) => checkVip(v, `/director/pair/vips/${i}`)), paths: p.heartbeat.paths.map(heartbeatPath), windowMs: HANDOFF_MS, log: child('handoff') })
+  closers.push(() => handoff.close())
   const announcer = createAnnouncer({ exec, count: p.announce.count, intervalMs: p.announce.interval * 1000, log: child('announce') })
   closers.push(() => announcer.close())
   // Our heartbeats say "active" only once the VIPs are added and their announcement has started: an old active
@@ -270,9 +287,10 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
     },
     clock: systemClock,
     lease,
-    async onTakeover(epoch) {
+    async onTakeover(epoch, handover) {
       const r = await vips.add(p.vips)
       for (const f of r.failed) pairLog.error({ err: f.err, vip: f.vip.address }, 'a VIP could not be added')
+      if (handover) await handoff.open() // before the announcement: the old active's connections keep their way
       void announcer.announce([...r.changed, ...r.unchanged, ...r.foreign]) // never rejects; errors are logged
       announced = epoch
       await sync?.setRole('master').catch((err: Error) => pairLog.error({ err }, 'sync daemon: could not become master'))
@@ -282,9 +300,11 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
     },
     async onRelease(handedOver) {
       announcer.abort()
-      // Handed over: the new active has announced the VIPs; requests already on their way here still get answers
-      // while its announcement burst runs (two holders lose nothing; none would).
-      if (handedOver) await new Promise((resolve) => setTimeout(resolve, p.announce.count * p.announce.interval * 1000))
+      await handoff.close()
+      // Handed over: the new active has announced the VIPs and sends here, for HANDOFF_MS, the packets of the
+      // connections this director opened that it does not know yet; they still get answers here meanwhile (two
+      // holders lose nothing; none would).
+      if (handedOver) await new Promise((resolve) => setTimeout(resolve, Math.max(HANDOFF_MS, p.announce.count * p.announce.interval * 1000)))
       const r = await vips.removeAll()
       for (const f of r.failed) pairLog.error({ err: f.err, vip: f.vip.address }, 'a VIP could not be removed')
       await sync?.setRole('backup').catch((err: Error) => pairLog.error({ err }, 'sync daemon: could not become backup'))

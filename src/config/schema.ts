@@ -214,6 +214,12 @@ export const DirectorSettingsSchema = Type.Object(
     batchWindow: Type.Integer({ minimum: 0, maximum: 5000, default: 20 }),
     /** The largest share (0..1) of a service's real servers an operator may have draining or disabled at once. */
     maxDrainShare: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+    /**
+     * Set `net.ipv4.vs.expire_nodest_conn=1` while the director runs (the earlier value is put back on stop): a
+     * connection whose real server left the table (a drain's end, a removal) ends at its next packet, and a new
+     * connection from a reused port is scheduled afresh, instead of the kernel dropping its packets until it times out.
+     */
+    expireNodestConn: Type.Boolean({ default: true }),
     /** Allow dr-guard checks (they add policy routing on the director; undone on stop). */
     drGuard: Type.Boolean({ default: false }),
     /** A director pair's shared table; absent: one director with its table in stateDir. */

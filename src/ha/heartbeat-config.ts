@@ -80,7 +80,8 @@ function endpoint(text: unknown, field: string): HostPort & { port: number } {
 
 const hostPort = (a: string, port: number) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)
 
-function checkPath(p: HeartbeatPathOptions, i: number): HeartbeatPath {
+/** One path checked, with canonical addresses and ports; throws LVS_ERR_HEARTBEAT_CONFIG naming `paths[i]`. */
+export function heartbeatPath(p: HeartbeatPathOptions, i: number): HeartbeatPath {
   const field = `paths[${i}]`
   if (typeof p !== 'object' || p === null) throw bad(field, 'a path is { local, peer, name? }')
   const local = endpoint(p.local, `${field}.local`)
@@ -129,7 +130,7 @@ export function heartbeatConfig(options: HeartbeatOptions): HeartbeatConfig {
   if (typeof options !== 'object' || options === null) throw bad('options', 'not an object')
   if (!Array.isArray(options.paths) || options.paths.length === 0) throw bad('paths', 'at least one path is required')
   if (options.paths.length > MAX_PATHS) throw bad('paths', `at most ${MAX_PATHS} paths`)
-  const paths = options.paths.map(checkPath)
+  const paths = options.paths.map(heartbeatPath)
   const binds = new Set<string>()
   paths.forEach((p, i) => {
     const bind = hostPort(p.localAddress, p.localPort)

@@ -6,8 +6,11 @@ import { RoleMachine, type AlertKind, type LeaseOp, type PeerHeartbeat, type Rol
 
 /** What the pair does to the world; each effect runs after the previous one has finished. */
 export interface PairEffects {
-  /** Add the VIPs, announce them (gratuitous ARP, unsolicited NA), sync daemon master. Every (re)gain calls it. */
-  onTakeover(epoch: number): Promise<void>
+  /**
+   * Add the VIPs, announce them (gratuitous ARP, unsolicited NA), sync daemon master. Every (re)gain calls it.
+   * `handover`: the peer handed them over and serves what it opened a while longer (see ha/handoff.ts).
+   */
+  onTakeover(epoch: number, handover: boolean): Promise<void>
   /** Announce the VIPs again (the peer may have held them). */
   onAnnounce(epoch: number): Promise<void>
   /** Remove the VIPs, sync daemon backup. `handedOver`: the peer took them over and has started announcing them. */
@@ -160,7 +163,7 @@ export class Pair {
     for (const a of actions) {
       switch (a.type) {
         case 'takeover':
-          this.#effect(`takeover at epoch ${a.epoch}`, () => o.onTakeover(a.epoch))
+          this.#effect(`takeover at epoch ${a.epoch}`, () => o.onTakeover(a.epoch, a.handover))
           break
         case 'announce':
           this.#effect('announce', () => o.onAnnounce(a.epoch))

@@ -64,7 +64,7 @@ export type AlertKind = 'standby-lost' | 'partition' | 'redis-lost' | 'self-fenc
 
 /** What the caller must do, in order. Each lease action must be answered with {@link RoleMachine.leaseReply}. */
 export type RoleAction =
-  | { type: 'takeover'; epoch: number } // add the VIPs, announce them, sync daemon master
+  | { type: 'takeover'; epoch: number; handover: boolean } // add the VIPs, announce them, sync daemon master; handover: the peer hands them over (and keeps serving a while)
   | { type: 'announce'; epoch: number } // announce the VIPs again (a split ended)
   | { type: 'release'; handedOver: boolean } // remove the VIPs, sync daemon backup; handedOver: the peer holds them now
   | { type: 'acquire-lease'; minEpoch: number; stealIfStaleMs?: number } // steal: also from a holder stale that long

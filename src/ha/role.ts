@@ -343,7 +343,8 @@ export class RoleMachine {
     this.#preemptSince = undefined
     this.#reannounce = false
     this.#clear('partition', 'no-witness', 'standby-lost', 'split')
-    out.push({ type: 'takeover', epoch })
+    const peer = this.#peer
+    out.push({ type: 'takeover', epoch, handover: this.#peerAlive && peer!.handover && ACTIVE.has(peer!.role) })
     this.#become(now, out, 'active', why)
   }
 
@@ -434,7 +435,7 @@ export class RoleMachine {
         this.#known = Math.max(this.#known, view.epoch)
         // A regain at the new epoch: the VIPs (already held: unchanged) announced under it, and the transport told
         // that they are (the daemon's heartbeats say "active at N" only once the takeover at N has run).
-        out.push({ type: 'takeover', epoch: view.epoch })
+        out.push({ type: 'takeover', epoch: view.epoch, handover: false })
         return
       }
       if (ours && this.#role === 'stopped') return void (this.#wantRelease = true)

@@ -53,6 +53,8 @@ export class SimDirector {
   readonly m: RoleMachine
   vips = false
   takeovers: number[] = []
+  /** Each takeover's handover flag (the peer handed the VIPs over), in order. */
+  handovers: boolean[] = []
   releases = 0
   /** Each release's `handedOver`. */
   released: boolean[] = []
@@ -83,6 +85,7 @@ export class SimDirector {
         case 'takeover':
           this.vips = true
           this.takeovers.push(a.epoch)
+          this.handovers.push(a.handover)
           break
         case 'release':
           this.vips = false

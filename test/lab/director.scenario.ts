@@ -174,7 +174,15 @@ export const scenarios: Scenario[] = [
         assert.ok(removed.time >= closedAt, 'removed after the connection closed', { removed, closedAt })
         await assert.eventually(async () => assert.ok(!((await weights(lab, dirA, WEB))[serving.ip4] !== undefined), 'the drained server is gone from the kernel'), 'drained server removed')
         note(`drain: ${serving.ns} removed ${removed.time - closedAt} ms after its last connection closed`)
+        // The held connection's entry (FIN_WAIT, two minutes) and the probe's to it: with expire_nodest_conn, which
+        // the director sets while it runs, the kernel drops them with the real server, so a new connection from one
+        // of their ports is scheduled afresh rather than dropped until the entry times out.
+        const sysctl = async () => (await lab.run(dirA, ['sysctl', '-n', 'net.ipv4.vs.expire_nodest_conn'])).trim()
+        assert.equal(await sysctl(), '1', 'expire_nodest_conn is on while the director runs')
+        const entriesTo = async (ip: string) => (await lab.run(dirA, ['ipvsadm', '-Lnc'])).split('\n').filter((l) => l.split(/\s+/)[5]?.startsWith(`${ip}:`))
+        await assert.eventually(async () => assert.same(await entriesTo(serving.ip4), [], `no connection entry to the removed ${serving.ns} is left in the kernel`), 'entries of the removed server expired')
         await d.stop()
+        assert.equal(await sysctl(), '0', 'and back to its earlier value after the director stops')
       } finally {
         await d.proc.stop()
       }

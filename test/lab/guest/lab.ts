@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { run as runProgram, type Ran } from '../host/exec.js'
-import { byRole, host, initialVipHolder, vip } from '../topology.js'
+import { byRole, host, initialVipHolder, prefix4, prefix6, vip } from '../topology.js'
 import { ScenarioFailure } from './assert.js'
 
 /** What a finished program left behind (code null: killed by the timeout or could not start). */
@@ -20,6 +20,7 @@ export interface ExecOptions {
 // Linux's default ephemeral range, and one above it for a scenario that must not share ports (ownClientPorts).
 const DEFAULT_PORT_RANGE = '32768 60999'
 const OWN_PORT_RANGE = '61000 65535'
+const EXPIRE_NODEST_CONN = 'net.ipv4.vs.expire_nodest_conn'
 
 /** A background program a scenario started; the lab stops it at reset if the scenario did not. */
 export interface LabProcess {
@@ -259,17 +260,32 @@ export class Lab {
   }
 
   /**
-   * Puts the lab back as it started: stops the scenario's background programs, clears IPVS and stops the
-   * sync daemons in every director, puts the VIP back on dir-a only, and flushes the client's neighbours.
+   * Puts the lab back as it started: stops the scenario's background programs, clears IPVS and its connection
+   * entries and stops the sync daemons in every director, puts the VIP back on dir-a only, and flushes the client's
+   * neighbours.
    */
   async reset(): Promise<void> {
     await Promise.all([...this.#processes].map((p) => p.stop()))
     await Promise.all(
       byRole('director').map(async (d) => {
+        // IPVS has no command that flushes connection entries, and they outlive their service (held up to 15
+        // minutes, their real server kept in the kernel's trash): a later scenario's connection from the same port
+        // would reuse one, and a re-added real server would get its old entries back. With expire_nodest_conn on
+        // while -C deletes the real servers, the kernel (5.9 and later) expires every entry bound to one at once.
+        await this.run(d.ns, ['sysctl', '-qw', `${EXPIRE_NODEST_CONN}=1`])
         // One ipvsadm for all four (restore mode takes any command); 900 120 300 are the kernel's defaults.
         const restore = '-C\n--stop-daemon master\n--stop-daemon backup\n--set 900 120 300\n'
         const r = await this.exec(d.ns, ['ipvsadm', '-R'], { input: restore })
         if (r.code !== 0) throw new Error(`reset of ${d.ns} failed: ${r.stderr}`)
+        // Entries synced in without a service of their own have no real server to lose: they stay, and say so.
+        let left = -1
+        for (let i = 0; i < 50 && left !== 0; i++) {
+          if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+          left = (await this.run(d.ns, ['ipvsadm', '-Lnc'])).split('\n').filter((l) => /^(TCP|UDP|SCTP) /.test(l)).length
+        }
+        if (left > 0) process.stderr.write(`lab reset: ${left} connection entries left in ${d.ns}\n`)
+        await this.run(d.ns, ['sysctl', '-qw', `${EXPIRE_NODEST_CONN}=0`])
+        await this.linkUp(d.ns)
         const verb = d.ns === initialVipHolder ? 'replace' : 'del'
         const nodad = verb === 'replace' ? ' nodad' : ''
         const batch = `addr ${verb} ${vip.ip4}/32 dev eth0\naddr ${verb} ${vip.ip6}/128 dev eth0${nodad}\n`
@@ -280,6 +296,16 @@ export class Lab {
       await this.exec(null, ['ip', '-n', c.ns, 'neigh', 'flush', 'all'])
       await this.exec(c.ns, ['sysctl', '-qw', `net.ipv4.ip_local_port_range=${DEFAULT_PORT_RANGE}`])
     }))
+  }
+
+  /**
+   * Brings `ns`'s eth0 up with its own addresses. A link taken down (a scenario's dead machine) loses its IPv6
+   * addresses (the kernel's keep_addr_on_down is off): up again, it would reach no one over IPv6.
+   */
+  async linkUp(ns: string): Promise<void> {
+    const h = host(ns)
+    const batch = `link set eth0 up\naddr replace ${h.ip4}/${prefix4} dev eth0\naddr replace ${h.ip6}/${prefix6} dev eth0 nodad\n`
+    await this.run(null, ['ip', '-n', ns, '-batch', '-'], { input: batch })
   }
 
   /**

@@ -33,6 +33,7 @@ const packages: ReadonlyArray<readonly [program: string, pkg: string]> = [
   ['arping', 'iputils-arping'],
   ['ip', 'iproute2'],
   ['redis-server', 'redis-server'],
+  ['nft', 'nftables'],
 ]
 
 /** Makes sure every part exists (installing and downloading when root), or says why the lab cannot run. */
