@@ -440,6 +440,8 @@ export class Director implements DirectorControl {
   /**
    * Run a write. A pair's writes take turns (apply, Redis, undo when refused) and one refused because the other
    * director wrote first is made again once this director holds that revision, unless the caller sent If-Match.
+   * Refused as `busy` (the other director holds the next write in Redis: it lost a race and makes its write again),
+   * it is made again once that write came through, If-Match or not (which is then checked against it).
    */
   async #writing<T>(ctx: { ifMatch?: string }, write: (published: () => void) => Promise<T>): Promise<T> {
     if (!this.#d.shared) return write(() => {})
@@ -447,9 +449,9 @@ export class Director implements DirectorControl {
       try {
         return await this.#inTurn(write)
       } catch (err) {
-        const e = err as { code?: string; revision?: number }
-        if (e.code !== 'LVS_ERR_STORE_CONFLICT' || ctx.ifMatch !== undefined || attempt >= CONFLICT_RETRIES) throw err
-        await this.#reach(e.revision ?? 0)
+        const e = err as { code?: string; revision?: number; busy?: boolean }
+        if (e.code !== 'LVS_ERR_STORE_CONFLICT' || attempt >= CONFLICT_RETRIES || (ctx.ifMatch !== undefined && !e.busy)) throw err
+        await this.#reach((e.revision ?? 0) + (e.busy ? 1 : 0))
       }
     }
   }

@@ -57,6 +57,8 @@ export interface RedisTableOptions {
   commandTimeoutMs?: number
   /** How long one XREAD blocks; the follower re-checks the stream's instance and revision after each. @default 5000 */
   blockMs?: number
+  /** How long a writer refused because the other wrote first holds the next write (see WRITE). @default 1000 */
+  turnMs?: number
 }
 
 /** Where a follower is: the stream instance, the revision it holds and the id of the entry that made it. */
@@ -94,16 +96,25 @@ export interface SeedResult {
 
 const CLUSTER = /^[A-Za-z0-9._-]{1,64}$/
 
-// KEYS: rev instance services order drains stream. ARGV: expect, rev, maxlen, change JSON, n, then n pairs
-// (service name, JSON or '' to delete), then pairs (service name, drains JSON or '' for none).
+// KEYS: rev instance services order drains stream turn. ARGV: expect, rev, maxlen, change JSON, writer id, turn ms,
+// n, then n pairs (service name, JSON or '' to delete), then pairs (service name, drains JSON or '' for none).
+// The turn: a writer refused because another wrote first holds the next write for `turn ms` (refreshed while it is
+// refused again), and every other writer is told 'busy' meanwhile; its write ends the turn. So a writer slower to
+// follow the stream than the other writes never loses every race (docs/redis.md).
 const WRITE = `
 if not redis.call('GET', KEYS[2]) then return {'empty'} end
 local cur = redis.call('GET', KEYS[1])
-if tonumber(cur) ~= tonumber(ARGV[1]) then return {'conflict', cur} end
-local n = tonumber(ARGV[5])
+local turn = redis.call('GET', KEYS[7])
+if turn and turn ~= ARGV[5] then return {'busy', cur} end
+if tonumber(cur) ~= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[7], ARGV[5], 'PX', ARGV[6])
+  return {'conflict', cur}
+end
+if turn then redis.call('DEL', KEYS[7]) end
+local n = tonumber(ARGV[7])
 local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
 local pos = (tonumber(last[2]) or 0) + 1
-for i = 6, 5 + 2 * n, 2 do
+for i = 8, 7 + 2 * n, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[3], ARGV[i])
     redis.call('ZREM', KEYS[4], ARGV[i])
@@ -112,7 +123,7 @@ for i = 6, 5 + 2 * n, 2 do
     pos = pos + redis.call('ZADD', KEYS[4], 'NX', pos, ARGV[i])
   end
 end
-for i = 6 + 2 * n, #ARGV, 2 do
+for i = 8 + 2 * n, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[5], ARGV[i]) else redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]) end
 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -147,7 +158,7 @@ redis.call('SET', KEYS[1], ARGV[3])
 return {'ok', redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], '*', 'rev', ARGV[3], 'instance', inst, 'snapshot', '1')}
 `
 
-type Reply = [status: 'ok' | 'conflict' | 'empty' | 'exists', value?: string | null]
+type Reply = [status: 'ok' | 'conflict' | 'busy' | 'empty' | 'exists', value?: string | null]
 type Scripted = Redis & {
   lvsWrite(...args: Array<string | number>): Promise<Reply>
   lvsPut(...args: Array<string | number>): Promise<Reply>
@@ -181,7 +192,10 @@ export function compareIds(a: string, b: string): number {
 
 /** The desired table of one director pair in Redis, and a follower of its changes. */
 export class RedisTable {
-  readonly #keys: { rev: string; instance: string; services: string; order: string; drains: string; stream: string; base: string }
+  readonly #keys: { rev: string; instance: string; services: string; order: string; drains: string; stream: string; base: string; turn: string }
+  /** This table's writes, as the turn names them. */
+  readonly #writer = randomUUID()
+  readonly #turnMs: number
   readonly #conn: Scripted
   /** XREAD BLOCK holds its connection: the follower has its own. */
   readonly #blocking: Redis
@@ -196,7 +210,8 @@ export class RedisTable {
   constructor(options: RedisTableOptions) {
     if (!CLUSTER.test(options.cluster)) throw new ERR_INVALID_VALUE('redis cluster name', `${JSON.stringify(options.cluster)} is not 1-64 letters, digits, ".", "_" or "-"`)
     const k = (name: string) => `lvs:{${options.cluster}}:${name}`
-    this.#keys = { rev: k('rev'), instance: k('instance'), services: k('services'), order: k('order'), drains: k('drains'), stream: k('stream'), base: k('base') }
+    this.#keys = { rev: k('rev'), instance: k('instance'), services: k('services'), order: k('order'), drains: k('drains'), stream: k('stream'), base: k('base'), turn: k('turn') }
+    this.#turnMs = options.turnMs ?? 1000
     this.#maxLen = options.streamMaxLen ?? 10000
     this.#replicas = options.replicas ?? 0
     this.#waitMs = options.waitTimeoutMs ?? 1000
@@ -205,7 +220,7 @@ export class RedisTable {
     const c = options.connection
     this.#where = c.sentinels ? `sentinel master ${c.name}` : c.url ? redactUrl(c.url) : `${c.host ?? 'localhost'}:${c.port ?? 6379}`
     this.#conn = connect(c, timeout + this.#waitMs) as Scripted
-    this.#conn.defineCommand('lvsWrite', { numberOfKeys: 6, lua: WRITE })
+    this.#conn.defineCommand('lvsWrite', { numberOfKeys: 7, lua: WRITE })
     this.#conn.defineCommand('lvsPut', { numberOfKeys: 7, lua: PUT })
     this.#blocking = connect(c, timeout + this.#blockMs)
   }
@@ -225,7 +240,8 @@ export class RedisTable {
   /**
    * Make one change, if Redis is at `expectRevision` (and `change.revision` is the next). Resolves with the stream
    * id once Redis has it (and, with `replicas`, once WAIT says they have it). Throws LVS_ERR_STORE_CONFLICT (with
-   * `revision`, Redis's) and changes nothing when another write came first; LVS_ERR_STORE_UNAVAILABLE when Redis
+   * `revision`, Redis's) and changes nothing when another write came first (this table then holds the next write
+   * for turnMs), or with `busy` too when another writer holds it; LVS_ERR_STORE_UNAVAILABLE when Redis
    * cannot be reached or holds no table; LVS_ERR_STORE_NOT_REPLICATED (with `revision`) when the change is in
    * Redis but too few replicas confirmed it.
    */
@@ -234,7 +250,7 @@ export class RedisTable {
     const services = Object.entries(change.services).flatMap(([name, s]) => [name, s ? JSON.stringify(s) : ''])
     const drains = Object.entries(change.drains).flatMap(([name, reals]) => [name, drainsJson(reals)])
     const reply = await this.#run(() =>
-      this.#conn.lvsWrite(...this.#writeKeys(), expectRevision, change.revision, this.#maxLen, JSON.stringify(change), services.length / 2, ...services, ...drains))
+      this.#conn.lvsWrite(...this.#writeKeys(), this.#keys.turn, expectRevision, change.revision, this.#maxLen, JSON.stringify(change), this.#writer, this.#turnMs, services.length / 2, ...services, ...drains))
     return this.#acknowledge(reply, expectRevision, change.revision)
   }
 
@@ -315,7 +331,7 @@ export class RedisTable {
   }
 
   async #acknowledge([status, value]: Reply, expect: number, revision: number): Promise<string> {
-    if (status === 'conflict') throw Object.assign(new ERR_STORE_CONFLICT(Number(value ?? 0), expect), { revision: Number(value ?? 0) })
+    if (status === 'conflict' || status === 'busy') throw Object.assign(new ERR_STORE_CONFLICT(Number(value ?? 0), expect), { revision: Number(value ?? 0), ...(status === 'busy' ? { busy: true } : {}) })
     if (status === 'empty') throw new ERR_STORE_UNAVAILABLE(this.#where, 'it holds no table (restarted empty?); the directors refill it')
     if (this.#replicas > 0) {
       let acked: number

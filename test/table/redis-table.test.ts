@@ -101,6 +101,29 @@ t.test('a write is atomic and checks the revision: a stale one changes nothing',
   t.same((await rt.snapshot())?.table.services.map((s) => s.name), ['b', 'c'], 'a delete')
 })
 
+t.test('the turn: a writer refused because the other wrote first holds the next write; the other is told busy until it is made or the turn lapses', async (t) => {
+  const redis = await redisServer(t)
+  const x = await table(t, redis)
+  const y = await table(t, redis, { turnMs: 300 })
+  await x.seed(first())
+  await y.write(put(2, svc('c', 82)), 1)
+  await t.rejects(x.write(put(2, svc('d', 83)), 1), { code: 'LVS_ERR_STORE_CONFLICT', revision: 2, busy: undefined }, 'x lost a race: a plain conflict, and x holds the next write')
+  await t.rejects(y.write(put(3, svc('e', 84)), 2), { code: 'LVS_ERR_STORE_CONFLICT', revision: 2, busy: true }, 'y, at the right revision, is told busy')
+  t.equal((await x.snapshot())?.table.revision, 2, 'and changed nothing')
+  await x.write(put(3, svc('d', 83)), 2)
+  await y.write(put(4, svc('e', 84)), 3)
+  t.same((await y.snapshot())?.table.services.map((s) => s.name), ['a', 'b', 'c', 'd', 'e'], "x's write made at once, then y's")
+
+  // A holder that never writes again: its turn lapses after turnMs, and y writes.
+  await t.rejects(y.write(put(4, svc('f', 85)), 3), { code: 'LVS_ERR_STORE_CONFLICT', revision: 4 }, 'y lost a race with itself: y holds the turn now')
+  await t.rejects(x.write(put(5, svc('g', 86)), 4), { code: 'LVS_ERR_STORE_CONFLICT', busy: true }, 'x is told busy')
+  const raw = new Redis({ host: '127.0.0.1', port: redis.port })
+  t.teardown(() => raw.disconnect())
+  for (let i = 0; i < 100 && (await raw.exists('lvs:{pair1}:turn')) === 1; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  await x.write(put(5, svc('g', 86)), 4)
+  t.equal((await x.snapshot())?.table.revision, 5, 'once it lapsed, the other writes')
+})
+
 t.test('either director writes; each change reaches the other in order', async (t) => {
   const redis = await redisServer(t)
   const [a, b] = [await table(t, redis), await table(t, redis)]
