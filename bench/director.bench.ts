@@ -25,7 +25,7 @@ import { buildApi } from '../src/api/app.js'
 import { nodeExec, type Exec } from '../src/exec.js'
 import { startDaemon, type Daemon } from '../src/main.js'
 import { CHANGE_COMMANDS } from './director-fake-exec.js'
-import { median, mustRun, now, runRaw } from './ipvs-measure.js'
+import { median, mustRun, now, percentile, runRaw } from './ipvs-measure.js'
 import { BENCH_VIP, benchPort, rawRestoreText, REAL_SERVERS } from './ipvs-rules.js'
 
 const log = (line: string) => process.stderr.write(`[director-bench ${process.uptime().toFixed(1)}s] ${line}\n`)
@@ -137,12 +137,8 @@ async function raw(args: string[], input?: string): Promise<number> {
   if (r.code !== 0 || r.stderr.trim()) throw new Error(`ipvsadm ${args.join(' ')}: ${r.code} ${r.stderr}`)
   return r.ms
 }
-const pct = (values: number[], p: number) => {
-  const s = [...values].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!
-}
 const med = (v: number[]) => (v.length ? median(v) : NaN)
-const stats = (v: number[]) => (v.length ? { n: v.length, p50: median(v), p99: pct(v, 99), min: Math.min(...v), max: Math.max(...v) } : { n: 0, p50: NaN, p99: NaN, min: NaN, max: NaN })
+const stats = (v: number[]) => (v.length ? { n: v.length, p50: median(v), p99: percentile(v, 99), min: Math.min(...v), max: Math.max(...v) } : { n: 0, p50: NaN, p99: NaN, min: NaN, max: NaN })
 const r1 = (x: number) => Math.round(x * 10) / 10
 
 function listen(port: number): Promise<{ server: Server; close(): void }> {
@@ -400,7 +396,7 @@ async function main(): Promise<void> {
       const present = lastAt - t0
       const restores = processes.slice(procStart).filter((p) => p.lines > 0)
       const restoreMs = restores.reduce((n, p) => n + p.ms, 0)
-      burst.dir.push({ present, responses: tResp, reqP50: med(latencies), reqP99: latencies.length ? pct(latencies, 99) : NaN, answered: latencies.length, restores: restores.length, restoreMs, own: present - restoreMs })
+      burst.dir.push({ present, responses: tResp, reqP50: med(latencies), reqP99: latencies.length ? percentile(latencies, 99) : NaN, answered: latencies.length, restores: restores.length, restoreMs, own: present - restoreMs })
       log(`burst sample ${JSON.stringify(burst.dir.at(-1))}`)
       log(`3. burst round ${round} director: all ${BURST} in kernel after ${r1(present)} ms (responses ${r1(tResp)} ms, ${restores.length} restores, ${r1(restoreMs)} ms in ipvsadm)`)
     }

@@ -58,6 +58,13 @@ export function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
 }
 
+/** The p-th percentile (nearest rank) of a non-empty list. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) throw new Error('percentile of nothing')
+  const s = [...values].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!
+}
+
 /** Per-key medians of a list of records of durations. */
 export function medianPhases(samples: Array<Record<string, number>>): Record<string, number> {
   const keys = Object.keys(samples[0] ?? {})

@@ -5,8 +5,8 @@
 // ("Director pair", "On this host's kernel") says what and why.
 //
 //   npm run -s bench:pair-host        (under `flock /tmp/lvs-lab.lock`: never beside a lab run)
-//   node dist/bench/pair-host.bench.js [--only ours-default,ours-test,keepalived,keepalived-fast] [--trials 10]
-//                                      [--interval 20] [--probe-timeout 300] [--part-budget 300] [--out FILE]
+//   node dist/bench/pair-host.bench.js [--only ours-default,ours-test,keepalived,keepalived-fast,sync-lag] [--trials 10]
+//                                      [--interval 20] [--probe-timeout 300] [--part-budget 300] [--writes 100] [--out FILE]
 //
 // Parts (--only, default all):
 //   ours-default     lvs-director with the config's defaults (heartbeat 0.05 s x 3, stallLimit 2 s, lease ttl 1 s,
@@ -14,6 +14,10 @@
 //   ours-test        the same with test/pair-failover.test.ts's heartbeat 0.1 s x 5
 //   keepalived       keepalived as the pair (one vrrp_instance per director moving the VIP), VRRPv2, advert_int 1
 //   keepalived-fast  the same with VRRPv3 and advert_int 0.05
+//   sync-lag         lvs-director with the defaults, a active: --writes API writes on b, one after another (each adds a
+//                    real server), each timed from its request to a's audit of it (its desired table) and to a's next
+//                    "kernel table updated" (the stand-in ipvsadm's -R exited); reference, in the same run: one
+//                    stand-in ipvsadm process, spawn to exit (a node process: a real ipvsadm costs a few ms)
 // Each part: director a (priority 150) active, b (100) standby, no preemption; a client polls the VIP open-loop
 // (a GET every --interval ms, each with a --probe-timeout). A trial, once the client answers steadily: kill -9 of the
 // active (keepalived: its processes, stopped first) and its link down; gap = the longest time between the send
@@ -27,14 +31,15 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { DaemonProcess, Line } from '../test/helpers/daemon-process.js'
+import { fake, spawnNode, type DaemonProcess, type Line } from '../test/helpers/daemon-process.js'
 import { ip, type Teardown } from '../test/helpers/netns.js'
 import { PairNet, type PairNode, type ProbeLine } from '../test/helpers/pair-net.js'
 import { gapAround, Keepalived, keepalivedConf, steady, trialStats, type Trial } from './failover.js'
-import { median } from './ipvs-measure.js'
+import { median, percentile } from './ipvs-measure.js'
 
-const PARTS = ['ours-default', 'ours-test', 'keepalived', 'keepalived-fast'] as const
+const PARTS = ['ours-default', 'ours-test', 'keepalived', 'keepalived-fast', 'sync-lag'] as const
 type PartName = (typeof PARTS)[number]
 const { values: args } = parseArgs({
   options: {
@@ -43,6 +48,7 @@ const { values: args } = parseArgs({
     interval: { type: 'string', default: '20' },
     'probe-timeout': { type: 'string', default: '300' },
     'part-budget': { type: 'string', default: '300' },
+    writes: { type: 'string', default: '100' },
     out: { type: 'string', default: '/tmp/pair-host-bench.json' },
   },
 })
@@ -279,9 +285,78 @@ async function runPart(pn: PairNet, part: PartName, label: string, kind: PairKin
   return res
 }
 
+// --- sync lag: API writes on b until a's table and kernel have them
+
+interface SyncLagResult {
+  part: 'sync-lag'
+  writes: number
+  acknowledged: number
+  toTable: number[]
+  toKernel: number[]
+  answered: number[]
+  ipvsadmProcess: number[]
+  seconds: number
+  stopped?: string
+}
+
+const apiWriterJs = fileURLToPath(new URL('../test/lab/guest/api-writer.js', import.meta.url))
+
+async function syncLag(pn: PairNet, writes: number): Promise<SyncLagResult> {
+  const res: SyncLagResult = { part: 'sync-lag', writes, acknowledged: 0, toTable: [], toKernel: [], answered: [], ipvsadmProcess: [], seconds: 0 }
+  const started = Date.now()
+  const dirs: DaemonProcess[] = []
+  try {
+    progress('sync-lag: starting a, then b')
+    const a = await pn.director('a', PRIORITY.a, { cluster: 'bench-sync' })
+    dirs.push(a)
+    await within(a.waitFor((l) => l.msg === 'role active'), WAIT_MS, 'a active')
+    const b = await pn.director('b', PRIORITY.b, { cluster: 'bench-sync' })
+    dirs.push(b)
+    await within(b.waitFor((l) => l.msg === 'role standby'), WAIT_MS, 'b standby')
+    // The reference: the stand-in ipvsadm the directors run, as one process from spawn to exit.
+    const state = join(pn.dir, 'sync-lag-reference.kernel')
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now()
+      spawnSync(process.execPath, [fake, '-Ln'], { env: { ...process.env, FAKE_IPVSADM_STATE: state } })
+      res.ipvsadmProcess.push(performance.now() - t)
+    }
+    const from = a.lines.length
+    progress(`sync-lag: ${writes} writes on b`)
+    const writer = spawnNode([apiWriterJs, '--api', 'http://127.0.0.1:9410', '--service', 'web', '--count', String(writes), `${pn.net.split('.').slice(0, 2).join('.')}.1.`], {}, { netns: pn.ns.b })
+    await within(writer.exited, WAIT_MS * 4, 'the writes')
+    const done = writer.lines as unknown as Array<{ status?: number; sentAt: number; doneAt: number }>
+    const acked = done.filter((w) => w.status !== undefined && w.status >= 200 && w.status < 300)
+    res.acknowledged = acked.length
+    const synced = (l: Line) => l.audit?.actor === 'peer' && l.audit.action === 'sync'
+    await within(a.waitFor(() => a.lines.slice(from).filter(synced).length >= acked.length, from), WAIT_MS, "a's audit of every write")
+    const lines = a.lines.slice(from)
+    await within(a.waitFor((l) => l.msg === 'kernel table updated' && lineTime(l) >= lineTime(lines.filter(synced).at(-1)!), from), WAIT_MS, "a's kernel update after the last write")
+    const audits = a.lines.slice(from).filter(synced)
+    const kernel = a.lines.slice(from).filter((l) => l.msg === 'kernel table updated')
+    // b's writes go to Redis one after another, so a takes them in that order: the i-th audit is the i-th write.
+    acked.forEach((w, i) => {
+      const audit = audits[i]!
+      res.toTable.push(lineTime(audit) - w.sentAt)
+      res.toKernel.push(lineTime(kernel.find((l) => lineTime(l) >= lineTime(audit))!) - w.sentAt)
+      res.answered.push(w.doneAt - w.sentAt)
+    })
+  } catch (err) {
+    res.stopped = (err as Error).message
+    progress(`sync-lag: stopped: ${res.stopped}`)
+  } finally {
+    for (const d of dirs.reverse()) {
+      d.child.kill('SIGTERM')
+      await within(d.exited, 10_000, 'a director to stop').catch(() => d.child.kill('SIGKILL'))
+    }
+    for (const n of ['a', 'b'] as const) await removeVip(pn, n)
+    res.seconds = Math.round((Date.now() - started) / 1000)
+  }
+  return res
+}
+
 // --- the run
 
-const LABELS: Record<PartName, string> = {
+const LABELS: Record<Exclude<PartName, 'sync-lag'>, string> = {
   'ours-default': 'lvs-director, defaults (heartbeat 0.05 s x 3, stallLimit 2 s, lease ttl 1 s, margin 0.25 s)',
   'ours-test': 'lvs-director, heartbeat 0.1 s x 5 (the test\'s), lease defaults',
   keepalived: 'keepalived, VRRPv2 advert_int 1 (default)',
@@ -294,18 +369,20 @@ async function main(cleanup: Cleanup): Promise<void> {
     started: new Date(t0).toISOString(), kernel: release(), cpu: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, node: process.version,
     keepalived: `${kaVersion.stderr ?? ''}${kaVersion.stdout ?? ''}`.split('\n')[0] || 'not found', loadStart: loadavg().map((l) => l.toFixed(2)).join(' '),
     loadEnd: '', trials: TRIALS, intervalMs: INTERVAL, probeTimeoutMs: PROBE_TIMEOUT, seconds: 0, parts: [] as PartResult[],
+    syncLag: undefined as SyncLagResult | undefined,
   }
   try {
     const pn = await PairNet.create(cleanup)
     await pn.redis()
     for (const n of ['a', 'b'] as const) await pn.web(n)
-    const kinds: Record<PartName, () => PairKind> = {
+    const kinds: Record<Exclude<PartName, 'sync-lag'>, () => PairKind> = {
       'ours-default': () => ours(pn, 'bench-default'),
       'ours-test': () => ours(pn, 'bench-test', { interval: 0.1, deadCount: 5 }),
       keepalived: () => keepalived(pn, cleanup, false),
       'keepalived-fast': () => keepalived(pn, cleanup, true),
     }
-    for (const part of PARTS) if (ONLY.includes(part)) results.parts.push(await runPart(pn, part, LABELS[part], kinds[part]()))
+    for (const part of PARTS) if (part !== 'sync-lag' && ONLY.includes(part)) results.parts.push(await runPart(pn, part, LABELS[part], kinds[part]()))
+    if (ONLY.includes('sync-lag')) results.syncLag = await syncLag(pn, Number(args.writes))
   } finally {
     await cleanup.run()
     results.loadEnd = loadavg().map((l) => l.toFixed(2)).join(' ')
@@ -334,6 +411,13 @@ async function main(cleanup: Cleanup): Promise<void> {
       }
       out.push(`| ${p.label} | ${m('peerLost')} | ${m('roleActive')} | ${m('vipAdded')} | ${Math.round(median(p.trials.map((t) => t.firstAfter)))} |`)
     }
+  }
+  const sl = results.syncLag
+  if (sl) {
+    const row = (what: string, v: number[]) => `| ${what} | ${v.length} | ${v.length ? Math.round(median(v)) : ''} | ${v.length ? Math.round(percentile(v, 99)) : ''} | ${v.length ? Math.round(Math.max(...v)) : ''} |`
+    out.push('', `Sync lag (defaults, a active): ${sl.writes} API writes on b one after another, ${sl.acknowledged} acknowledged${sl.stopped ? ` (stopped: ${sl.stopped})` : ''}. Times in ms from each request.`, '')
+    out.push('| what | n | median | p99 | max |', '| --- | ---: | ---: | ---: | ---: |')
+    out.push(row("in a's desired table (its audit of the peer's change)", sl.toTable), row("in a's kernel (its next `kernel table updated`: the stand-in ipvsadm's -R exited)", sl.toKernel), row("b's answer", sl.answered), row('reference: one stand-in ipvsadm process (node), spawn to exit', sl.ipvsadmProcess))
   }
   out.push('', `Load average ${results.loadStart} at the start, ${results.loadEnd} at the end; ${results.seconds} s; JSON in ${args.out}.`)
   process.stdout.write(out.join('\n') + '\n')
