@@ -1,5 +1,6 @@
-// The director's REST API as one fastify instance: parsers and limits, auth, error answers, OpenAPI, metrics and
-// one plugin per resource. It never listens (src/main.ts does) and never touches the kernel (control does).
+// The director's REST API as one fastify instance: parsers and limits, auth, error answers, OpenAPI, metrics, the
+// status page and its live stream, and one plugin per resource. It never listens (src/main.ts does) and never
+// touches the kernel (control does).
 import swagger from '@fastify/swagger'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify'
@@ -7,6 +8,7 @@ import type { Token } from '../config/schema.js'
 import { ERR_BAD_REQUEST } from '../errors.js'
 import { addAuth } from './auth.js'
 import type { DirectorControl } from './control.js'
+import { eventsRoutes } from './events.js'
 import { createApiMetrics, metricsRoutes } from './metrics.js'
 import { operationsRoutes } from './operations.js'
 import { probesRoutes } from './probes.js'
@@ -14,6 +16,7 @@ import { realsRoutes } from './reals.js'
 import { addErrorHandlers, answerError, BODY_LIMIT, checkConditionalHeaders } from './replies.js'
 import { ErrorSchema } from './schemas.js'
 import { servicesRoutes } from './services.js'
+import { pageRoutes } from './status-page.js'
 
 /** What the API is built from. */
 export interface ApiOptions {
@@ -88,5 +91,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.register(operationsRoutes, { control })
   app.register(probesRoutes, { control })
   app.register(metricsRoutes, { metrics })
+  app.register(eventsRoutes, { control })
+  app.register(pageRoutes)
   return app
 }

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The token's name, or `local` when the API has no tokens (loopback only, main.ts enforces it). */
     actor: string
+    /** The token's role (`admin` when the API has no tokens); empty on an open route. */
+    role: Token['role'] | ''
   }
   interface FastifyContextConfig {
     /** Served without a token (liveness and readiness probes). */
@@ -38,10 +40,12 @@ const needsAdmin = (request: FastifyRequest): boolean => request.method !== 'GET
 /** Adds the onRequest hook that checks every route's token (this instance and its children). */
 export function addAuth(app: FastifyInstance, tokens: readonly Token[]): void {
   app.decorateRequest('actor', '')
+  app.decorateRequest('role', '')
   const match = tokenMatcher(tokens)
   app.addHook('onRequest', async (request, reply) => {
     if (tokens.length === 0) {
       request.actor = 'local'
+      request.role = 'admin'
       return
     }
     if (request.routeOptions.config.open) return
@@ -52,5 +56,6 @@ export function addAuth(app: FastifyInstance, tokens: readonly Token[]): void {
     }
     if (token.role !== 'admin' && needsAdmin(request)) throw new ERR_FORBIDDEN(token.name, token.role)
     request.actor = token.name
+    request.role = token.role
   })
 }

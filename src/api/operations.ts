@@ -8,13 +8,20 @@ import { AuditEntrySchema, AuditQuery, errors, IfMatchHeaders, ReloadSchema, Sta
 
 const tags = ['director']
 
-/** `/v1/status`, `/v1/audit`, `/v1/reload`, `/v1/switchover`, `/v1/table` and `/v1/openapi.json`. */
+/** `/v1/status`, `/v1/session`, `/v1/audit`, `/v1/reload`, `/v1/switchover`, `/v1/table` and `/v1/openapi.json`. */
 export const operationsRoutes: FastifyPluginAsyncTypebox<{ control: DirectorControl }> = async (app, { control }) => {
   app.get('/v1/openapi.json', { schema: { tags, summary: 'This document (OpenAPI 3)' } }, async () => app.swagger())
 
   app.get('/v1/status', {
     schema: { tags, summary: 'Role, table revision, real servers by state, kernel and reload state', response: { 200: StatusViewSchema, ...errors() } },
   }, async () => control.status())
+
+  app.get('/v1/session', {
+    schema: {
+      tags, summary: 'Who the token is: its name and role (the status page shows its actions to admin tokens only)',
+      response: { 200: Type.Object({ actor: Type.String(), role: Type.Union([Type.Literal('read'), Type.Literal('admin')]) }), ...errors() },
+    },
+  }, async (request) => ({ actor: request.actor, role: request.role || 'read' }))
 
   app.get('/v1/audit', {
     schema: {

@@ -9,7 +9,7 @@ const ROUTES = [
   ['get', '/v1/services/{name}/reals'], ['post', '/v1/services/{name}/reals'],
   ['get', '/v1/services/{name}/reals/{real}'], ['patch', '/v1/services/{name}/reals/{real}'], ['delete', '/v1/services/{name}/reals/{real}'],
   ['post', '/v1/services/{name}/reals/{real}/drain'], ['post', '/v1/services/{name}/reals/{real}/enable'], ['post', '/v1/services/{name}/reals/{real}/disable'],
-  ['get', '/v1/status'], ['get', '/v1/audit'], ['post', '/v1/reload'], ['post', '/v1/switchover'], ['get', '/v1/table'], ['put', '/v1/table'],
+  ['get', '/v1/status'], ['get', '/v1/session'], ['get', '/v1/events'], ['get', '/'], ['get', '/v1/audit'], ['post', '/v1/reload'], ['post', '/v1/switchover'], ['get', '/v1/table'], ['put', '/v1/table'],
   ['get', '/v1/openapi.json'], ['get', '/metrics'], ['get', '/healthz'], ['get', '/readyz'],
 ] as const
 

@@ -135,7 +135,7 @@ t.test('bad input answers 400 (or 413/415) with a code and changes nothing', asy
 
 t.test('unknown routes and methods answer 404 LVS_ERR_NOT_FOUND', async (t) => {
   const { app } = testApi(t)
-  for (const [method, url] of [['GET', '/v2/services'], ['GET', '/'], ['POST', '/v1/status'], ['DELETE', '/v1/services']] as const) {
+  for (const [method, url] of [['GET', '/v2/services'], ['GET', '/index.html'], ['POST', '/v1/status'], ['DELETE', '/v1/services']] as const) {
     const res = await app.inject({ method, url })
     t.equal(res.statusCode, 404, `${method} ${url}`)
     t.equal(res.json().code, 'LVS_ERR_NOT_FOUND')
