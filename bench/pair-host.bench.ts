@@ -324,7 +324,7 @@ async function syncLag(pn: PairNet, writes: number): Promise<SyncLagResult> {
     progress(`sync-lag: ${writes} writes on b`)
     const writer = spawnNode([apiWriterJs, '--api', 'http://127.0.0.1:9410', '--service', 'web', '--count', String(writes), `${pn.net.split('.').slice(0, 2).join('.')}.1.`], {}, { netns: pn.ns.b })
     await within(writer.exited, WAIT_MS * 4, 'the writes')
-    const done = writer.lines as unknown as Array<{ status?: number; sentAt: number; doneAt: number }>
+    const done = writer.lines as unknown as Array<{ status?: number; sentAt: number; answeredAt: number }>
     const acked = done.filter((w) => w.status !== undefined && w.status >= 200 && w.status < 300)
     res.acknowledged = acked.length
     const synced = (l: Line) => l.audit?.actor === 'peer' && l.audit.action === 'sync'
@@ -338,7 +338,7 @@ async function syncLag(pn: PairNet, writes: number): Promise<SyncLagResult> {
       const audit = audits[i]!
       res.toTable.push(lineTime(audit) - w.sentAt)
       res.toKernel.push(lineTime(kernel.find((l) => lineTime(l) >= lineTime(audit))!) - w.sentAt)
-      res.answered.push(w.doneAt - w.sentAt)
+      res.answered.push(w.answeredAt - w.sentAt)
     })
   } catch (err) {
     res.stopped = (err as Error).message

@@ -97,50 +97,55 @@ async function stream() {
 
 function setText(node, text) { if (node.textContent !== text) node.textContent = text }
 
-function spark(svg, values) {
+function spark(row, values) {
   const max = Math.max(1, ...values)
   const pts = values.map((v, i) => (i * 80 / (SPARK - 1)).toFixed(1) + ',' + (17 - v / max * 16).toFixed(1)).join(' ')
-  svg.firstChild.setAttribute('points', pts)
+  if (row.points !== pts) { row.points = pts; row.line.setAttribute('points', pts) }
 }
 
-function action(label, what, run) {
-  return el('button', { type: 'button', className: 'action', textContent: label, ariaLabel: label + ' ' + what, onclick: async () => {
-    if (!confirm(label + ' ' + what + '?')) return
-    try { await run(); say(label + ' ' + what + ': done') } catch (err) { say(label + ' ' + what + ': ' + err.message, true) }
-  } })
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';')
+const CELLS = ['address', 'health', 'since', 'admin', 'weight', 'effective', 'active', 'inactive', 'cps', 'spark', 'actions']
+const NUM = new Set(['weight', 'effective', 'active', 'inactive', 'cps'])
+const SVG = '<svg class="spark" role="img" aria-label="new connections per second, last two minutes"><polyline/></svg>'
+
+// A row's cells as one string: a thousand rows built by the parser, not by a thousand createElement calls each.
+function rowHtml(service, r) {
+  const what = esc(r.key + ' of ' + service.name)
+  const button = (a) => '<button type="button" class="action" data-action="' + a + '" aria-label="' + a + ' ' + what + '">' + a + '</button>'
+  const actions = role !== 'admin' ? '' : ['drain', 'enable', 'disable'].map(button).join('') +
+    '<input type="number" min="0" max="65535" value="' + Number(r.weight) + '" aria-label="weight of ' + what + '">' + button('set weight')
+  return CELLS.map((k) => '<td' + (NUM.has(k) ? ' class="num"' : '') + '>' + (k === 'address' ? esc(r.key) : k === 'spark' ? SVG : k === 'actions' ? actions : '') + '</td>').join('')
+}
+
+// Every action button of every row: one listener.
+async function onAction(e) {
+  const b = e.target.closest('button.action')
+  if (!b) return
+  const tr = b.closest('tr')
+  const id = tr.dataset.real
+  const name = id.slice(0, id.lastIndexOf('|'))
+  const key = id.slice(id.lastIndexOf('|') + 1)
+  const label = b.dataset.action
+  const what = key + ' of ' + name
+  const path = '/v1/services/' + encodeURIComponent(name) + '/reals/' + encodeURIComponent(key)
+  if (!confirm(label + ' ' + what + '?')) return
+  try {
+    if (label === 'set weight') await api('PATCH', path, { weight: Number(tr.querySelector('input').value) })
+    else await api('POST', path + '/' + label)
+    say(label + ' ' + what + ': done')
+  } catch (err) { say(label + ' ' + what + ': ' + err.message, true) }
 }
 
 function realRow(service, r) {
   const id = service.name + '|' + r.key
   let row = rows.get(id)
   if (!row) {
-    const tr = el('tr', { id: 'real-' + id })
+    const tr = document.createElement('tr')
     tr.dataset.real = id
+    tr.innerHTML = rowHtml(service, r)
     const cells = {}
-    for (const k of ['address', 'health', 'since', 'admin', 'weight', 'effective', 'active', 'inactive', 'cps', 'spark', 'actions']) {
-      cells[k] = el('td', { className: ['weight', 'effective', 'active', 'inactive', 'cps'].includes(k) ? 'num' : '' })
-      tr.append(cells[k])
-    }
-    cells.address.textContent = r.key
-    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
-    svg.setAttribute('class', 'spark')
-    svg.setAttribute('role', 'img')
-    svg.setAttribute('aria-label', 'new connections per second, last two minutes')
-    svg.append(document.createElementNS('http://www.w3.org/2000/svg', 'polyline'))
-    cells.spark.append(svg)
-    if (role === 'admin') {
-      const what = r.key + ' of ' + service.name
-      const path = '/v1/services/' + encodeURIComponent(service.name) + '/reals/' + encodeURIComponent(r.key)
-      const weight = el('input', { type: 'number', min: 0, max: 65535, value: r.weight, ariaLabel: 'weight of ' + what })
-      cells.actions.append(
-        action('drain', what, () => api('POST', path + '/drain')),
-        action('enable', what, () => api('POST', path + '/enable')),
-        action('disable', what, () => api('POST', path + '/disable')),
-        weight,
-        action('set weight', what, () => api('PATCH', path, { weight: Number(weight.value) })),
-      )
-    }
-    row = { tr, cells, svg }
+    CELLS.forEach((k, i) => { cells[k] = tr.children[i] })
+    row = { tr, cells, line: tr.querySelector('polyline'), points: '' }
     rows.set(id, row)
   }
   const c = row.cells
@@ -160,7 +165,7 @@ function realRow(service, r) {
   hist.push(r.kernel?.cps ?? 0)
   if (hist.length > SPARK) hist.shift()
   history.set(id, hist)
-  spark(row.svg, hist)
+  spark(row, hist)
   return row.tr
 }
 
@@ -215,6 +220,7 @@ $('#switchover').addEventListener('click', async () => {
   if (!confirm('Hand the VIPs to the other director?')) return
   try { const r = await api('POST', '/v1/switchover'); say('switchover: this director is ' + r.role) } catch (err) { say('switchover: ' + err.message, true) }
 })
+$('#services').addEventListener('click', onAction)
 $('#logout').addEventListener('click', () => { localStorage.removeItem('lvsd-token'); token = ''; rows.clear(); $('#services').replaceChildren(); start() })
 start()
 `

@@ -324,8 +324,8 @@ export const scenarios: Scenario[] = [
         note(`pair forged heartbeats: ${forgedAfter} dropped and counted by dir-b (sent every 20 ms from the client, wrong key), no takeover before the kill, takeover ${took.time - killedAt} ms after it`)
 
         // Every acknowledged write is in the survivor's kernel.
-        await outputHas(writerA, (out) => out.includes('done'), "dir-a's writer to end", 300_000)
-        await outputHas(writerB, (out) => out.includes('done'), "dir-b's writer to end", 600_000)
+        await outputHas(writerA, (out) => out.split('\n').includes('done'), "dir-a's writer to end", 300_000)
+        await outputHas(writerB, (out) => out.split('\n').includes('done'), "dir-b's writer to end", 600_000)
         const writes = [...writesOf(writerA), ...writesOf(writerB)]
         const good = writes.filter(acked)
         assert.equal(writes.length, 200, 'the writers made 200 writes')

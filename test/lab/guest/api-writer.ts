@@ -1,6 +1,6 @@
 // A client of the director's REST API that makes many writes one after another: `node api-writer.js --api URL
 // --service NAME --count N ADDRESS_PREFIX` adds real servers PREFIX0, PREFIX1, ... (POST /v1/services/NAME/reals)
-// and prints one JSON line per write, {i, address, status?, error?, sentAt, doneAt} (`status` 2xx: acknowledged;
+// and prints one JSON line per write, {i, address, status?, error?, sentAt, answeredAt} (`status` 2xx: acknowledged;
 // times in epoch ms), then "done". The suffix is hexadecimal after an IPv6 prefix, decimal after an IPv4 one.
 // `--parallel N` keeps N writes in flight (a director batches what arrives together into one kernel write).
 // A refused or failed write does not stop it: the next one is tried (a killed director refuses them all).
@@ -21,7 +21,7 @@ let next = 0
 async function worker(): Promise<void> {
   for (let i = next++; i < count; i = next++) {
     const address = `${prefix}${i.toString(prefix!.includes(":") ? 16 : 10)}`
-    let line: { i: number; address: string; status?: number; error?: string; sentAt?: number; doneAt?: number }
+    let line: { i: number; address: string; status?: number; error?: string; sentAt?: number; answeredAt?: number }
     const sentAt = Date.now()
     try {
       const res = await fetch(url, {
@@ -33,7 +33,7 @@ async function worker(): Promise<void> {
     } catch (err) {
       line = { i, address, error: (err as Error).cause ? String((err as Error).cause) : (err as Error).message }
     }
-    process.stdout.write(JSON.stringify({ ...line, sentAt, doneAt: Date.now() }) + '\n')
+    process.stdout.write(JSON.stringify({ ...line, sentAt, answeredAt: Date.now() }) + '\n')
   }
 }
 await Promise.all(Array.from({ length: Number(values.parallel) }, worker))
