@@ -109,11 +109,7 @@ export async function openHandoff(o: HandoffOptions): Promise<Handoff> {
   }
 
   // A crashed run's window: gone before this one can open one (nft missing here: nothing can be left either).
-  if (usable) {
-    installed = true
-    await run(HANDOFF_CLEAR, 'clear a window left by an earlier run')
-    installed = false
-  }
+  if (usable) await run(HANDOFF_CLEAR, 'clear a window left by an earlier run')
   return {
     async open() {
       if (!usable || !ruleset) return
