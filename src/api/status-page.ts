@@ -104,8 +104,8 @@ function spark(row, values) {
 }
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';')
-const CELLS = ['address', 'health', 'since', 'admin', 'weight', 'effective', 'active', 'inactive', 'cps', 'spark', 'actions']
-const NUM = new Set(['weight', 'effective', 'active', 'inactive', 'cps'])
+const CELLS = ['address', 'health', 'since', 'admin', 'weight', 'effective', 'active', 'inactive', 'cps', 'spark', 'pps', 'bps', 'actions']
+const NUM = new Set(['weight', 'effective', 'active', 'inactive', 'cps', 'pps', 'bps'])
 const SVG = '<svg class="spark" role="img" aria-label="new connections per second, last two minutes"><polyline/></svg>'
 
 // A row's cells as one string: a thousand rows built by the parser, not by a thousand createElement calls each.
@@ -161,6 +161,8 @@ function realRow(service, r) {
   setText(c.active, String(r.kernel?.activeConns ?? '-'))
   setText(c.inactive, String(r.kernel?.inactiveConns ?? '-'))
   setText(c.cps, String(r.kernel?.cps ?? '-'))
+  setText(c.pps, r.kernel ? r.kernel.inPps + ' / ' + r.kernel.outPps : '-')
+  setText(c.bps, r.kernel ? r.kernel.inBps + ' / ' + r.kernel.outBps : '-')
   const hist = history.get(id) || []
   hist.push(r.kernel?.cps ?? 0)
   if (hist.length > SPARK) hist.shift()
@@ -192,7 +194,7 @@ function render(s) {
     let sec = document.getElementById('service-' + svc.name)
     if (!sec) {
       sec = el('section', { id: 'service-' + svc.name })
-      const head = el('tr', {}, ...['real server', 'health', 'since', 'admin', 'weight', 'effective', 'active', 'inactive', 'conn/s', 'last 2 min', role === 'admin' ? 'actions' : ''].map((t) => el('th', { textContent: t, scope: 'col' })))
+      const head = el('tr', {}, ...['real server', 'health', 'since', 'admin', 'weight', 'effective', 'active', 'inactive', 'conn/s', 'last 2 min', 'packets/s in / out', 'bytes/s in / out', role === 'admin' ? 'actions' : ''].map((t) => el('th', { textContent: t, scope: 'col' })))
       sec.append(el('h2'), el('table', {}, el('thead', {}, head), el('tbody')))
     }
     setText(sec.querySelector('h2'), svc.name + ': ' + svc.key + ' ' + svc.scheduler + (svc.kernel ? ', ' + svc.kernel.cps + ' conn/s' : ''))
