@@ -260,7 +260,9 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
     : undefined
   if (sync) closers.push(() => sync.close())
   // After a planned switchover the old active serves what it opened for HANDOFF_MS more: the new one sends it there.
-  const handoff = await openHandoff({ exec, vips: p.vips.map((v, i) => checkVip(v, `/director/pair/vips/${i}`)), paths: p.heartbeat.paths.map(heartbeatPath), windowMs: HANDOFF_MS, log: child('handoff') })
+  // The window passes on what IPVS did not take: a kernel without IPVS here (a stand-in ipvsadm) has none to pass.
+  const ipvsHere = existsSync('/proc/net/ip_vs')
+  const handoff = await openHandoff({ exec, vips: ipvsHere ? p.vips.map((v, i) => checkVip(v, `/director/pair/vips/${i}`)) : [], paths: p.heartbeat.paths.map(heartbeatPath), windowMs: HANDOFF_MS, log: child('handoff') })
   closers.push(() => handoff.close())
   const announcer = createAnnouncer({ exec, count: p.announce.count, intervalMs: p.announce.interval * 1000, log: child('announce') })
   closers.push(() => announcer.close())
