@@ -6,7 +6,7 @@
 # starts its service (where services may start), so the service is stopped and disabled right after the install.
 set -euo pipefail
 need=()
-for pair in ipvsadm:ipvsadm ip:iproute2 arping:iputils-arping sysctl:procps setpriv:util-linux redis-server:redis-server nft:nftables chromium:chromium "$@"; do
+for pair in ipvsadm:ipvsadm ip:iproute2 sysctl:procps setpriv:util-linux redis-server:redis-server nft:nftables chromium:chromium "$@"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 [ "${#need[@]}" -eq 0 ] && exit 0

@@ -16,7 +16,7 @@ import { Director } from './director.js'
 import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
 import { keepSysctls } from './sysctl-keeper.js'
-import { ERR_INVALID_VALUE, ERR_STORE_UNAVAILABLE } from './errors.js'
+import { ERR_ANNOUNCE_FAILED, ERR_INVALID_VALUE, ERR_STORE_UNAVAILABLE } from './errors.js'
 import type { Exec } from './exec.js'
 import { createSpawner } from './spawner.js'
 import { mergeListings } from './ipvs/format.js'
@@ -26,6 +26,7 @@ import { Reconciler } from './reconcile/reconciler.js'
 import { RedisTable, redisTableOptions, type StreamPosition } from './table/redis-table.js'
 import { Alerts } from './ha/alerts.js'
 import { createAnnouncer } from './ha/announce.js'
+import { packetBinding } from './ha/gratuitous-arp.js'
 import { readHeartbeatKey, startHeartbeat } from './ha/heartbeat.js'
 import { heartbeatPath } from './ha/heartbeat-config.js'
 import { Lease } from './ha/lease.js'
@@ -56,7 +57,7 @@ export interface DaemonOptions {
   stateDir?: string
   /** Where logs go. @default stdout */
   logStream?: NodeJS.WritableStream
-  /** How commands (ipvsadm, ip, arping, external checks) run. @default a spawner (src/spawner.ts) */
+  /** How commands (ipvsadm, ip, external checks) run. @default a spawner (src/spawner.ts) */
   exec?: Exec
   /** Builds the HTTP API (src/api); absent: no API. */
   buildApi?: (o: { control: DirectorControl; tokens: Token[]; logger: Logger; https?: { cert: Buffer; key: Buffer }; version: string }) => FastifyInstance
@@ -262,9 +263,19 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
   // After a planned switchover the old active serves what it opened for HANDOFF_MS more: the new one sends it there.
   // The window passes on what IPVS did not take: a kernel without IPVS here (a stand-in ipvsadm) has none to pass.
   const ipvsHere = existsSync('/proc/net/ip_vs')
-  const handoff = await openHandoff({ exec, vips: ipvsHere ? p.vips.map((v, i) => checkVip(v, `/director/pair/vips/${i}`)) : [], paths: p.heartbeat.paths.map(heartbeatPath), windowMs: HANDOFF_MS, log: child('handoff') })
+  const checked = p.vips.map((v, i) => checkVip(v, `/director/pair/vips/${i}`))
+  const handoff = await openHandoff({ exec, vips: ipvsHere ? checked : [], paths: p.heartbeat.paths.map(heartbeatPath), windowMs: HANDOFF_MS, log: child('handoff') })
   closers.push(() => handoff.close())
-  const announcer = createAnnouncer({ exec, count: p.announce.count, intervalMs: p.announce.interval * 1000, log: child('announce') })
+  // A pair that could not announce its IPv4 VIPs would take over in vain: refused at start, not found at a takeover.
+  const v4 = checked.filter((v) => v.family === 4)
+  if (v4.length) {
+    try {
+      packetBinding()
+    } catch (err) {
+      throw new ERR_ANNOUNCE_FAILED(v4.map((v) => v.address).join(', '), v4[0]!.interface, (err as Error).message)
+    }
+  }
+  const announcer = createAnnouncer({ count: p.announce.count, intervalMs: p.announce.interval * 1000, log: child('announce') })
   closers.push(() => announcer.close())
   // Our heartbeats say "active" only once the VIPs are added and their announcement has started: an old active
   // handing over keeps them until it hears that (and through the announcement burst: see onRelease).

@@ -1,4 +1,4 @@
-// The director's commands (ipvsadm, ip, arping, external checks) run by a small helper process, so the director's
+// The director's commands (ipvsadm, ip, external checks) run by a small helper process, so the director's
 // own main loop never forks. A fork copies the page tables of the whole process and the parent waits for the child's
 // exec: milliseconds natively for a large table, about a second on an emulated machine, and all that time no API
 // request, lease renew or heartbeat bookkeeping runs. The helper is a second Node process that only spawns; it

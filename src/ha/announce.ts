@@ -1,10 +1,10 @@
-// Announcing VIPs a director has just taken, so neighbours send to its MAC at once: gratuitous ARP for IPv4
-// (`arping -U`, one process per packet) and unsolicited neighbour advertisements for IPv6 (a raw ICMPv6 socket).
+// Announcing VIPs a director has just taken, so neighbours send to its MAC at once: gratuitous ARP for IPv4 (a
+// packet socket) and unsolicited neighbour advertisements for IPv6 (a raw ICMPv6 socket), both from this process.
 // A burst runs in the background and can be aborted (a release during the burst stops it); a failure is an
 // LVS_ERR_ANNOUNCE_FAILED that is logged and reported, never thrown into the caller's takeover.
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { ERR_ANNOUNCE_FAILED, ERR_INVALID_VALUE } from '../errors.js'
-import type { Exec, ExecResult } from '../exec.js'
+import { openArpSocket, type ArpSocket, type OpenArpSocket } from './gratuitous-arp.js'
 import { openNaSocket, type NaSocket, type OpenNaSocket } from './neighbour-advert.js'
 import type { Vip } from './vips.js'
 
@@ -16,16 +16,12 @@ export interface AnnounceLog {
 
 /** Options of {@link createAnnouncer}. */
 export interface AnnouncerOptions {
-  /** Runs arping (tests pass one that runs it in a network namespace). */
-  exec: Exec
   /** Packets per VIP in one burst. @default 3 */
   count?: number
   /** Milliseconds between a VIP's packets. @default 150 */
   intervalMs?: number
-  /** The arping of Debian's iputils-arping (its `-U`: unsolicited ARP requests, sender = target = the VIP). @default 'arping' */
-  arpingPath?: string
-  /** Deadline of one arping process, which lingers about 1 s after its packet. @default 3000 */
-  arpingTimeoutMs?: number
+  /** Opens the IPv4 sender of an interface. @default openArpSocket (a packet socket, native/packet.c) */
+  openArpSocket?: OpenArpSocket
   /** Opens the IPv6 sender of an interface. @default openNaSocket (raw-socket) */
   openNaSocket?: OpenNaSocket
   clock?: Clock
@@ -56,16 +52,14 @@ export interface Announcer {
 }
 
 /** Creates an announcer; throws LVS_ERR_INVALID_VALUE on a count or interval out of range. */
-export function createAnnouncer(options: AnnouncerOptions): Announcer {
+export function createAnnouncer(options: AnnouncerOptions = {}): Announcer {
   const count = options.count ?? 3
   const intervalMs = options.intervalMs ?? 150
   if (!Number.isInteger(count) || count < 1 || count > 100) throw new ERR_INVALID_VALUE('announce count', `${count} is not an integer from 1 to 100`)
   if (!Number.isFinite(intervalMs) || intervalMs < 0 || intervalMs > 60_000) throw new ERR_INVALID_VALUE('announce interval', `${intervalMs} ms is not from 0 to 60000`)
-  const arping = options.arpingPath ?? 'arping'
-  const arpingTimeoutMs = options.arpingTimeoutMs ?? 3000
-  const openNa = options.openNaSocket ?? openNaSocket
+  const open = { 4: options.openArpSocket ?? openArpSocket, 6: options.openNaSocket ?? openNaSocket }
   const clock = options.clock ?? systemClock
-  const { exec, log } = options
+  const { log } = options
   const bursts = new Set<{ controller: AbortController; done: Promise<AnnounceReport> }>()
   let closing: Promise<void> | undefined
 
@@ -91,37 +85,26 @@ export function createAnnouncer(options: AnnouncerOptions): Announcer {
       report.errors.push(err)
       log?.warn({ vip: vip.address, interface: vip.interface, err }, 'VIP announcement failed')
     }
-    // One IPv6 socket per interface for the whole burst.
-    const sockets = new Map<string, NaSocket>()
-    for (const iface of new Set(vips.filter((v) => v.family === 6).map((v) => v.interface))) {
+    // One socket per family and interface for the whole burst (null: it did not open).
+    const sockets = new Map<string, ArpSocket | NaSocket | null>()
+    const where = (v: Vip) => `${v.family}%${v.interface}`
+    for (const v of vips) {
+      if (sockets.has(where(v))) continue
       try {
-        sockets.set(iface, await openNa(iface))
+        sockets.set(where(v), await open[v.family](v.interface))
       } catch (err) {
-        for (const v of vips.filter((v) => v.family === 6 && v.interface === iface)) fail(v, `neighbour advertisement socket: ${(err as Error).message}`)
+        sockets.set(where(v), null)
+        for (const w of vips.filter((w) => where(w) === where(v))) fail(w, `${KIND[v.family]} socket: ${(err as Error).message}`)
       }
     }
-    // arping lingers about a second after its packet: rounds do not wait for it, the burst's end does.
-    const pending: Promise<void>[] = []
-    const arp = (v: Vip) => {
-      const argv = ['-U', '-c', '1', '-I', v.interface, '-s', v.address, v.address]
-      pending.push(
-        exec(arping, argv, { timeoutMs: arpingTimeoutMs, signal }).then(
-          (r: ExecResult) => {
-            if (r.code === 0) report.sent++
-            else if (!signal.aborted) fail(v, r.timedOut ? `arping timed out after ${arpingTimeoutMs} ms` : `arping: ${r.stderr.trim() || `exit ${r.code}`}`)
-          },
-          (err: Error) => fail(v, `arping: ${err.message}`),
-        ),
-      )
-    }
-    const advertise = async (v: Vip) => {
-      const socket = sockets.get(v.interface)
+    const send = async (v: Vip) => {
+      const socket = sockets.get(where(v))
       if (!socket) return
       try {
         await withDeadline(socket.send(v.address), 1000, clock)
         report.sent++
       } catch (err) {
-        fail(v, `neighbour advertisement: ${(err as Error).message}`)
+        fail(v, `${KIND[v.family]}: ${(err as Error).message}`)
       }
     }
     try {
@@ -129,11 +112,10 @@ export function createAnnouncer(options: AnnouncerOptions): Announcer {
         if (signal.aborted) break
         if (round > 0) await sleep(intervalMs, signal)
         if (signal.aborted) break
-        await Promise.all(vips.map((v) => (v.family === 4 ? arp(v) : advertise(v))))
+        await Promise.all(vips.map(send))
       }
-      await Promise.all(pending)
     } finally {
-      for (const s of sockets.values()) s.close()
+      for (const s of sockets.values()) s?.close()
     }
     report.aborted = signal.aborted
     log?.info({ vips: vips.map((v) => v.address), sent: report.sent, failed: report.errors.length, aborted: report.aborted }, 'VIPs announced')
@@ -176,6 +158,8 @@ export function createAnnouncer(options: AnnouncerOptions): Announcer {
   }
   return announcer
 }
+
+const KIND = { 4: 'gratuitous ARP', 6: 'neighbour advertisement' } as const
 
 // `promise`, or a rejection after `ms` (raw-socket never calls back when its socket closed under a queued send).
 function withDeadline<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T> {
