@@ -15,11 +15,8 @@ export interface ExecResult {
 
 /** Options of one run. */
 export interface ExecOptions {
-  /**
-   * Written to stdin, which is then closed. A promise: the process starts now and waits for it (see
-   * {@link prespawn}); the deadline counts from when it is written. @default ''
-   */
-  input?: string | Promise<string>
+  /** Written to stdin, which is then closed. @default '' */
+  input?: string
   /** Deadline in ms, after which the process is killed. @default no deadline */
   timeoutMs?: number
   /** Kills the process as the deadline does. */
@@ -120,55 +117,5 @@ export const nodeExec: Exec = (file, argv, options) =>
     child.once('exit', (code, signal) => setTimeout(() => finish(code, signal), EXIT_LINGER_MS).unref())
     // A program that exits before reading all of stdin makes the write fail with EPIPE: its exit says why.
     child.stdin.on('error', () => {})
-    if (typeof options.input === 'object') options.input.then(write, () => write(''))
-    else write(options.input ?? '')
+    write(options.input ?? '')
   })
-
-/** A process started ahead of its use: see {@link prespawn}. */
-export interface Prespawned {
-  /** Gives the waiting process its stdin (or starts one, when none waits) and resolves with its result. */
-  run(input: string): Promise<ExecResult>
-  /** Ends the waiting process (its stdin closed empty); run() after it starts a process each time. */
-  close(): void
-}
-
-/**
- * Keeps one process of `file argv` started and waiting for its stdin, so a run that must be quick (a takeover's
- * `ip -batch -`) does not wait for a spawn, which costs a large process like this one a fork of its whole memory
- * (half a second on an emulated machine). The next one starts `restartMs` after a run, off the caller's hurry.
- */
-export function prespawn(exec: Exec, file: string, argv: string[], options: Omit<ExecOptions, 'input'> = {}, restartMs = 1000): Prespawned {
-  let spare: { feed: (text: string) => void; result: Promise<ExecResult>; gone: boolean } | undefined
-  let timer: NodeJS.Timeout | undefined
-  let closed = false
-  const start = () => {
-    timer = undefined
-    let feed!: (text: string) => void
-    const input = new Promise<string>((resolve) => (feed = resolve))
-    const s = { feed, result: exec(file, argv, { ...options, input }), gone: false }
-    const gone = () => void (s.gone = true) // exited early (killed, or could not start): not used
-    s.result.then(gone, gone)
-    spare = s
-  }
-  start()
-  return {
-    async run(input) {
-      const s = spare && !spare.gone ? spare : undefined
-      spare = undefined
-      if (!closed) {
-        clearTimeout(timer)
-        timer = setTimeout(start, restartMs)
-        timer.unref()
-      }
-      if (!s) return exec(file, argv, { ...options, input })
-      s.feed(input)
-      return s.result
-    },
-    close() {
-      closed = true
-      clearTimeout(timer)
-      spare?.feed('')
-      spare = undefined
-    },
-  }
-}

@@ -16,8 +16,9 @@ import { Director } from './director.js'
 import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
 import { keepSysctls } from './sysctl-keeper.js'
-import { ERR_ANNOUNCE_FAILED, ERR_INVALID_VALUE, ERR_STORE_UNAVAILABLE } from './errors.js'
+import { ERR_INVALID_VALUE, ERR_STORE_UNAVAILABLE, ERR_VIP_FAILED } from './errors.js'
 import type { Exec } from './exec.js'
+import { lvsPacket } from './native.js'
 import { createSpawner } from './spawner.js'
 import { mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
@@ -26,7 +27,6 @@ import { Reconciler } from './reconcile/reconciler.js'
 import { RedisTable, redisTableOptions, type StreamPosition } from './table/redis-table.js'
 import { Alerts } from './ha/alerts.js'
 import { createAnnouncer } from './ha/announce.js'
-import { packetBinding } from './ha/gratuitous-arp.js'
 import { readHeartbeatKey, startHeartbeat } from './ha/heartbeat.js'
 import { heartbeatPath } from './ha/heartbeat-config.js'
 import { Lease } from './ha/lease.js'
@@ -254,7 +254,13 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
   const p = s.pair!
   const redis = redisTableOptions(s.redis!, (path) => readFileSync(path))
   const child = (component: string) => log.child({ component })
-  const vips = await openVips({ exec, stateDir: s.stateDir, log: child('vips') })
+  // The VIPs and their gratuitous ARP go through native/packet.c: without it a pair would take over in vain.
+  try {
+    lvsPacket()
+  } catch (err) {
+    throw new ERR_VIP_FAILED(p.vips.map((v) => v.address).join(', '), (err as Error).message)
+  }
+  const vips = await openVips({ stateDir: s.stateDir, log: child('vips') })
   closers.push(() => vips.close())
   const sync = p.syncDaemon
     ? await openSyncDaemonRole({ ipvsadm, daemon: { mcastInterface: p.syncDaemon.interface, syncid: p.syncDaemon.syncid }, stateDir: s.stateDir, masterLingerMs: HANDOFF_MS, log: child('sync-daemon') })
@@ -266,15 +272,6 @@ async function preparePair(s: DirectorSettings, exec: Exec, ipvsadm: Ipvsadm, lo
   const checked = p.vips.map((v, i) => checkVip(v, `/director/pair/vips/${i}`))
   const handoff = await openHandoff({ exec, vips: ipvsHere ? checked : [], paths: p.heartbeat.paths.map(heartbeatPath), windowMs: HANDOFF_MS, log: child('handoff') })
   closers.push(() => handoff.close())
-  // A pair that could not announce its IPv4 VIPs would take over in vain: refused at start, not found at a takeover.
-  const v4 = checked.filter((v) => v.family === 4)
-  if (v4.length) {
-    try {
-      packetBinding()
-    } catch (err) {
-      throw new ERR_ANNOUNCE_FAILED(v4.map((v) => v.address).join(', '), v4[0]!.interface, (err as Error).message)
-    }
-  }
   const announcer = createAnnouncer({ count: p.announce.count, intervalMs: p.announce.interval * 1000, log: child('announce') })
   closers.push(() => announcer.close())
   // Our heartbeats say "active" only once the VIPs are added and their announcement has started: an old active

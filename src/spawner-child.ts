@@ -4,7 +4,6 @@
 import { nodeExec } from './exec.js'
 import type { SpawnerReply, SpawnerRequest } from './spawner.js'
 
-const feeds = new Map<number, (text: string) => void>()
 const aborts = new Map<number, AbortController>()
 const reply = (m: SpawnerReply) => {
   if (process.connected) process.send!(m)
@@ -12,28 +11,19 @@ const reply = (m: SpawnerReply) => {
 
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => {})
 process.on('message', (m: SpawnerRequest) => {
-  if (m.kind === 'input') {
-    feeds.get(m.id)?.(m.text)
-    feeds.delete(m.id)
-  } else if (m.kind === 'abort') aborts.get(m.id)?.abort()
+  if (m.kind === 'abort') aborts.get(m.id)?.abort()
   else {
     const ac = new AbortController()
     aborts.set(m.id, ac)
-    const input = m.deferred ? new Promise<string>((resolve) => feeds.set(m.id, resolve)) : m.input
-    nodeExec(m.file, m.argv, { ...m.options, input, signal: ac.signal })
+    nodeExec(m.file, m.argv, { ...m.options, input: m.input, signal: ac.signal })
       .then((result) => reply({ id: m.id, result }), (err: NodeJS.ErrnoException) => reply({ id: m.id, error: { message: err.message, code: err.code } }))
       .finally(() => {
         aborts.delete(m.id)
-        feeds.delete(m.id)
         if (!process.connected && aborts.size === 0) process.exit(0)
       })
   }
 })
 process.on('disconnect', () => {
-  for (const [id, feed] of feeds) {
-    feed('')
-    feeds.delete(id)
-  }
   for (const ac of aborts.values()) ac.abort()
   if (aborts.size === 0) process.exit(0)
 })

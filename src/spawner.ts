@@ -9,10 +9,9 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Exec, ExecOptions, ExecResult } from './exec.js'
 
-/** What the director sends the spawner: a run (its stdin now, or later by `input` when `deferred`), its stdin, its abort. */
+/** What the director sends the spawner: a run (with its stdin), or its abort. */
 export type SpawnerRequest =
-  | { kind: 'run'; id: number; file: string; argv: string[]; options: SpawnerRunOptions; input: string; deferred: boolean }
-  | { kind: 'input'; id: number; text: string }
+  | { kind: 'run'; id: number; file: string; argv: string[]; options: SpawnerRunOptions; input: string }
   | { kind: 'abort'; id: number }
 
 /** The options of a run that cross the process boundary (the abort signal becomes an `abort` message). */
@@ -93,9 +92,7 @@ export function createSpawner(o: SpawnerOptions = {}): Spawner {
       const abort = () => send(c, { kind: 'abort', id })
       const done = () => signal?.removeEventListener('abort', abort)
       pending.set(id, { resolve, reject, done })
-      const deferred = typeof input === 'object'
-      send(c, { kind: 'run', id, file, argv: [...argv], options: rest, input: deferred ? '' : (input ?? ''), deferred })
-      if (deferred) input.then((text) => send(c, { kind: 'input', id, text }), () => send(c, { kind: 'input', id, text: '' }))
+      send(c, { kind: 'run', id, file, argv: [...argv], options: rest, input: input ?? '' })
       signal?.addEventListener('abort', abort, { once: true })
       if (signal?.aborted) abort()
     })

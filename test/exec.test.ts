@@ -1,9 +1,7 @@
 // The one Exec with real processes: argv never through a shell, stdin, deadline and abort killing the whole process
 // group (SIGKILL, or SIGTERM then SIGKILL after a grace), output capped at its head, and a missing program rejecting.
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { nodeExec, prespawn } from '../src/exec.js'
+import { nodeExec } from '../src/exec.js'
 import { alive, readPids, waitGone } from './healthchecks/process.js'
 import { join } from 'node:path'
 
@@ -43,38 +41,4 @@ t.test('a missing program rejects with its errno code', async (t) => {
   await t.rejects(nodeExec('/nonexistent/program', [], { timeoutMs: 1000 }), { code: 'ENOENT' })
 })
 
-/** The PIDs the processes appended to `file`, once there are `n` (bounded: 20 s). */
-async function pidsIn(file: string, n: number): Promise<number[]> {
-  for (let i = 0; i < 400; i++) {
-    const pids = existsSync(file) ? readFileSync(file, 'utf8').split(/\s+/).filter(Boolean).map(Number) : []
-    if (pids.length >= n) return pids
-    await sleep(50)
-  }
-  throw new Error(`fewer than ${n} PIDs in ${file}`)
-}
 
-t.test('prespawn: a process waits for its stdin from the start; a run feeds it; the next starts after; close ends it', async (t) => {
-  const file = join(t.testdir({}), 'pids')
-  const started = prespawn(nodeExec, 'sh', ['-c', `echo $$ >> ${file}; cat`], { timeoutMs: 300 }, 0)
-  const [first] = await pidsIn(file, 1)
-  await sleep(400) // longer than the deadline: it counts from the input, not from the start
-  t.ok(alive(first!), 'waiting past the deadline, not killed')
-  t.match(await started.run('hello'), { code: 0, stdout: 'hello', timedOut: false }, 'the waiting process got the input')
-  const [, second] = await pidsIn(file, 2)
-  t.not(second, first, 'the next one started after the run')
-  started.close()
-  t.same(await waitGone([first!, second!]), [], 'close ended the waiting one')
-  t.match(await started.run('again'), { code: 0, stdout: 'again' }, 'after close a run starts its own process')
-})
-
-t.test('prespawn: a waiting process that died is not used', async (t) => {
-  const file = join(t.testdir({}), 'pids')
-  const started = prespawn(nodeExec, 'sh', ['-c', `echo $$ >> ${file}; cat`], { timeoutMs: 5000 }, 60_000)
-  t.teardown(() => started.close())
-  const [first] = await pidsIn(file, 1)
-  process.kill(first!, 'SIGKILL')
-  t.same(await waitGone([first!]), [])
-  await sleep(200) // the exit reaches the parent: EXIT_LINGER_MS
-  t.match(await started.run('hello'), { code: 0, stdout: 'hello' }, 'a new process served the run')
-  t.equal((await pidsIn(file, 2)).length, 2)
-})

@@ -1,11 +1,8 @@
 // Gratuitous ARP (RFC 5227's ARP announcement) sent from the director's own process through a packet socket, as
-// keepalived does: no process to start on a takeover's critical path. The socket comes from native/packet.c (built
-// by `npm ci` with node-gyp, as raw-socket is); the frame is made here.
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+// keepalived does: no process to start on a takeover's critical path. The socket comes from native/packet.c
+// (src/native.ts); the frame is made here.
 import ipaddr from 'ipaddr.js'
+import { lvsPacket } from '../native.js'
 import { interfaceInfo } from './neighbour-advert.js'
 
 /** Sends announcements of IPv4 addresses out of one interface; close() releases the socket. */
@@ -48,34 +45,9 @@ export function gratuitousArp(address: string, mac: string): Buffer {
   return f
 }
 
-interface PacketBinding {
-  open(iface: string): number
-  send(fd: number, frame: Buffer): void
-  close(fd: number): void
-}
-
-let binding: PacketBinding | undefined
-
-/**
- * The native packet socket (build/Release/lvs_packet.node of the package this file is in, from src/ or dist/src/).
- * Throws when it was not built (`npm ci` builds it; `npm rebuild` again).
- */
-export function packetBinding(): PacketBinding {
-  if (binding) return binding
-  let dir = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(dir, 'package.json'))) {
-    if (dirname(dir) === dir) throw new Error('lvs_packet: no package.json above this module')
-    dir = dirname(dir)
-  }
-  const file = join(dir, 'build', 'Release', 'lvs_packet.node')
-  if (!existsSync(file)) throw new Error(`lvs_packet: ${file} is missing: run \`npm ci\` (or \`npm rebuild\`) to build it`)
-  binding = createRequire(import.meta.url)(file) as PacketBinding
-  return binding
-}
-
 /** Opens a packet socket bound to `iface` that sends gratuitous ARP with the interface's MAC. Needs CAP_NET_RAW. */
 export const openArpSocket: OpenArpSocket = async (iface) => {
-  const native = packetBinding()
+  const native = lvsPacket()
   const { mac } = await interfaceInfo(iface)
   let fd: number | undefined = native.open(iface)
   return {

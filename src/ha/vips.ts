@@ -1,10 +1,11 @@
-// The virtual IP addresses a director holds while active: added and removed with `ip` (argv and `ip -batch -`,
-// never a shell), recorded in a state file before they are added, so a director that crashed holding them
-// removes them at its next start, and never an address this director did not add.
+// The virtual IP addresses a director holds while active: added and removed over rtnetlink from the director's own
+// process (native/packet.c: what `ip addr` sends, with no process to start on a takeover's critical path), recorded
+// in a state file before they are added, so a director that crashed holding them removes them at its next start,
+// and never an address this director did not add.
 import { join } from 'node:path'
 import { canonicalAddress } from '../address.js'
 import { ERR_INVALID_VALUE, ERR_STATE_FILE, ERR_VIP_FAILED } from '../errors.js'
-import { prespawn, type Exec, type Prespawned } from '../exec.js'
+import { lvsPacket, type NativeAddress } from '../native.js'
 import { readStateFile, writeAtomic } from '../fs-atomic.js'
 
 /** A VIP as configured: an address (IPv4 or IPv6), the interface it goes on, and an IPv4 label. */
@@ -40,16 +41,29 @@ export interface VipLog {
   warn(obj: object, msg: string): void
 }
 
+/** The host's addresses, as the VIPs change them (tests pass one that works in a network namespace). */
+export interface AddressTable {
+  /** Every address of the network namespace. */
+  list(): Promise<NativeAddress[]>
+  /** Adds a VIP (IPv6: no DAD, never preferred); rejects with an Error whose `code` is the errno's name (EEXIST...). */
+  add(vip: Vip): Promise<void>
+  /** Removes a VIP's host-prefix address; rejects as add() does (EADDRNOTAVAIL: not there). */
+  remove(vip: Vip): Promise<void>
+}
+
+/** The AddressTable of the process's own network namespace: rtnetlink through native/packet.c, no process. */
+export const hostAddresses: AddressTable = {
+  list: async () => lvsPacket().addresses(),
+  add: async (v) => lvsPacket().changeAddress(true, v.interface, v.family, v.address, v.prefix, v.label ?? '', v.family === 6),
+  remove: async (v) => lvsPacket().changeAddress(false, v.interface, v.family, v.address, v.prefix, '', false),
+}
+
 /** Options of {@link openVips}. */
 export interface VipsOptions {
-  /** How `ip` runs (tests pass one that runs it in a network namespace). */
-  exec: Exec
   /** The director's state directory; the VIPs it added are recorded in `ha-vips.json` there. */
   stateDir: string
-  /** Program to run. @default 'ip' */
-  ipPath?: string
-  /** Deadline of one `ip` process in ms. @default 5000 */
-  timeoutMs?: number
+  /** @default hostAddresses */
+  addresses?: AddressTable
   log?: VipLog
 }
 
@@ -99,32 +113,16 @@ export function checkVip(spec: VipSpec, path = '/vips'): Vip {
 
 const key = (v: { address: string; interface: string }) => `${v.address}%${v.interface}`
 
-/** One `ip -batch` line adding a VIP: IPv6 without DAD and never preferred, so the kernel never picks it as a source. */
-export function addLine(v: Vip): string {
-  if (v.family === 6) return `addr add ${v.address}/128 dev ${v.interface} nodad preferred_lft 0`
-  return `addr add ${v.address}/32 dev ${v.interface}${v.label ? ` label ${v.label}` : ''}`
-}
-
-/** One `ip -batch` line removing a VIP (only its host prefix: an operator's same address with another prefix stays). */
-export function delLine(v: Vip): string {
-  return `addr del ${v.address}/${v.prefix} dev ${v.interface}`
-}
-
-interface IpAddrInfo { family?: string; local?: string; prefixlen?: number }
-interface IpLink { ifname?: string; addr_info?: IpAddrInfo[] }
-
-/** The addresses of `ip -j addr show`'s output, by address%interface, each with its prefix lengths. */
+/** The addresses present, by address%interface, each with its prefix lengths. */
 type Addresses = Map<string, Set<number>>
 
-function addressesOf(json: string): Addresses {
+function addressesOf(list: NativeAddress[]): Addresses {
   const out: Addresses = new Map()
-  for (const link of JSON.parse(json) as IpLink[]) {
-    for (const a of link.addr_info ?? []) {
-      const c = a.local ? canonicalAddress(a.local) : undefined
-      if (!c || !link.ifname) continue
-      const k = key({ address: c.address, interface: link.ifname })
-      out.set(k, (out.get(k) ?? new Set()).add(a.prefixlen ?? 0))
-    }
+  for (const a of list) {
+    const c = canonicalAddress(a.address)
+    if (!c) continue
+    const k = key({ address: c.address, interface: a.interface })
+    out.set(k, (out.get(k) ?? new Set()).add(a.prefix))
   }
   return out
 }
@@ -141,15 +139,12 @@ export async function openVips(options: VipsOptions): Promise<Vips> {
 
 /** Creates the handle without the start-up clean-up (openVips is what a director calls). */
 export function createVips(options: VipsOptions): Vips {
-  const { exec, log } = options
-  const ipPath = options.ipPath ?? 'ip'
-  const timeoutMs = options.timeoutMs ?? 5000
+  const { log } = options
+  const table = options.addresses ?? hostAddresses
   const file = join(options.stateDir, VIP_STATE_FILE)
   const owned = new Map<string, Vip>()
   let chain: Promise<unknown> = Promise.resolve()
   let closing: Promise<void> | undefined
-  // The add's `ip` is started ahead: a takeover does not wait for its spawn.
-  const addBatch = prespawn(exec, ipPath, ['-j', '-force', '-batch', '-'], { timeoutMs })
 
   function serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = chain.then(fn, fn)
@@ -157,21 +152,13 @@ export function createVips(options: VipsOptions): Vips {
     return next
   }
 
-  async function ip(argv: string[], input?: string, started?: Prespawned): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    try {
-      const r = await (started ? started.run(input ?? '') : exec(ipPath, argv, { input, timeoutMs }))
-      if (r.timedOut) return { code: null, stdout: r.stdout, stderr: `timed out after ${timeoutMs} ms` }
-      return r
-    } catch (err) {
-      return { code: null, stdout: '', stderr: (err as Error).message }
-    }
-  }
-
   // Addresses present now, by address%interface, each with its prefixes (an operator's 192.0.2.10/24 is the VIP too).
   async function present(): Promise<Addresses> {
-    const r = await ip(['-j', 'addr', 'show'])
-    if (r.code !== 0) throw new ERR_VIP_FAILED('addresses', `ip -j addr show: ${r.stderr.trim() || `exit ${r.code}`}`)
-    return addressesOf(r.stdout || '[]')
+    try {
+      return addressesOf(await table.list())
+    } catch (err) {
+      throw new ERR_VIP_FAILED('addresses', `listing them: ${(err as Error).message}`)
+    }
   }
 
   // The record must outlive a crash of this process (the kernel keeps the addresses), not of the machine (which takes
@@ -189,27 +176,21 @@ export function createVips(options: VipsOptions): Vips {
     return readStateFile(file, [], (body) => ((body as { vips?: VipSpec[] }).vips ?? []).map((v, i) => checkVip(v, `${file}/vips/${i}`)), { emptyIsMissing: true })
   }
 
-
-  // Runs `lines` as one `ip -force -batch -` (-force: a failed line does not stop the others); when it
-  // reports a failure, reads the addresses back to learn which lines took effect.
-  async function batch(lines: string[]): Promise<{ ok: boolean; stderr: string }> {
-    if (lines.length === 0) return { ok: true, stderr: '' }
-    const r = await ip(['-force', '-batch', '-'], lines.map((l) => `${l}\n`).join(''))
-    return { ok: r.code === 0, stderr: oneLine(r.stderr) || `exit ${r.code ?? 'on a signal'}` }
-  }
-
   const empty = (): VipResult => ({ changed: [], unchanged: [], foreign: [], failed: [] })
   const failure = (v: Vip, why: string) => ({ vip: v, err: new ERR_VIP_FAILED(`${v.address} on ${v.interface}`, why) })
 
   async function removeOwned(list: Vip[], result: VipResult): Promise<VipResult> {
     const before = await present()
-    const there = list.filter((v) => before.has(key(v)))
-    for (const v of list) if (!before.has(key(v))) result.unchanged.push(v)
-    const r = await batch(there.map(delLine))
-    const after = r.ok ? new Set<string>() : await present()
-    for (const v of there) {
-      if (after.has(key(v))) result.failed.push(failure(v, `ip addr del: ${r.stderr}`))
-      else result.changed.push(v)
+    for (const v of list) {
+      if (!before.get(key(v))?.has(v.prefix)) result.unchanged.push(v)
+      else {
+        try {
+          await table.remove(v)
+          result.changed.push(v)
+        } catch (err) {
+          result.failed.push(failure(v, `removing it: ${(err as Error).message}`))
+        }
+      }
     }
     // A VIP whose removal failed stays recorded: the next removeAll or start tries again.
     for (const v of list) if (!result.failed.some((f) => f.vip === v)) owned.delete(key(v))
@@ -229,34 +210,26 @@ export function createVips(options: VipsOptions): Vips {
         // Recorded before it exists: a crash after the add still finds it in the file.
         for (const v of list) owned.set(key(v), owned.get(key(v)) ?? v)
         if (ours.size < list.length) await save()
-        // One `ip` process, started ahead (a takeover waits on it): the addresses before, the adds, the addresses after. An add
-        // of an address already there fails alone (-force); the listings tell what each line did.
-        const lines = ['addr show', ...list.map(addLine), 'addr show']
-        const r = await ip(['-j', '-force', '-batch', '-'], lines.map((l) => `${l}\n`).join(''), addBatch)
-        const shows = r.stdout.split('\n').filter((l) => l.startsWith('['))
-        const before = shows.length === 2 ? addressesOf(shows[0]!) : undefined
-        const after = shows.length === 2 ? addressesOf(shows[1]!) : await present().catch(() => new Map() as Addresses)
-        const notAdded = (v: Vip) => failure(v, `ip addr add: ${oneLine(r.stderr) || `exit ${r.code}`}`)
-        const undo: Vip[] = []
+        const before = await present()
         for (const v of list) {
-          const had = before?.get(key(v))
-          const has = after.get(key(v))?.has(v.prefix) ?? false
-          if (ours.has(key(v))) {
-            // Ours and recorded; added again when something removed it meanwhile.
-            if (had) result.unchanged.push(v)
-            else if (has) result.changed.push(v)
-            else result.failed.push(notAdded(v))
-          } else if (had) {
-            // An operator's address: left as it was (our host-prefix copy of it, if the kernel took one, goes again).
-            if (!had.has(v.prefix) && has) undo.push(v)
-            result.foreign.push(v)
+          if (before.has(key(v))) {
+            // Ours and there: nothing to do. Not ours: an operator's address (any prefix), left as it is.
+            if (ours.has(key(v))) result.unchanged.push(v)
+            else {
+              result.foreign.push(v)
+              owned.delete(key(v))
+              log?.info({ vip: v.address, interface: v.interface }, 'VIP already present, not added by this director: left alone')
+            }
+            continue
+          }
+          try {
+            await table.add(v)
+            result.changed.push(v)
+          } catch (err) {
+            result.failed.push(failure(v, `adding it: ${(err as Error).message}`))
             owned.delete(key(v))
-            log?.info({ vip: v.address, interface: v.interface }, 'VIP already present, not added by this director: left alone')
-          } else if (has) result.changed.push(v)
-          else result.failed.push(notAdded(v))
+          }
         }
-        if (undo.length) await batch(undo.map(delLine))
-        for (const f of result.failed) owned.delete(key(f.vip))
         if (result.failed.length || result.foreign.length) await save()
         for (const v of result.changed) log?.info({ vip: v.address, interface: v.interface }, 'VIP added')
         for (const f of result.failed) log?.warn({ vip: f.vip.address, interface: f.vip.interface, err: f.err }, 'VIP add failed')
@@ -292,7 +265,7 @@ export function createVips(options: VipsOptions): Vips {
     },
     held: () => [...owned.values()],
     close() {
-      closing ??= handle.removeAll().then(() => {}).finally(() => addBatch.close())
+      closing ??= handle.removeAll().then(() => {})
       return closing
     },
   }
@@ -301,8 +274,4 @@ export function createVips(options: VipsOptions): Vips {
 
 function dedupe(list: Vip[]): Vip[] {
   return [...new Map(list.map((v) => [key(v), v])).values()]
-}
-
-function oneLine(text: string): string {
-  return text.trim().split('\n').map((l) => l.trim()).filter(Boolean).join('; ')
 }

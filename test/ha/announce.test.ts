@@ -2,12 +2,11 @@
 // MAC after a gratuitous ARP (IPv4) or an unsolicited neighbour advertisement (IPv6); and, with fakes, the
 // burst's packets, its spacing, its abort, and failures that are logged and reported, never thrown.
 import t, { type Test } from 'tap'
-import { nodeExec, type Exec } from '../../src/exec.js'
 import { createAnnouncer, type AnnounceLog } from '../../src/ha/announce.js'
 import { gratuitousArp } from '../../src/ha/gratuitous-arp.js'
 import { neighbourAdvert, type NaSocket } from '../../src/ha/neighbour-advert.js'
 import { checkVip, openVips } from '../../src/ha/vips.js'
-import { createNetns, ip, nsExec, runFixture } from '../helpers/netns.js'
+import { createNetns, ip, nsAddresses, nsExec, runFixture } from '../helpers/netns.js'
 
 const fixture = new URL('../fixtures/announce-child.ts', import.meta.url)
 const V4 = '192.0.2.10'
@@ -16,7 +15,6 @@ const OLD_MAC = '02:00:00:00:00:01'
 
 interface ChildReport { sent: number; aborted: boolean; errors: { code?: string; message: string }[]; ms: number }
 
-const inNetns = (ns: string): Exec => (file, argv, options) => nodeExec('ip', ['netns', 'exec', ns, file, ...argv], options)
 
 async function pair(t: Test) {
   const dir = await createNetns(t, 'lvsa-dir')
@@ -39,7 +37,7 @@ async function neighbour(ns: string, address: string): Promise<{ lladdr?: string
 
 t.test("gratuitous ARP and an unsolicited NA move a peer's stale entry for the VIP to the director's MAC", async (t) => {
   const { dir, peer, mac } = await pair(t)
-  const vips = await openVips({ exec: inNetns(dir), stateDir: t.testdir() })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir: t.testdir() })
   t.teardown(() => vips.close())
   await ip('-n', peer, 'neigh', 'replace', V4, 'lladdr', OLD_MAC, 'dev', 'eth0', 'nud', 'stale')
   await ip('-n', peer, '-6', 'neigh', 'replace', V6, 'lladdr', OLD_MAC, 'dev', 'eth0', 'nud', 'stale')
@@ -60,7 +58,7 @@ t.test("gratuitous ARP and an unsolicited NA move a peer's stale entry for the V
 
 t.test('an abort stops a burst under way', async (t) => {
   const { dir } = await pair(t)
-  const vips = await openVips({ exec: inNetns(dir), stateDir: t.testdir() })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir: t.testdir() })
   t.teardown(() => vips.close())
   await vips.add([{ address: V4, interface: 'eth0' }, { address: V6, interface: 'eth0' }])
   const report = await runFixture<ChildReport>(fixture, { vips: vips.held(), count: 100, intervalMs: 100, abortAfterMs: 250 }, { ns: dir })

@@ -1,19 +1,19 @@
-// The VIPs against a real network namespace (a director joined to a peer by a veth pair): added and removed,
-// IPv6 without DAD and never preferred, an operator's address left alone, the crash clean-up, idempotence.
+// The VIPs against a real network namespace (a director joined to a peer by a veth pair), the director's own
+// rtnetlink calls (native/packet.c) made there: added and removed, IPv6 without DAD and never preferred, an
+// operator's address left alone, the crash clean-up, idempotence.
 import t, { type Test } from 'tap'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { nodeExec, type Exec } from '../../src/exec.js'
-import { checkVip, createVips, openVips, VIP_STATE_FILE, type VipLog } from '../../src/ha/vips.js'
-import { createNetns, ip } from '../helpers/netns.js'
+import { checkVip, createVips, openVips, VIP_STATE_FILE, type AddressTable, type VipLog } from '../../src/ha/vips.js'
+import { createNetns, ip, nsAddresses } from '../helpers/netns.js'
 
 const V4 = '192.0.2.10'
 const V6 = '2001:db8:10::10'
 
 interface AddrInfo { family: string; local: string; prefixlen: number; label?: string; nodad?: boolean; preferred_life_time?: number; deprecated?: boolean }
 
-/** Runs every command inside `ns`, as the director would run it on its host. */
-const inNetns = (ns: string): Exec => (file, argv, options) => nodeExec('ip', ['netns', 'exec', ns, file, ...argv], options)
+/** No address at all (for tests that never reach the kernel). */
+const noAddresses: AddressTable = { list: async () => [], add: async () => {}, remove: async () => {} }
 
 async function pair(t: Test) {
   const dir = await createNetns(t, 'lvsv-dir')
@@ -55,7 +55,7 @@ t.test('VIPs are added (IPv6 with nodad and preferred_lft 0) and removed, record
   const { dir } = await pair(t)
   const stateDir = t.testdir()
   const { log, lines } = logSink()
-  const vips = await openVips({ exec: inNetns(dir), stateDir, log })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir, log })
   t.teardown(() => vips.close())
 
   const added = await vips.add([{ address: V4, interface: 'eth0', label: 'eth0:vip' }, { address: V6, interface: 'eth0' }])
@@ -82,7 +82,7 @@ t.test('VIPs are added (IPv6 with nodad and preferred_lft 0) and removed, record
 
 t.test('adding twice and removing twice are no-ops; a VIP removed behind our back is added again', async (t) => {
   const { dir } = await pair(t)
-  const vips = await openVips({ exec: inNetns(dir), stateDir: t.testdir() })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir: t.testdir() })
   t.teardown(() => vips.close())
   const spec = [{ address: V4, interface: 'eth0' }, { address: V6, interface: 'eth0' }]
   await vips.add(spec)
@@ -108,7 +108,7 @@ t.test("an operator's address is left alone, whatever its prefix", async (t) => 
   await ip('-n', dir, 'addr', 'add', `${V4}/24`, 'dev', 'eth0')
   await ip('-n', dir, '-6', 'addr', 'add', `${V6}/128`, 'dev', 'eth0', 'nodad')
   const { log, lines } = logSink()
-  const vips = await openVips({ exec: inNetns(dir), stateDir: t.testdir(), log })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir: t.testdir(), log })
   t.teardown(() => vips.close())
   const r = await vips.add([{ address: V4, interface: 'eth0' }, { address: V6, interface: 'eth0' }])
   t.same(r.changed, [])
@@ -125,13 +125,13 @@ t.test('a crashed run holding VIPs: its state file is read at open and the VIPs 
   const { dir } = await pair(t)
   const stateDir = t.testdir()
   // The crashed run: a handle that added the VIPs and was never closed.
-  const crashed = createVips({ exec: inNetns(dir), stateDir })
+  const crashed = createVips({ addresses: nsAddresses(t, dir), stateDir })
   await crashed.add([{ address: V4, interface: 'eth0' }, { address: V6, interface: 'eth0' }])
   await ip('-n', dir, 'addr', 'add', '192.0.2.20/32', 'dev', 'eth0') // an operator's
   t.ok(has(await addrs(dir), V4, 32))
 
   const { log, lines } = logSink()
-  const vips = await openVips({ exec: inNetns(dir), stateDir, log })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir, log })
   t.teardown(() => vips.close())
   const after = await addrs(dir)
   t.notOk(has(after, V4) || has(after, V6), 'the crashed run’s VIPs are gone')
@@ -144,7 +144,7 @@ t.test('a state file naming a VIP that is not there (crash between record and ad
   const { dir } = await pair(t)
   const stateDir = t.testdir()
   await writeFile(join(stateDir, VIP_STATE_FILE), JSON.stringify({ version: 1, vips: [{ address: V4, interface: 'eth0' }] }))
-  const vips = await openVips({ exec: inNetns(dir), stateDir })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir })
   t.teardown(() => vips.close())
   t.same(vips.held(), [])
 })
@@ -153,7 +153,7 @@ t.test('a failed add is a coded error for that VIP only, and is not recorded', a
   const { dir } = await pair(t)
   const stateDir = t.testdir()
   const { log, lines } = logSink()
-  const vips = await openVips({ exec: inNetns(dir), stateDir, log })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir, log })
   t.teardown(() => vips.close())
   const r = await vips.add([{ address: V4, interface: 'eth0' }, { address: '192.0.2.11', interface: 'nosuch0' }])
   t.same(r.changed.map((v) => v.address), [V4])
@@ -167,13 +167,12 @@ t.test('a failed add is a coded error for that VIP only, and is not recorded', a
 
 t.test('an unreadable state file is LVS_ERR_STATE_FILE at open', async (t) => {
   const stateDir = t.testdir({ [VIP_STATE_FILE]: '{not json' })
-  const exec: Exec = async () => ({ code: 0, stdout: '[]', stderr: '' })
-  await t.rejects(openVips({ exec, stateDir }), { code: 'LVS_ERR_STATE_FILE' })
+  await t.rejects(openVips({ addresses: noAddresses, stateDir }), { code: 'LVS_ERR_STATE_FILE' })
 })
 
 t.test('after close() nothing is added (a late takeover during a stop)', async (t) => {
   const { dir } = await pair(t)
-  const vips = await openVips({ exec: inNetns(dir), stateDir: t.testdir() })
+  const vips = await openVips({ addresses: nsAddresses(t, dir), stateDir: t.testdir() })
   await vips.add([{ address: V4, interface: 'eth0' }])
   await vips.close()
   t.notOk(has(await addrs(dir), V4), 'close removed it')
@@ -181,19 +180,19 @@ t.test('after close() nothing is added (a late takeover during a stop)', async (
   t.notOk(has(await addrs(dir), V4))
 })
 
-t.test('an add is one ip process, started ahead (a takeover waits on it): the listing before, the adds and the listing after', async (t) => {
+t.test("the host's address table (rtnetlink from the director's process): the list, and errno codes for what the kernel refuses", async (t) => {
   const { dir } = await pair(t)
-  const calls: string[][] = []
-  const counting: Exec = (file, argv, options) => (calls.push(argv), inNetns(dir)(file, argv, options))
-  const vips = await openVips({ exec: counting, stateDir: t.testdir() })
-  t.teardown(() => vips.close())
-  t.same(calls.at(0), ['-j', '-force', '-batch', '-'], 'the batch process started at open, before any add')
-  calls.length = 0
-  const r = await vips.add([{ address: V4, interface: 'eth0' }, { address: V6, interface: 'eth0' }])
-  t.same(r.changed.map((v) => v.address), [V4, V6])
-  t.equal(calls.length, 0, 'the add started no process: the waiting one did it')
-  const after = await addrs(dir)
-  t.ok(has(after, V4, 32) && has(after, V6, 128), 'both added')
+  const table = nsAddresses(t, dir)
+  const v4 = checkVip({ address: V4, interface: 'eth0', label: 'eth0:vip' })
+  t.same((await table.list()).filter((a) => a.interface === 'eth0' && a.family === 4), [{ interface: 'eth0', family: 4, address: '192.0.2.1', prefix: 24 }])
+  await table.add(v4)
+  t.match(await addrs(dir), [{ local: '192.0.2.1' }, { local: V4, prefixlen: 32, label: 'eth0:vip' }])
+  t.ok((await table.list()).some((a) => a.address === V4 && a.prefix === 32), 'listed')
+  await t.rejects(table.add(v4), { code: 'EEXIST' }, 'an exclusive add')
+  await table.remove(v4)
+  await t.rejects(table.remove(v4), { code: 'EADDRNOTAVAIL' })
+  await t.rejects(table.add(checkVip({ address: V4, interface: 'nosuch0' })), { code: 'ENODEV' })
+  t.notOk(has(await addrs(dir), V4))
 })
 
 t.test('the record waits on no fsync (a takeover would wait on the disk): it need outlive a crash of the director, not of the machine, which takes the addresses along', async (t) => {
@@ -207,7 +206,7 @@ t.test('the record waits on no fsync (a takeover would wait on the disk): it nee
   const atomic = await t.mockImport<typeof import('../../src/fs-atomic.js')>('../../src/fs-atomic.js', { 'node:fs/promises': { ...fs, open } })
   const { openVips: openMocked } = await t.mockImport<typeof import('../../src/ha/vips.js')>('../../src/ha/vips.js', { '../../src/fs-atomic.js': atomic })
   const stateDir = t.testdir()
-  const vips = await openMocked({ exec: inNetns(dir), stateDir })
+  const vips = await openMocked({ addresses: nsAddresses(t, dir), stateDir })
   t.teardown(() => vips.close())
   await vips.add([{ address: V4, interface: 'eth0' }])
   await vips.removeAll()
@@ -216,7 +215,6 @@ t.test('the record waits on no fsync (a takeover would wait on the disk): it nee
 })
 
 t.test('an empty state file (what a crash of the machine can leave of the unsynced record, the addresses gone too) is no VIPs', async (t) => {
-  const exec: Exec = async () => ({ code: 0, stdout: '[]', stderr: '' })
-  const vips = await openVips({ exec, stateDir: t.testdir({ [VIP_STATE_FILE]: '' }) })
+  const vips = await openVips({ addresses: noAddresses, stateDir: t.testdir({ [VIP_STATE_FILE]: '' }) })
   t.same(vips.held(), [])
 })

@@ -1,7 +1,9 @@
 // Network namespaces a test (or a host benchmark) creates for itself (unique names, removed in teardown even on
 // failure), and a way to run a TypeScript fixture inside one and read the JSON it prints.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
+import type { AddressTable } from '../../src/ha/vips.js'
 
 /** Where clean-ups go: a tap test's `t`, or a benchmark's own list (run last-in first-out, as tap does). */
 export interface Teardown { teardown(fn: () => unknown): void }
@@ -43,4 +45,29 @@ export async function runFixture<T>(fixture: URL, input: unknown, opts: { ns?: s
   const argv = [...(opts.prefix ?? []), ...(opts.ns ? ['ip', 'netns', 'exec', opts.ns] : []), ...node]
   const { stdout } = await run(argv[0]!, argv.slice(1), { timeout: 60_000 })
   return JSON.parse(stdout) as T
+}
+
+/**
+ * The director's own AddressTable (rtnetlink, native/packet.c) working inside `ns`: one child process there
+ * (test/fixtures/addresses-child.ts) answers each call; it ends with the test.
+ */
+export function nsAddresses(t: Teardown, ns: string): AddressTable {
+  const [node, ...argv] = fixtureArgv(new URL('../fixtures/addresses-child.ts', import.meta.url), null).slice(0, -1)
+  const child = spawn('ip', ['netns', 'exec', ns, node!, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
+  t.teardown(() => child.stdin.end())
+  const answers = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  let queue: Promise<unknown> = Promise.resolve()
+  const call = <T>(op: string, vip?: unknown): Promise<T> => {
+    const next = queue.then(async () => {
+      child.stdin.write(`${JSON.stringify({ op, vip })}\n`)
+      const { value, done } = await answers.next()
+      if (done) throw new Error(`addresses-child in ${ns} ended`)
+      const answer = JSON.parse(value as string) as { value: T; error?: { code?: string; message: string } }
+      if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.code })
+      return answer.value
+    })
+    queue = next.catch(() => {})
+    return next
+  }
+  return { list: () => call('list'), add: (vip) => call('add', vip), remove: (vip) => call('remove', vip) }
 }

@@ -1,0 +1,43 @@
+// The project's native module, native/packet.c (build/Release/lvs_packet.node, built by `npm ci` with node-gyp as
+// raw-socket is): the takeover's host changes done in-process (gratuitous ARP, VIP addresses over rtnetlink).
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** An address of the network namespace, as rtnetlink lists it. */
+export interface NativeAddress {
+  interface: string
+  family: 4 | 6
+  address: string
+  prefix: number
+}
+
+/** What native/packet.c exports; every call is synchronous and throws an Error whose `code` is the errno's name. */
+export interface LvsPacket {
+  /** A packet socket bound to `iface` that receives nothing. */
+  open(iface: string): number
+  /** Sends one whole Ethernet frame. */
+  send(fd: number, frame: Buffer): void
+  close(fd: number): void
+  /** Every IPv4 and IPv6 address of the network namespace. */
+  addresses(): NativeAddress[]
+  /** RTM_NEWADDR (exclusive: EEXIST when there) or RTM_DELADDR; `label` '' for none; `ipv6Quiet`: no DAD, preferred lifetime 0. */
+  changeAddress(add: boolean, iface: string, family: 4 | 6, address: string, prefix: number, label: string, ipv6Quiet: boolean): void
+}
+
+let loaded: LvsPacket | undefined
+
+/** The module (of the package this file is in, run from src/ or dist/src/); throws when it was not built. */
+export function lvsPacket(): LvsPacket {
+  if (loaded) return loaded
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'package.json'))) {
+    if (dirname(dir) === dir) throw new Error('lvs_packet: no package.json above this module')
+    dir = dirname(dir)
+  }
+  const file = join(dir, 'build', 'Release', 'lvs_packet.node')
+  if (!existsSync(file)) throw new Error(`lvs_packet: ${file} is missing: run \`npm ci\` (or \`npm rebuild\`) to build it`)
+  loaded = createRequire(import.meta.url)(file) as LvsPacket
+  return loaded
+}
