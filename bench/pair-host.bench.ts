@@ -402,7 +402,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   }
   const stepped = results.parts.filter((p) => p.trials.some((t) => t.steps))
   if (stepped.length) {
-    out.push('', 'lvs-director\'s takeover by step (medians, ms after the kill; its own log times): the survivor\'s `peer lost`, `role active` (the lease steal answered), `VIP added` (the `ip` process done; the gratuitous ARP goes then, from the process), and the client\'s first answer.', '')
+    out.push('', 'lvs-director\'s takeover by step (medians, ms after the kill; its own log times): the survivor\'s `peer lost`, `role active` (the lease steal answered), `VIP added` (over rtnetlink; the gratuitous ARP goes then, from the same process), and the client\'s first answer.', '')
     out.push('| pair | peer lost | role active | VIP added | first answer |', '| --- | ---: | ---: | ---: | ---: |')
     for (const p of stepped) {
       const m = (k: string) => {
