@@ -1,0 +1,206 @@
+// The benchmark suite's parts (bench/suite.ts): what each runs, in full and quick mode, and how its program's JSON
+// becomes figures. A figure is measured against a reference taken in the same run (same process, host or guest
+// boot), given as both absolute numbers and their ratio, with the target the issue sets where it sets one.
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Report as IpvsReport } from './ipvs-report.js'
+import { median, percentile } from './ipvs-measure.js'
+
+export type Mode = 'full' | 'quick'
+
+/** One measured figure. `ratio` is value / reference.value; `better` says which way a ratio is good. */
+export interface Figure {
+  name: string
+  value: number
+  unit: string
+  reference?: { name: string; value: number }
+  ratio?: number
+  better?: 'higher' | 'lower'
+  target?: { text: string; met: boolean }
+}
+
+/** What one part leaves in results.json: its figures, the series its charts draw, or why it failed. */
+export interface PartOutput {
+  figures: Figure[]
+  series?: Record<string, Array<Record<string, string | number>>>
+  notes?: string[]
+  error?: string
+}
+
+export interface Part {
+  name: string
+  title: string
+  where: 'host' | 'lab (real IPVS, emulated guest)'
+  /** Seconds it takes, roughly, for the progress line's "left". */
+  estimateS: Record<Mode, number>
+  argv(mode: Mode): string[]
+  /** The command that reproduces the part's figures, as a user types it. */
+  command(mode: Mode): string
+  /** Where the program leaves its JSON; unset: the last JSON line of its stdout. */
+  outFile?: string
+  /** The figures of the program's JSON (the out file's text, or its stdout). */
+  parse(output: string): PartOutput
+}
+
+const NODE = process.execPath
+/** The last line of `stdout` that is a JSON object. */
+export function lastJson<T>(stdout: string): T {
+  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'))
+  if (!line) throw new Error('no JSON line in the output')
+  return JSON.parse(line) as T
+}
+
+const round = (x: number, digits = 0) => Number(x.toFixed(digits))
+function compare(name: string, value: number, unit: string, reference: { name: string; value: number }, better: 'higher' | 'lower', target?: { text: string; met: (ratio: number, value: number) => boolean }): Figure {
+  const ratio = round(value / reference.value, 3)
+  return { name, value, unit, reference, ratio, better, ...(target ? { target: { text: target.text, met: target.met(ratio, value) } } : {}) }
+}
+
+// --- health checks (host): probes per second and CPU per probe at 1,000 and 10,000 real servers
+
+interface HealthRun { n: number; probesPerSec: number; targetPerSec: number; cpuCores: number; schedulerUsPerProbe: number; detectP50Ms: number; boundMs: number; falseDowns: number }
+
+const healthchecks: Part = {
+  name: 'healthchecks',
+  title: 'Health checks: TCP connect probes on loopback (1 s interval)',
+  where: 'host',
+  estimateS: { full: 120, quick: 25 },
+  argv: (m) => [NODE, 'dist/bench/healthchecks.bench.js', '--n', m === 'quick' ? '1000' : '1000,10000', '--seconds', m === 'quick' ? '4' : '15'],
+  command: (m) => `node dist/bench/healthchecks.bench.js --n ${m === 'quick' ? '1000 --seconds 4' : '1000,10000 --seconds 15'}`,
+  parse(stdout) {
+    const { runs } = lastJson<{ runs: HealthRun[] }>(stdout)
+    const figures: Figure[] = []
+    for (const r of runs) {
+      figures.push(compare(`probes/s, ${r.n} real servers`, r.probesPerSec, 'probes/s', { name: 'the rate asked (N per interval)', value: r.targetPerSec }, 'higher', { text: '>= 0.99 of the rate asked', met: (q) => q >= 0.99 }))
+      figures.push({ name: `probes per CPU core, ${r.n} real servers`, value: round(r.probesPerSec / r.cpuCores), unit: 'probes/s/core', better: 'higher' })
+      figures.push(compare(`death to down (p50), ${r.n} real servers`, r.detectP50Ms, 'ms', { name: 'interval x fall + timeout', value: r.boundMs }, 'lower', { text: '<= the bound', met: (q) => q <= 1 }))
+    }
+    return { figures, series: { probesPerCore: runs.map((r) => ({ realServers: r.n, who: 'lvs-director', probesPerCore: round(r.probesPerSec / r.cpuCores) })) }, notes: ['keepalived\'s TCP_CHECK on the same servers (checks per core, the target) runs in the lab guest: not in the suite yet.'] }
+  },
+}
+
+// --- failover gap and sync lag (host kernel, namespaces): bench/pair-host.bench.ts
+
+interface PairTrial { gapMs: number; takeoverMs: number }
+interface PairPart { part: string; label: string; trials: PairTrial[] }
+interface PairResults { parts: PairPart[]; syncLag?: { writes: number; acknowledged: number; toTable: number[]; toKernel: number[]; ipvsadmProcess: number[] } }
+
+const pairOut = (name: string) => join(tmpdir(), `lvs-bench-${name}.json`)
+
+const failover: Part = {
+  name: 'failover',
+  title: 'Director pair failover: the gap a client polling the VIP every 20 ms sees after kill -9 of the active',
+  where: 'host',
+  estimateS: { full: 330, quick: 60 },
+  argv: (m) => [NODE, 'dist/bench/pair-host.bench.js', '--only', m === 'quick' ? 'ours-default,keepalived-fast' : 'ours-default,keepalived-fast,keepalived', '--trials', m === 'quick' ? '3' : '20', '--out', pairOut('failover')],
+  command: (m) => `node dist/bench/pair-host.bench.js --only ${m === 'quick' ? 'ours-default,keepalived-fast --trials 3' : 'ours-default,keepalived-fast,keepalived --trials 20'}`,
+  outFile: pairOut('failover'),
+  parse(output) {
+    const r = JSON.parse(output) as PairResults
+    const by = (p: string) => r.parts.find((x) => x.part === p)
+    const ours = by('ours-default')!
+    const gaps = (p: PairPart) => p.trials.map((t) => t.gapMs)
+    const worst = (p: PairPart) => Math.max(...gaps(p))
+    const figures: Figure[] = []
+    for (const [peer, label] of [['keepalived-fast', 'keepalived, VRRPv3 advert_int 0.05'], ['keepalived', 'keepalived, defaults (advert_int 1)']] as const) {
+      const k = by(peer)
+      if (!k) continue
+      const tuned = peer === 'keepalived-fast'
+      figures.push(compare(`gap median, defaults, ${ours.trials.length} trials`, median(gaps(ours)), 'ms', { name: label, value: median(gaps(k)) }, 'lower', tuned ? { text: '<= 200 ms and no worse than the tuned keepalived', met: (q, v) => q <= 1 && v <= 200 } : undefined))
+      figures.push(compare('gap worst, defaults', worst(ours), 'ms', { name: label, value: worst(k) }, 'lower', tuned ? { text: '<= 200 ms and no worse than the tuned keepalived', met: (q, v) => q <= 1 && v <= 200 } : undefined))
+    }
+    const series = r.parts.flatMap((p) => p.trials.map((t, i) => ({ pair: p.label, trial: i + 1, gapMs: t.gapMs })))
+    return { figures, series: { gaps: series } }
+  },
+}
+
+const syncLag: Part = {
+  name: 'sync-lag',
+  title: "Redis sync lag: an API write on the standby, to the active's table and kernel",
+  where: 'host',
+  estimateS: { full: 60, quick: 30 },
+  argv: (m) => [NODE, 'dist/bench/pair-host.bench.js', '--only', 'sync-lag', '--writes', m === 'quick' ? '20' : '100', '--out', pairOut('sync-lag')],
+  command: (m) => `node dist/bench/pair-host.bench.js --only sync-lag --writes ${m === 'quick' ? 20 : 100}`,
+  outFile: pairOut('sync-lag'),
+  parse(output) {
+    const s = (JSON.parse(output) as PairResults).syncLag!
+    const ref = { name: 'one stand-in ipvsadm process, spawn to exit', value: median(s.ipvsadmProcess) }
+    return {
+      figures: [
+        compare("in the active's table, median", median(s.toTable), 'ms', ref, 'lower'),
+        compare("in the active's table, p99", percentile(s.toTable, 99), 'ms', ref, 'lower'),
+        compare("in the active's kernel (the stand-in's -R exited), median", median(s.toKernel), 'ms', ref, 'lower'),
+        compare("in the active's kernel, p99", percentile(s.toKernel, 99), 'ms', ref, 'lower', { text: 'p99 <= 100 ms', met: (_q, v) => v <= 100 }),
+      ],
+      notes: [`${s.acknowledged} of ${s.writes} writes acknowledged. This host has no IPVS: the kernel step is a stand-in ipvsadm (a node program).`],
+    }
+  },
+}
+
+// --- the API and the daemon's memory (host, in-process fake ipvsadm): bench/director-host.bench.ts
+
+interface Cannon { requests: { average: number }; latency: { p99: number } }
+interface DirectorHost {
+  throughput?: Array<{ services: number; ref: Cannon[]; read: Cannon[]; write: Cannon[] }>
+  memory?: { services: number; reals: number; rssTailMedianMB: number; peakMB: number }
+}
+
+const api: Part = {
+  name: 'api',
+  title: 'REST API requests per second on loopback, against a bare fastify route in the same process',
+  where: 'host',
+  estimateS: { full: 90, quick: 20 },
+  argv: (m) => [NODE, 'dist/bench/director-host.bench.js', '--only', 'throughput', ...(m === 'quick' ? ['--sizes', '100', '--seconds', '2', '--rounds', '1'] : ['--sizes', '100,10000', '--seconds', '5', '--rounds', '2'])],
+  command: (m) => `node dist/bench/director-host.bench.js --only throughput ${m === 'quick' ? '--sizes 100 --seconds 2 --rounds 1' : '--sizes 100,10000 --seconds 5 --rounds 2'}`,
+  parse(stdout) {
+    const r = lastJson<DirectorHost>(stdout)
+    const figures: Figure[] = []
+    for (const t of r.throughput ?? []) {
+      const ref = { name: 'fastify hello-world route', value: round(median(t.ref.map((c) => c.requests.average))) }
+      figures.push(compare(`GET a service, ${t.services} services`, round(median(t.read.map((c) => c.requests.average))), 'req/s', ref, 'higher'))
+      figures.push(compare(`PATCH a real server's weight, ${t.services} services`, round(median(t.write.map((c) => c.requests.average))), 'req/s', ref, 'higher'))
+    }
+    return { figures }
+  },
+}
+
+const memory: Part = {
+  name: 'memory',
+  title: "The daemon's memory with every service's real servers checked every second",
+  where: 'host',
+  estimateS: { full: 75, quick: 30 },
+  argv: (m) => [NODE, 'dist/bench/director-host.bench.js', '--only', 'memory', '--mem-services', m === 'quick' ? '1000' : '10000', '--mem-seconds', m === 'quick' ? '15' : '45'],
+  command: (m) => `node dist/bench/director-host.bench.js --only memory --mem-services ${m === 'quick' ? '1000 --mem-seconds 15' : '10000 --mem-seconds 45'}`,
+  parse(stdout) {
+    const m = lastJson<DirectorHost>(stdout).memory!
+    return { figures: [{ name: `RSS, ${m.services} services x 4 real servers`, value: round(m.rssTailMedianMB), unit: 'MB', better: 'lower', target: { text: '<= 250 MB', met: m.rssTailMedianMB <= 250 } }] }
+  },
+}
+
+// --- IPVS programming (lab guest, real IPVS): bench/ipvs-program.ts against raw ipvsadm -R and -a
+
+const labOut = join(tmpdir(), 'lvs-bench-lab')
+
+const ipvs: Part = {
+  name: 'ipvs-program',
+  title: 'Programming the IPVS table: the wrapper against raw `ipvsadm -R` (full) and `ipvsadm -a` (one change)',
+  where: 'lab (real IPVS, emulated guest)',
+  estimateS: { full: 420, quick: 120 },
+  argv: (m) => [NODE, 'dist/test/lab/run.js', '--script', `bench/suite-ipvs-${m}.sh`, '--out', labOut, '--timeout', '1800'],
+  command: (m) => `npm run lab -- --script bench/suite-ipvs-${m}.sh --out DIR`,
+  outFile: join(labOut, 'ipvs-program.json'),
+  parse(output) {
+    const r = JSON.parse(output) as IpvsReport
+    const figures: Figure[] = r.sizes.map((s) =>
+      compare(`program ${s.services.toLocaleString('en-US')} services x 4 (${s.rules.toLocaleString('en-US')} rules)`, round(s.wrapper.medianMs), 'ms', { name: 'one raw ipvsadm -R', value: round(s.raw.medianMs) }, 'lower', { text: '<= 1.05 x raw -R', met: (q) => q <= 1.05 }))
+    const inc = r.incremental
+    figures.push(compare(`one change on a ${inc.tableRules.toLocaleString('en-US')}-rule table`, round(inc.wrapper.medianMs), 'ms', { name: 'one raw ipvsadm -a', value: round(inc.raw.medianMs) }, 'lower', inc.tableRules >= 50_000 ? { text: '<= 1.1 x raw -a (50,000 rules)', met: (q) => q <= 1.1 } : undefined))
+    const series = r.sizes.flatMap((s) => [
+      { rules: s.rules, method: 'raw ipvsadm -R', seconds: round(s.raw.medianMs / 1000, 3) },
+      { rules: s.rules, method: 'lvs-director', seconds: round(s.wrapper.medianMs / 1000, 3) },
+    ])
+    return { figures, series: { program: series }, notes: [`Guest: kernel ${r.kernel}, ${r.vcpus} vCPUs (${r.cpu}), ${r.ipvsadm}. Times are emulated (TCG): compare the ratios.`] }
+  },
+}
+
+export const PARTS: Part[] = [healthchecks, api, memory, syncLag, failover, ipvs]

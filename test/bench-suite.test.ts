@@ -1,0 +1,87 @@
+// The benchmark suite's own logic (bench/suite-*.ts): a program's JSON turned into figures against their references,
+// targets judged from the ratio, and the report and its SVG charts written. The programs themselves run in
+// `npm run bench` (and its --quick mode); here their JSON is given.
+import t from 'tap'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { renderCharts } from '../bench/suite-charts.js'
+import { lastJson, PARTS, type Figure } from '../bench/suite-parts.js'
+import { reportMarkdown, type SuiteResults } from '../bench/suite-report.js'
+
+const part = (name: string) => PARTS.find((p) => p.name === name)!
+const fig = (figures: Figure[], re: RegExp) => figures.find((f) => re.test(f.name))!
+
+t.test('every part has a full and a quick command, and its estimate', async (t) => {
+  t.same(PARTS.map((p) => p.name), ['healthchecks', 'api', 'memory', 'sync-lag', 'failover', 'ipvs-program'])
+  for (const p of PARTS) {
+    t.not(p.argv('full').join(' '), p.argv('quick').join(' '), `${p.name}: quick differs`)
+    t.ok(p.estimateS.quick < p.estimateS.full, `${p.name}: quick is shorter`)
+  }
+})
+
+t.test('lastJson takes the last JSON line of a program that also prints a table', async (t) => {
+  t.same(lastJson('| a | b |\n{"x":1}\nnot json\n{"x":2}\n'), { x: 2 })
+  t.throws(() => lastJson('| only | a table |\n'), /no JSON line/)
+})
+
+t.test('IPVS programming: the wrapper against raw -R and -a, the targets judged on the ratios', async (t) => {
+  const timing = (ms: number) => ({ medianMs: ms, samplesMs: [ms] })
+  const report = {
+    kernel: '6.1.0', vcpus: 2, cpu: 'TCG', ipvsadm: 'ipvsadm v1.31',
+    sizes: [{ services: 100, rules: 500, raw: timing(200), wrapper: timing(260) }, { services: 10000, rules: 50000, raw: timing(18000), wrapper: timing(18500) }],
+    incremental: { tableRules: 50000, raw: timing(66), wrapper: timing(70) },
+  }
+  const out = part('ipvs-program').parse(JSON.stringify(report))
+  const small = fig(out.figures, /^program 100 services/)
+  t.match(small, { value: 260, reference: { value: 200 }, ratio: 1.3, target: { met: false } }, '1.3 x raw -R misses 1.05')
+  t.match(fig(out.figures, /^program 10,000 services/), { ratio: 1.028, target: { met: true } })
+  t.match(fig(out.figures, /one change on a 50,000-rule table/), { value: 70, reference: { value: 66 }, ratio: 1.061, target: { met: true } })
+  t.equal(out.series!.program!.length, 4, 'raw and ours at each size, for the chart')
+})
+
+t.test('failover: our gaps against keepalived tuned and default; the target is 0.2 s and no worse than the tuned one', async (t) => {
+  const trials = (gaps: number[]) => gaps.map((gapMs) => ({ gapMs, takeoverMs: gapMs - 10 }))
+  const results = (ours: number[]) => JSON.stringify({
+    parts: [
+      { part: 'ours-default', label: 'ours', trials: trials(ours) },
+      { part: 'keepalived-fast', label: 'keepalived 0.05', trials: trials([160, 160, 181]) },
+      { part: 'keepalived', label: 'keepalived 1', trials: trials([3000, 3040, 3500]) },
+    ],
+  })
+  const good = part('failover').parse(results([140, 160, 180])).figures
+  t.match(fig(good, /gap median/), { value: 160, reference: { value: 160 }, ratio: 1, target: { met: true } })
+  t.match(good.filter((f) => /gap median/.test(f.name))[1], { reference: { name: /defaults/, value: 3040 }, ratio: 0.053 })
+  t.notOk(good.filter((f) => /gap median/.test(f.name))[1]!.target, 'no target against the default timers')
+  const slow = part('failover').parse(results([170, 170, 230])).figures
+  t.match(fig(slow, /gap median/), { ratio: 1.063, target: { met: false } }, 'worse than the tuned keepalived')
+  t.match(fig(slow, /gap worst/), { value: 230, target: { met: false } }, 'over 0.2 s')
+})
+
+t.test('the report names the run, each figure with its reference and ratio, missed targets, and links the SVG charts', async (t) => {
+  const dir = t.testdir()
+  const ipvs = part('ipvs-program').parse(JSON.stringify({
+    kernel: '6.1.0', vcpus: 2, cpu: 'TCG', ipvsadm: 'v1.31',
+    sizes: [100, 1000].map((services) => ({ services, rules: services * 5, raw: { medianMs: services * 2, samplesMs: [] }, wrapper: { medianMs: services * 2.2, samplesMs: [] } })),
+    incremental: { tableRules: 5000, raw: { medianMs: 60, samplesMs: [] }, wrapper: { medianMs: 61, samplesMs: [] } },
+  }))
+  const results: SuiteResults = {
+    started: '2026-12-02T14:00:00.000Z', finished: '2026-12-02T14:05:00.000Z', mode: 'quick', command: 'npm run bench -- --quick', commit: 'abc1234',
+    machine: { cpu: 'AMD EPYC', cpus: 2, memoryGiB: 24, kernel: '6.18', node: 'v20.20.2' },
+    parts: [
+      { name: 'ipvs-program', title: 'IPVS programming', where: 'lab (real IPVS, emulated guest)', command: 'npm run lab -- --script bench/suite-ipvs-quick.sh --out DIR', seconds: 120, ...ipvs },
+      { name: 'memory', title: 'Memory', where: 'host', command: 'node dist/bench/director-host.bench.js', seconds: 30, figures: [], error: 'exit 1\nstack' },
+    ],
+  }
+  const charts = await renderCharts(results, dir)
+  t.same(charts.map((c) => c.file).sort(), ['ipvs-program-program.svg', 'ratios.svg'])
+  for (const f of readdirSync(dir)) t.match(readFileSync(join(dir, f), 'utf8'), /^<svg[^>]*>[\s\S]*<\/svg>\s*$/, `${f} is an SVG document`)
+  t.match(readFileSync(join(dir, 'ratios.svg'), 'utf8'), /program 1,000 services/, 'the ratio chart names the figures')
+  const md = reportMarkdown(results, charts)
+  t.match(md, /at commit abc1234, with `npm run bench -- --quick`/)
+  t.match(md, /2 x AMD EPYC, 24 GiB, kernel 6\.18/)
+  t.match(md, /emulation, no KVM/, 'the lab is said to be emulated')
+  t.match(md, /\| program 1,000 services x 4 \(5,000 rules\) \| 2,200 ms \| 2,000 ms \(one raw ipvsadm -R\) \| \*\*1\.10\*\* \(lower is better\) \| \*\*missed\*\*: <= 1\.05 x raw -R \|/)
+  t.match(md, /Targets: 0 of 2 met/, "both sizes 1.1 x raw; the 5,000-rule change has no target")
+  t.match(md, /!\[[^\]]+\]\(charts\/ipvs-program-program\.svg\)/)
+  t.match(md, /\*\*Failed:\*\* exit 1\n/, 'a failed part says so, first line only')
+})
