@@ -32,6 +32,16 @@ const SPECS: Record<string, (rows: Rows) => { title: string; spec: TopLevelSpec 
       },
     },
   }),
+  http: (rows) => ({
+    title: 'HTTP requests per second from the client namespace (wrk), by path to the servers',
+    spec: {
+      width: 420, height: { step: 22 }, data: { values: rows }, mark: 'bar',
+      encoding: {
+        y: { field: 'config', type: 'nominal', sort: null, title: null, axis: { labelLimit: 300 } },
+        x: { field: 'rps', type: 'quantitative', title: 'requests/s (emulated guest)' },
+      },
+    },
+  }),
   probesPerCore: (rows) => ({
     title: 'Health-check probes per CPU core',
     spec: {

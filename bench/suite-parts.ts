@@ -203,4 +203,46 @@ const ipvs: Part = {
   },
 }
 
-export const PARTS: Part[] = [healthchecks, api, memory, syncLag, failover, ipvs]
+// --- the data plane (lab guest, real IPVS): bench/dataplane.ts
+
+interface Http { rps: number; p50Ms: number; p99Ms: number; errors: number }
+interface Dataplane { realServers: number; http: Record<string, Http>; udp: { vip: { perSec: number; sent: number; received: number }; direct: { perSec: number } } }
+
+const dataplane: Part = {
+  name: 'dataplane',
+  title: 'Data plane: HTTP through the VIP with IPVS DR (wrk from the client namespace), against the servers straight and HAProxy',
+  where: 'lab (real IPVS, emulated guest)',
+  estimateS: { full: 600, quick: 150 },
+  argv: (m) => [NODE, 'dist/test/lab/run.js', '--script', `bench/suite-dataplane-${m}.sh`, '--out', labOut, '--timeout', '1800'],
+  command: (m) => `npm run lab -- --script bench/suite-dataplane-${m}.sh --out DIR`,
+  outFile: join(labOut, 'dataplane.json'),
+  parse(output) {
+    const r = JSON.parse(output) as Dataplane
+    const h = (k: string) => r.http[k]!
+    const dr = h('IPVS DR through the VIP')
+    const all = h('direct, all three real servers')
+    const one = h('direct, one real server')
+    const per = (x: number) => round(x / r.realServers)
+    const figures: Figure[] = [
+      compare('DR requests/s per real server', per(dr.rps), 'req/s', { name: 'straight to all three servers, per server', value: per(all.rps) }, 'higher', { text: '>= 0.95 of direct', met: (q) => q >= 0.95 }),
+      compare('DR requests/s', dr.rps, 'req/s', { name: 'straight to one real server', value: one.rps }, 'higher'),
+      compare('DR latency p50', dr.p50Ms, 'ms', { name: 'straight to all three servers', value: all.p50Ms }, 'lower'),
+      compare('DR latency p99', dr.p99Ms, 'ms', { name: 'straight to all three servers', value: all.p99Ms }, 'lower'),
+      compare('DR requests/s', dr.rps, 'req/s', { name: 'HAProxy layer 4 on the director', value: h('HAProxy layer 4 (mode tcp)').rps }, 'higher', { text: '>= 1.8 x HAProxy', met: (q) => q >= 1.8 }),
+      compare('DR requests/s', dr.rps, 'req/s', { name: 'HAProxy layer 7 on the director', value: h('HAProxy layer 7 (mode http)').rps }, 'higher', { text: '>= 1.8 x HAProxy', met: (q) => q >= 1.8 }),
+      compare('UDP datagrams/s through the SIP port (5060)', r.udp.vip.perSec, 'datagrams/s', { name: 'straight to the three servers', value: r.udp.direct.perSec }, 'higher'),
+    ]
+    const errors = Object.entries(r.http).filter(([, x]) => x.errors > 0).map(([k, x]) => `${k}: ${x.errors} socket errors or non-2xx answers`)
+    return {
+      figures,
+      series: { http: Object.entries(r.http).map(([config, x]) => ({ config, rps: x.rps, p99Ms: x.p99Ms })) },
+      notes: [
+        'One emulated guest holds the client (wrk), the director, the three servers (node HTTP echo servers) and HAProxy: they share its 2 vCPUs, so the figures compare configurations, not machines.',
+        `UDP: ${r.udp.vip.received} of ${r.udp.vip.sent} datagrams answered through the VIP (the lab's echo server on port 5060, one answer a datagram).`,
+        ...errors,
+      ],
+    }
+  },
+}
+
+export const PARTS: Part[] = [healthchecks, api, memory, syncLag, failover, ipvs, dataplane]

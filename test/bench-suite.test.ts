@@ -7,12 +7,13 @@ import { join } from 'node:path'
 import { renderCharts } from '../bench/suite-charts.js'
 import { lastJson, PARTS, type Figure } from '../bench/suite-parts.js'
 import { reportMarkdown, type SuiteResults } from '../bench/suite-report.js'
+import { parseWrk } from '../bench/wrk.js'
 
 const part = (name: string) => PARTS.find((p) => p.name === name)!
 const fig = (figures: Figure[], re: RegExp) => figures.find((f) => re.test(f.name))!
 
 t.test('every part has a full and a quick command, and its estimate', async (t) => {
-  t.same(PARTS.map((p) => p.name), ['healthchecks', 'api', 'memory', 'sync-lag', 'failover', 'ipvs-program'])
+  t.same(PARTS.map((p) => p.name), ['healthchecks', 'api', 'memory', 'sync-lag', 'failover', 'ipvs-program', 'dataplane'])
   for (const p of PARTS) {
     t.not(p.argv('full').join(' '), p.argv('quick').join(' '), `${p.name}: quick differs`)
     t.ok(p.estimateS.quick < p.estimateS.full, `${p.name}: quick is shorter`)
@@ -84,4 +85,35 @@ t.test('the report names the run, each figure with its reference and ratio, miss
   t.match(md, /Targets: 0 of 2 met/, "both sizes 1.1 x raw; the 5,000-rule change has no target")
   t.match(md, /!\[[^\]]+\]\(charts\/ipvs-program-program\.svg\)/)
   t.match(md, /\*\*Failed:\*\* exit 1\n/, 'a failed part says so, first line only')
+})
+
+t.test("wrk's --latency output: rate, percentiles in their units, socket errors and non-2xx answers", async (t) => {
+  const out = [
+    'Running 10s test @ http://192.0.2.100/', '  1 threads and 24 connections',
+    '  Thread Stats   Avg      Stdev     Max   +/- Stdev', '    Latency    12.03ms    4.11ms  80.27ms   75.00%',
+    '  Latency Distribution', '     50%  850.00us', '     75%   14.00ms', '     90%   17.00ms', '     99%    1.20s',
+    '  12040 requests in 10.00s, 1.49MB read', '  Socket errors: connect 0, read 2, write 0, timeout 1', '  Non-2xx or 3xx responses: 4',
+    'Requests/sec:   1203.75', 'Transfer/sec:    152.40KB', '',
+  ].join('\n')
+  t.same(parseWrk(out), { rps: 1203.75, p50Ms: 0.85, p99Ms: 1200, errors: 3, non2xx: 4 })
+  t.throws(() => parseWrk('unable to connect to 192.0.2.100:80 Connection refused\n'), /no Requests\/sec|no 50% latency/)
+})
+
+t.test('data plane: DR per real server against the servers straight, and against HAProxy, with the targets', async (t) => {
+  const http = (rps: number, p99Ms = 20) => ({ rps, p50Ms: 5, p99Ms, errors: 0 })
+  const report = (dr: number) => JSON.stringify({
+    realServers: 3,
+    http: {
+      'direct, one real server': http(1000), 'direct, all three real servers': http(3000), 'IPVS DR through the VIP': http(dr),
+      'HAProxy layer 4 (mode tcp)': http(1500), 'HAProxy layer 7 (mode http)': http(1000),
+    },
+    udp: { vip: { perSec: 9000, sent: 100, received: 100 }, direct: { perSec: 10000 } },
+  })
+  const good = part('dataplane').parse(report(2910)).figures
+  t.match(fig(good, /per real server/), { value: 970, reference: { value: 1000 }, ratio: 0.97, target: { met: true } })
+  t.match(good.filter((f) => f.reference?.name.startsWith('HAProxy')).map((f) => [f.ratio, f.target?.met]), [[1.94, true], [2.91, true]])
+  const bad = part('dataplane').parse(report(2500)).figures
+  t.match(fig(bad, /per real server/), { ratio: 0.833, target: { met: false } })
+  t.match(bad.find((f) => f.reference?.name.includes('layer 4')), { ratio: 1.667, target: { met: false } })
+  t.match(fig(good, /UDP/), { value: 9000, reference: { value: 10000 }, ratio: 0.9 })
 })

@@ -34,6 +34,8 @@ const packages: ReadonlyArray<readonly [program: string, pkg: string]> = [
   ['ip', 'iproute2'],
   ['redis-server', 'redis-server'],
   ['nft', 'nftables'],
+  ['wrk', 'wrk'], // the benchmark suite's data plane (bench/dataplane.ts)
+  ['haproxy', 'haproxy'],
 ]
 
 /** Makes sure every part exists (installing and downloading when root), or says why the lab cannot run. */
