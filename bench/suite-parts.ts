@@ -245,4 +245,38 @@ const dataplane: Part = {
   },
 }
 
-export const PARTS: Part[] = [healthchecks, api, memory, syncLag, failover, ipvs, dataplane]
+// --- the director daemon against raw ipvsadm (lab guest, real IPVS): bench/director.bench.ts
+
+interface Stats { n: number; p50: number; p99: number }
+type DirectorQuick = { transitions: Stats; transitionsRaw: Stats; apiWrite: Stats; apiWriteRaw: Stats }
+type DirectorFull = { transitions: { raw: Stats; transitionToKernel: Stats }; apiWrite: { raw: Stats; present: Stats }; burst: { n: number; rawMedian: number; dirMedian: number; floorMedian: number }; table: { rules: number } }
+
+const director: Part = {
+  name: 'director',
+  title: 'The director daemon: a health transition and an API write to the kernel, and a burst of API writes, against raw ipvsadm',
+  where: 'lab (real IPVS, emulated guest)',
+  estimateS: { full: 1500, quick: 180 },
+  argv: (m) => [NODE, 'dist/test/lab/run.js', '--script', m === 'quick' ? 'bench/director-quick.sh' : 'bench/director-busy.sh', '--timeout', '2700'],
+  command: (m) => `npm run lab -- --script ${m === 'quick' ? 'bench/director-quick.sh' : 'bench/director-busy.sh --timeout 2700'}`,
+  parse(stdout) {
+    const r = lastJson<DirectorQuick | DirectorFull>(stdout)
+    const full = 'burst' in r
+    const transition = full ? r.transitions.transitionToKernel : (r as DirectorQuick).transitions
+    const transitionRaw = full ? r.transitions.raw : (r as DirectorQuick).transitionsRaw
+    const write = full ? r.apiWrite.present : (r as DirectorQuick).apiWrite
+    const writeRaw = full ? r.apiWrite.raw : (r as DirectorQuick).apiWriteRaw
+    const figures: Figure[] = []
+    for (const p of ['p50', 'p99'] as const) {
+      figures.push(compare(`health transition to the kernel (weight 0), ${p}`, round(transition[p], 1), 'ms', { name: 'one raw ipvsadm -e', value: round(transitionRaw[p], 1) }, 'lower'))
+      figures.push(compare(`API POST of a real server to the kernel, ${p}`, round(write[p], 1), 'ms', { name: 'one raw ipvsadm -a', value: round(writeRaw[p], 1) }, 'lower'))
+    }
+    if (full) {
+      const b = (r as DirectorFull).burst
+      figures.push(compare(`${b.n} API POSTs into a ${(r as DirectorFull).table.rules.toLocaleString('en-US')}-rule table, all in the kernel`, round(b.dirMedian), 'ms', { name: 'one raw ipvsadm -R of the same real servers', value: round(b.rawMedian) }, 'lower'))
+      figures.push(compare(`the same ${b.n} POSTs to a bare fastify route (the HTTP floor)`, round(b.floorMedian), 'ms', { name: 'one raw ipvsadm -R', value: round(b.rawMedian) }, 'lower'))
+    }
+    return { figures, notes: [`${transition.n} transitions, ${write.n} writes. Times are emulated (TCG): compare the ratios.`] }
+  },
+}
+
+export const PARTS: Part[] = [healthchecks, api, memory, syncLag, failover, ipvs, director, dataplane]

@@ -13,7 +13,7 @@ const part = (name: string) => PARTS.find((p) => p.name === name)!
 const fig = (figures: Figure[], re: RegExp) => figures.find((f) => re.test(f.name))!
 
 t.test('every part has a full and a quick command, and its estimate', async (t) => {
-  t.same(PARTS.map((p) => p.name), ['healthchecks', 'api', 'memory', 'sync-lag', 'failover', 'ipvs-program', 'dataplane'])
+  t.same(PARTS.map((p) => p.name), ['healthchecks', 'api', 'memory', 'sync-lag', 'failover', 'ipvs-program', 'director', 'dataplane'])
   for (const p of PARTS) {
     t.not(p.argv('full').join(' '), p.argv('quick').join(' '), `${p.name}: quick differs`)
     t.ok(p.estimateS.quick < p.estimateS.full, `${p.name}: quick is shorter`)
@@ -116,4 +116,17 @@ t.test('data plane: DR per real server against the servers straight, and against
   t.match(fig(bad, /per real server/), { ratio: 0.833, target: { met: false } })
   t.match(bad.find((f) => f.reference?.name.includes('layer 4')), { ratio: 1.667, target: { met: false } })
   t.match(fig(good, /UDP/), { value: 9000, reference: { value: 10000 }, ratio: 0.9 })
+})
+
+t.test('director: the quick run (parts 1-2) and the full one (with the burst) both give figures against raw ipvsadm', async (t) => {
+  const st = (p50: number, p99: number) => ({ n: 20, p50, p99, min: p50, max: p99 })
+  const quick = part('director').parse(`| table |\n${JSON.stringify({ transitions: st(166, 265), transitionsRaw: st(141, 174), apiWrite: st(186, 344), apiWriteRaw: st(151, 176) })}\n`).figures
+  t.match(fig(quick, /health transition.*p50/), { value: 166, reference: { value: 141 }, ratio: 1.177 })
+  t.match(fig(quick, /API POST.*p99/), { value: 344, reference: { value: 176 }, ratio: 1.955 })
+  t.notOk(quick.some((f) => /POSTs into/.test(f.name)), 'no burst in the quick run')
+  const full = part('director').parse(JSON.stringify({
+    transitions: { raw: st(141, 174), transitionToKernel: st(166, 265) }, apiWrite: { raw: st(151, 176), present: st(186, 344) },
+    burst: { n: 1000, rawMedian: 1000, dirMedian: 29000, floorMedian: 10600 }, table: { rules: 50000 },
+  })).figures
+  t.match(fig(full, /1000 API POSTs into a 50,000-rule table/), { value: 29000, reference: { value: 1000 }, ratio: 29 })
 })
