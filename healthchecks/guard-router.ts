@@ -132,7 +132,10 @@ export function createIpGuardRouter(options: IpGuardRouterOptions = {}): IpGuard
     await run('ip', [fam(family), 'rule', 'del', 'pref', localPref, 'lookup', 'local']).catch(() => {})
     await run('ip', [fam(family), 'rule', 'add', 'pref', localPref, 'lookup', 'local'])
     await run('ip', [fam(family), 'rule', 'del', 'pref', '0', 'lookup', 'local']).catch(() => {})
-    if (family === 4) await sysctls.set({ [ACCEPT_LOCAL]: '1' })
+    if (family === 4) {
+      const [missing] = await sysctls.set({ [ACCEPT_LOCAL]: '1' })
+      if (missing) throw missing.err
+    }
     prepared.add(family)
   }
 

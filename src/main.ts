@@ -124,8 +124,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // Put back a crashed run's settings, or set this run's (put back on stop).
     const sysctls = keepSysctls(commandRunner(exec), join(s.stateDir, 'sysctls.json'))
     // A tuning, not a need: a kernel that refuses it (no such setting) is logged and served as it is.
-    await sysctls.set(s.expireNodestConn ? { 'net.ipv4.vs.expire_nodest_conn': '1' } : {})
-      .catch((err) => log.warn({ err }, 'kernel settings not changed'))
+    const missing = await sysctls.set({ ...(s.expireNodestConn ? { 'net.ipv4.vs.expire_nodest_conn': '1' } : {}), ...pairSysctls(s) })
+      .catch((err: Error) => [{ name: 'all', err }])
+    for (const m of missing) log.warn({ err: m.err, sysctl: m.name }, 'kernel setting not changed')
     closers.push(() => sysctls.restore())
     const { store, owned, warnings: ownedWarnings } = await OwnedStore.open(join(s.stateDir, 'owned.json'))
     for (const w of ownedWarnings) log.warn({ file: join(s.stateDir, 'owned.json') }, w)
@@ -239,6 +240,17 @@ export async function pairTable(redis: RedisTable, local: PersistedTable | undef
 }
 
 const HEARTBEAT_FEED_MS = 10
+
+/**
+ * A pair's IPv4 VIP interfaces answer and ask ARP only with their own addresses (arp_announce 2): an old active that
+ * keeps the VIPs through a handover's window (HANDOFF_MS) would otherwise send ARP requests whose sender is a VIP
+ * (the source of its replies) and turn a neighbour's entry back to its MAC, which loses the VIP when the window ends.
+ */
+function pairSysctls(s: DirectorSettings): Record<string, string> {
+  const ifaces = new Set((s.pair?.vips ?? []).filter((v) => !v.address.includes(':')).map((v) => v.interface))
+  // sysctl's names separate with dots: an interface's own dots (eth0.100, a VLAN) are written as slashes.
+  return Object.fromEntries([...ifaces].map((i) => [`net.ipv4.conf.${i.replaceAll('.', '/')}.arp_announce`, '2']))
+}
 /**
  * A planned switchover's handoff window (ha/handoff.ts): longer than the kernel's sync flush (a buffer goes out once
  * 2 s old, checked each second), so the old active's last connections reach the new one within it.

@@ -13,9 +13,10 @@ export type Sysctls = Record<string, string>
 export interface SysctlKeeper {
   /**
    * Makes these the only settings this keeper has changed: sets each (noting its value from before, once), and puts
-   * back any other one the file lists (a crashed run's, or one no longer wanted).
+   * back any other one the file lists (a crashed run's, or one no longer wanted). A setting the kernel lacks (it
+   * cannot be read: no IPVS, no such interface) is left out and returned with why; the others are set all the same.
    */
-  set(wanted: Sysctls): Promise<void>
+  set(wanted: Sysctls): Promise<Array<{ name: string; err: Error }>>
   /** Puts back every setting the file lists, then removes it. */
   restore(): Promise<void>
 }
@@ -46,10 +47,21 @@ export function keepSysctls(run: RunSysctl, stateFile: string): SysctlKeeper {
         if (!(name in wanted)) await write(name, value)
       }
       const keep: Sysctls = {}
-      for (const name of Object.keys(wanted)) keep[name] = before[name] ?? (await run('sysctl', ['-n', name])).trim()
-      if (Object.keys(keep).length === 0) return void (await rm(stateFile, { force: true }))
+      const missing: Array<{ name: string; err: Error }> = []
+      for (const name of Object.keys(wanted)) {
+        try {
+          keep[name] = before[name] ?? (await run('sysctl', ['-n', name])).trim()
+        } catch (err) {
+          missing.push({ name, err: err as Error })
+        }
+      }
+      if (Object.keys(keep).length === 0) {
+        await rm(stateFile, { force: true })
+        return missing
+      }
       await writeAtomic(stateFile, `${JSON.stringify(keep)}\n`, 0o644, { durable: true })
-      for (const [name, value] of Object.entries(wanted)) await write(name, value)
+      for (const name of Object.keys(keep)) await write(name, wanted[name]!)
+      return missing
     },
     async restore() {
       for (const [name, value] of Object.entries(await saved())) await write(name, value)

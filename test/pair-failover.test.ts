@@ -7,7 +7,7 @@
 // leaves no moment without a holder, also when it comes right after the standby's start.
 import t from 'tap'
 import type { DaemonProcess } from './helpers/daemon-process.js'
-import { ip } from './helpers/netns.js'
+import { ip, nsExec } from './helpers/netns.js'
 import { PairNet, type ProbeLine as Reply } from './helpers/pair-net.js'
 
 t.test('a director pair in namespaces: the standby takes the VIP when the active dies, the old active returns as standby, a planned switchover leaves no moment without a holder', { timeout: 300_000 }, async (t) => {
@@ -29,6 +29,10 @@ t.test('a director pair in namespaces: the standby takes the VIP when the active
   t.ok(await holdsVip('a'), 'the active holds the VIP')
   t.notOk(redisLost(a) || redisLost(b), 'both directors reach Redis')
   t.notOk(await holdsVip('b'), 'the standby does not')
+  // The VIP's interface asks and answers ARP with its own address only: b, keeping the VIP through the switchover's
+  // window below, must not turn the client's entry back to it (put back when the director stops).
+  const arpAnnounce = async (name: 'a' | 'b') => (await nsExec(ns[name], 'sysctl', '-n', 'net.ipv4.conf.eth0.arp_announce')).trim()
+  t.same([await arpAnnounce('a'), await arpAnnounce('b')], ['2', '2'], 'arp_announce 2 on both directors')
 
   // 800 ms: under TCP's first SYN retransmission (1 s), so a request that met no VIP holder still fails, while an
   // answer slowed by a director starting beside it on a busy 2-core host does not (300 ms did, before any switchover).
@@ -75,4 +79,5 @@ t.test('a director pair in namespaces: the standby takes the VIP when the active
   probe.child.kill('SIGTERM')
   a.child.kill('SIGTERM')
   t.equal(await a.exited, 0)
+  t.same([await arpAnnounce('a'), await arpAnnounce('b')], ['0', '0'], 'arp_announce put back when they stopped')
 })

@@ -59,14 +59,23 @@ t.test('a start after a crash keeps the original, and puts back what it no longe
   await t.rejects(readFile(file), { code: 'ENOENT' }, 'and leaves no file')
 })
 
-t.test('a setting the kernel lacks fails before anything is written; a torn or foreign file puts nothing back', async (t) => {
+t.test('a setting the kernel lacks is left out and returned, the others set; a torn or foreign file puts nothing back', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sysctl-keeper-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const file = join(dir, 'sysctls.json')
   const k = kernel({})
-  await t.rejects(keepSysctls(k.run, file).set({ [NODEST]: '1' }), /cannot stat/, 'no IPVS: the read fails')
+  const missing = await keepSysctls(k.run, file).set({ [NODEST]: '1' })
+  t.match(missing, [{ name: NODEST, err: /cannot stat/ }], 'no IPVS: the read fails, and says so')
   t.same(k.values, {}, 'nothing written')
   await t.rejects(readFile(file), { code: 'ENOENT' }, 'no file')
+  const ARP = 'net.ipv4.conf.eth0.arp_announce'
+  k.values[ARP] = '0'
+  const keeper = keepSysctls(k.run, file)
+  t.match(await keeper.set({ [NODEST]: '1', [ARP]: '2' }), [{ name: NODEST }], 'only the one it lacks')
+  t.equal(k.values[ARP], '2', 'the other is set')
+  t.same(JSON.parse(await readFile(file, 'utf8')), { [ARP]: '0' }, 'and only it is in the file')
+  await keeper.restore()
+  t.same(k.values, { [ARP]: '0' })
   for (const text of ['{"net.ipv4.vs.expire_nodest_conn": "0', '["0"]', '{"x": "1; reboot", "y": 3}']) {
     await writeFile(file, text)
     k.calls.length = 0
