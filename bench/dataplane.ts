@@ -78,9 +78,14 @@ async function main(): Promise<void> {
   writeFileSync(cfg, haproxyConfig())
   const haproxy = lab.spawn(DIRECTOR.ns, ['haproxy', '-db', '-f', cfg])
   try {
+    // HAProxy starts in the background: asked until both frontends answer (bounded; its output if it gave up).
     for (const port of [HAPROXY.l4, HAPROXY.l7]) {
-      const ok = (await lab.httpGet('client', `http://${DIRECTOR.ip4}:${port}/`, { timeoutMs: 5000 }))[0]
-      if (!ok || (ok as { status?: number }).status !== 200) throw new Error(`HAProxy on ${port} does not answer: ${JSON.stringify(ok)}`)
+      for (let i = 0; ; i++) {
+        const reply = (await lab.httpGet('client', `http://${DIRECTOR.ip4}:${port}/`, { timeoutMs: 5000 }))[0]
+        if (reply?.status === 200) break
+        if (haproxy.child.exitCode !== null || i >= 60) throw new Error(`HAProxy on ${port} does not answer (${JSON.stringify(reply)}): ${haproxy.output().slice(-2000)}`)
+        await new Promise((r) => setTimeout(r, 1000))
+      }
     }
     const configs: Record<string, string[]> = {
       'direct, one real server': [`http://${REALS[0]!.ip4}/`],
