@@ -181,14 +181,21 @@ const memory: Part = {
 
 const labOut = join(tmpdir(), 'lvs-bench-lab')
 
+/** A lab part's running: bench/suite-SCRIPT-{full,quick}.sh in the guest, which leaves `json` in $LAB_OUT. */
+function inLab(script: string, json: string): Pick<Part, 'where' | 'argv' | 'command' | 'outFile'> {
+  return {
+    where: 'lab (real IPVS, emulated guest)',
+    argv: (m) => [NODE, 'dist/test/lab/run.js', '--script', `bench/suite-${script}-${m}.sh`, '--out', labOut, '--timeout', '1800'],
+    command: (m) => `npm run lab -- --script bench/suite-${script}-${m}.sh --out DIR`,
+    outFile: join(labOut, json),
+  }
+}
+
 const ipvs: Part = {
   name: 'ipvs-program',
   title: 'Programming the IPVS table: the wrapper against raw `ipvsadm -R` (full) and `ipvsadm -a` (one change)',
-  where: 'lab (real IPVS, emulated guest)',
   estimateS: { full: 420, quick: 120 },
-  argv: (m) => [NODE, 'dist/test/lab/run.js', '--script', `bench/suite-ipvs-${m}.sh`, '--out', labOut, '--timeout', '1800'],
-  command: (m) => `npm run lab -- --script bench/suite-ipvs-${m}.sh --out DIR`,
-  outFile: join(labOut, 'ipvs-program.json'),
+  ...inLab('ipvs', 'ipvs-program.json'),
   parse(output) {
     const r = JSON.parse(output) as IpvsReport
     const figures: Figure[] = r.sizes.map((s) =>
@@ -211,11 +218,8 @@ interface Dataplane { realServers: number; http: Record<string, Http>; udp: { vi
 const dataplane: Part = {
   name: 'dataplane',
   title: 'Data plane: HTTP through the VIP with IPVS DR (wrk from the client namespace), against the servers straight and HAProxy',
-  where: 'lab (real IPVS, emulated guest)',
   estimateS: { full: 600, quick: 150 },
-  argv: (m) => [NODE, 'dist/test/lab/run.js', '--script', `bench/suite-dataplane-${m}.sh`, '--out', labOut, '--timeout', '1800'],
-  command: (m) => `npm run lab -- --script bench/suite-dataplane-${m}.sh --out DIR`,
-  outFile: join(labOut, 'dataplane.json'),
+  ...inLab('dataplane', 'dataplane.json'),
   parse(output) {
     const r = JSON.parse(output) as Dataplane
     const h = (k: string) => r.http[k]!
