@@ -64,7 +64,7 @@ const healthchecks: Part = {
   name: 'healthchecks',
   title: 'Health checks: TCP connect probes on loopback (1 s interval)',
   where: 'host',
-  estimateS: { full: 120, quick: 25 },
+  estimateS: { full: 120, quick: 15 },
   argv: (m) => [NODE, 'dist/bench/healthchecks.bench.js', '--n', m === 'quick' ? '1000' : '1000,10000', '--seconds', m === 'quick' ? '4' : '15'],
   command: (m) => `node dist/bench/healthchecks.bench.js --n ${m === 'quick' ? '1000 --seconds 4' : '1000,10000 --seconds 15'}`,
   parse(stdout) {
@@ -91,7 +91,7 @@ const failover: Part = {
   name: 'failover',
   title: 'Director pair failover: the gap a client polling the VIP every 20 ms sees after kill -9 of the active',
   where: 'host',
-  estimateS: { full: 330, quick: 60 },
+  estimateS: { full: 330, quick: 40 },
   argv: (m) => [NODE, 'dist/bench/pair-host.bench.js', '--only', m === 'quick' ? 'ours-default,keepalived-fast' : 'ours-default,keepalived-fast,keepalived', '--trials', m === 'quick' ? '3' : '20', '--out', pairOut('failover')],
   command: (m) => `node dist/bench/pair-host.bench.js --only ${m === 'quick' ? 'ours-default,keepalived-fast --trials 3' : 'ours-default,keepalived-fast,keepalived --trials 20'}`,
   outFile: pairOut('failover'),
@@ -118,7 +118,7 @@ const syncLag: Part = {
   name: 'sync-lag',
   title: "Redis sync lag: an API write on the standby, to the active's table and kernel",
   where: 'host',
-  estimateS: { full: 60, quick: 30 },
+  estimateS: { full: 60, quick: 20 },
   argv: (m) => [NODE, 'dist/bench/pair-host.bench.js', '--only', 'sync-lag', '--writes', m === 'quick' ? '20' : '100', '--out', pairOut('sync-lag')],
   command: (m) => `node dist/bench/pair-host.bench.js --only sync-lag --writes ${m === 'quick' ? 20 : 100}`,
   outFile: pairOut('sync-lag'),
@@ -149,7 +149,7 @@ const api: Part = {
   name: 'api',
   title: 'REST API requests per second on loopback, against a bare fastify route in the same process',
   where: 'host',
-  estimateS: { full: 90, quick: 20 },
+  estimateS: { full: 90, quick: 15 },
   argv: (m) => [NODE, 'dist/bench/director-host.bench.js', '--only', 'throughput', ...(m === 'quick' ? ['--sizes', '100', '--seconds', '2', '--rounds', '1'] : ['--sizes', '100,10000', '--seconds', '5', '--rounds', '2'])],
   command: (m) => `node dist/bench/director-host.bench.js --only throughput ${m === 'quick' ? '--sizes 100 --seconds 2 --rounds 1' : '--sizes 100,10000 --seconds 5 --rounds 2'}`,
   parse(stdout) {
@@ -168,7 +168,7 @@ const memory: Part = {
   name: 'memory',
   title: "The daemon's memory with every service's real servers checked every second",
   where: 'host',
-  estimateS: { full: 75, quick: 30 },
+  estimateS: { full: 75, quick: 25 },
   argv: (m) => [NODE, 'dist/bench/director-host.bench.js', '--only', 'memory', '--mem-services', m === 'quick' ? '1000' : '10000', '--mem-seconds', m === 'quick' ? '15' : '45'],
   command: (m) => `node dist/bench/director-host.bench.js --only memory --mem-services ${m === 'quick' ? '1000 --mem-seconds 15' : '10000 --mem-seconds 45'}`,
   parse(stdout) {
@@ -194,7 +194,7 @@ function inLab(script: string, json: string): Pick<Part, 'where' | 'argv' | 'com
 const ipvs: Part = {
   name: 'ipvs-program',
   title: 'Programming the IPVS table: the wrapper against raw `ipvsadm -R` (full) and `ipvsadm -a` (one change)',
-  estimateS: { full: 420, quick: 120 },
+  estimateS: { full: 420, quick: 70 },
   ...inLab('ipvs', 'ipvs-program.json'),
   parse(output) {
     const r = JSON.parse(output) as IpvsReport
@@ -218,7 +218,7 @@ interface Dataplane { realServers: number; http: Record<string, Http>; udp: { vi
 const dataplane: Part = {
   name: 'dataplane',
   title: 'Data plane: HTTP through the VIP with IPVS DR (wrk from the client namespace), against the servers straight and HAProxy',
-  estimateS: { full: 600, quick: 150 },
+  estimateS: { full: 600, quick: 70 },
   ...inLab('dataplane', 'dataplane.json'),
   parse(output) {
     const r = JSON.parse(output) as Dataplane
@@ -259,7 +259,7 @@ const director: Part = {
   name: 'director',
   title: 'The director daemon: a health transition and an API write to the kernel, and a burst of API writes, against raw ipvsadm',
   where: 'lab (real IPVS, emulated guest)',
-  estimateS: { full: 1500, quick: 180 },
+  estimateS: { full: 1500, quick: 75 },
   argv: (m) => [NODE, 'dist/test/lab/run.js', '--script', m === 'quick' ? 'bench/director-quick.sh' : 'bench/director-busy.sh', '--timeout', '2700'],
   command: (m) => `npm run lab -- --script ${m === 'quick' ? 'bench/director-quick.sh' : 'bench/director-busy.sh --timeout 2700'}`,
   parse(stdout) {
