@@ -5,47 +5,13 @@
 //
 //   npm run bench:healthchecks -- --n 1000,10000 --seconds 15 [--interval 1000 --timeout 1000 --fall 2
 //                                  --concurrency 1000 --port-base 20000]
-import { fork, type ChildProcess } from 'node:child_process'
-import net from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createScheduler } from '../healthchecks/scheduler.js'
 import type { Checker } from '../healthchecks/checker.js'
 import { createConnectChecker } from '../healthchecks/connect.js'
 import { parseCheckSpec } from '../healthchecks/spec.js'
 import { systemClock } from '../src/clock.js'
-
-// --- child: the real servers -------------------------------------------------------------------------------------
-// Listeners live in their own process: each process may hold 20,000 descriptors, and the checker needs its own.
-
-// Explicit ports below the ephemeral range: binding 10,000 sockets to port 0 makes the kernel search for a free
-// port each time (quadratic, ~20 s of CPU), and staying below 32768 keeps clear of the probes' source ports.
-async function runListeners(n: number, portBase: number): Promise<void> {
-  const servers: net.Server[] = []
-  for (let port = portBase; servers.length < n; port++) {
-    if (port > 65535) throw new Error(`only ${servers.length} free ports from ${portBase}`)
-    const server = net.createServer((socket) => socket.destroy())
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false)) // in use by someone else: skip it
-      server.listen(port, '127.0.0.1', () => resolve(true))
-    })
-    if (ok) servers.push(server)
-  }
-  const cpuStart = process.cpuUsage()
-  process.send!({ ports: servers.map((s) => (s.address() as net.AddressInfo).port) })
-  process.on('message', (msg: { kill?: number[]; stop?: boolean }) => {
-    if (msg.kill) {
-      for (const i of msg.kill) servers[i]!.close()
-      process.send!({ killed: msg.kill.length })
-    }
-    if (msg.stop) {
-      const cpu = process.cpuUsage(cpuStart)
-      process.send!({ cpuMicros: cpu.user + cpu.system }, () => process.exit(0))
-    }
-  })
-}
-
-// --- parent: the checker side ------------------------------------------------------------------------------------
+import { startListeners } from './tcp-listeners.js'
 
 interface Options {
   n: number
@@ -90,26 +56,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-function request<T>(child: ChildProcess, msg: object, key: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: Record<string, unknown>) => {
-      if (key in m) {
-        child.off('message', on)
-        resolve(m as T)
-      }
-    }
-    child.on('message', on)
-    child.send(msg)
-  })
-}
-
 async function runOne(o: Options) {
-  const child = fork(fileURLToPath(import.meta.url), ['--listeners', String(o.n), '--port-base', String(o.portBase)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const listeners = await startListeners(o.n, o.portBase)
   try {
-    const { ports } = await new Promise<{ ports: number[] }>((resolve, reject) => {
-      child.once('message', (m) => resolve(m as { ports: number[] }))
-      child.once('exit', (code) => reject(new Error(`listener process exited with ${code}`)))
-    })
+    const { ports } = listeners
     const factory = connectFactory(o)
     const scheduler = createScheduler({ clock: systemClock, maxConcurrent: o.concurrency })
     const downAt = new Map<number, number>()
@@ -143,11 +93,11 @@ async function runOne(o: Options) {
     // Kill an evenly spread 1% (at least 10) of the servers and time their down events.
     const victims = Array.from({ length: Math.max(10, Math.floor(o.n / 100)) }, (_, k) => Math.floor((k * o.n) / Math.max(10, Math.floor(o.n / 100))))
     const killedAt = performance.now() // taken before the command is sent: a conservative (longer) latency
-    await request(child, { kill: victims }, 'killed')
+    await listeners.kill(victims)
     await sleepUntil(o.seconds * 1000)
     const latencies = victims.map((v) => (downAt.get(v) ?? NaN) - killedAt).filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
     await scheduler.close()
-    const { cpuMicros } = await request<{ cpuMicros: number }>(child, { stop: true }, 'cpuMicros')
+    const cpuMicros = await listeners.stop()
     const probes = s1.completed - s0.completed
     return {
       n: o.n,
@@ -173,14 +123,13 @@ async function runOne(o: Options) {
       boundMs: o.interval * o.fall + o.timeout,
     }
   } finally {
-    child.kill()
+    listeners.close()
   }
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      listeners: { type: 'string' },
       n: { type: 'string', default: '1000,10000' },
       seconds: { type: 'string', default: '15' },
       interval: { type: 'string', default: '1000' },
@@ -190,7 +139,6 @@ async function main(): Promise<void> {
       'port-base': { type: 'string', default: '20000' },
     },
   })
-  if (values.listeners) return runListeners(Number(values.listeners), Number(values['port-base']))
   const rows = []
   for (const n of values.n.split(',').map(Number)) {
     const o: Options = {

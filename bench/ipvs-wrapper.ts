@@ -2,7 +2,8 @@
 // view, diff, one batched ipvsadm -R through applyPlan, owned-set write), and the path a running director takes
 // for one change (diff of the touched services, applyPlanInPlace, one journal line), timed phase by phase.
 import { rm } from 'node:fs/promises'
-import { applyPlan, applyPlanInPlace, type ApplyDriver, type ApplyOutcome, type ApplyResult, type ApplyRun } from '../src/ipvs/apply.js'
+import { applyPlan, type ApplyDriver, type ApplyOutcome, type ApplyResult, type ApplyRun } from '../src/ipvs/apply.js'
+import { applyRecorded, type OwnedRecorder } from '../src/ipvs/apply-recorded.js'
 import { diff, diffServices, type ServiceLookup } from '../src/ipvs/diff.js'
 import { nodeExec, type Exec } from '../src/exec.js'
 import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
@@ -75,20 +76,28 @@ export class BenchDirector {
 
   /**
    * What a running director does for one API change: diff only the `touched` services (their wanted form in
-   * `desired`), apply in place on its view and owned set, append the owned set's change to the journal.
+   * `desired`), apply in place on its view and owned set with the owned set's change journaled (applyRecorded, as
+   * the reconciler does).
    */
   async changeServices(desired: ServiceLookup, touched: string[]): Promise<{ phases: Phases; result: ApplyOutcome }> {
     const state = this.running
     if (!state) throw new Error('changeServices needs keep() first')
     const marks = { restoreStart: 0, restoreEnd: 0, process: 0 }
+    // The state file's writes, timed: the one begun after the process ended is `save` (the one beside it is hidden).
+    let saveStart: number | undefined
+    const store: OwnedRecorder = {
+      record: (owned, delta) => {
+        if (marks.restoreEnd > 0 && saveStart === undefined) saveStart = now()
+        return state.store.record(owned, delta)
+      },
+      compact: (owned) => state.store.compact(owned),
+    }
     const t0 = now()
     const plan = diffServices(desired, state.view, state.owned, touched)
     const t1 = now()
-    const result = await applyPlanInPlace(this.#driver(marks), plan, state.view, state.owned)
-    const t2 = now()
-    await state.store.record(state.owned, result.ownedDelta)
+    const result = await applyRecorded(this.#driver(marks), plan, state.view, state.owned, store)
     const t3 = now()
-    return { phases: phasesOf(marks, t0, t1, t2, t3), result }
+    return { phases: phasesOf(marks, t0, t1, saveStart ?? t3, t3), result }
   }
 
   #driver(marks: { restoreStart: number; restoreEnd: number; process: number }): ApplyDriver {

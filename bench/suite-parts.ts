@@ -75,7 +75,7 @@ const healthchecks: Part = {
       figures.push({ name: `probes per CPU core, ${r.n} real servers`, value: round(r.probesPerSec / r.cpuCores), unit: 'probes/s/core', better: 'higher' })
       figures.push(compare(`death to down (p50), ${r.n} real servers`, r.detectP50Ms, 'ms', { name: 'interval x fall + timeout', value: r.boundMs }, 'lower', { text: '<= the bound', met: (q) => q <= 1 }))
     }
-    return { figures, series: { probesPerCore: runs.map((r) => ({ realServers: r.n, who: 'lvs-director', probesPerCore: round(r.probesPerSec / r.cpuCores) })) }, notes: ['keepalived\'s TCP_CHECK on the same servers (checks per core, the target) runs in the lab guest: not in the suite yet.'] }
+    return { figures, series: { probesPerCore: runs.map((r) => ({ realServers: r.n, who: 'lvs-director', probesPerCore: round(r.probesPerSec / r.cpuCores) })) }, notes: ["keepalived's TCP_CHECK on the same kind of servers, for checks per core: the `checks` part (in the lab guest, where keepalived has IPVS)."] }
   },
 }
 
@@ -210,6 +210,36 @@ const ipvs: Part = {
   },
 }
 
+// --- health checks against keepalived's (lab guest: keepalived needs IPVS): bench/checks-peer.ts
+
+interface PeerRun { who: 'lvs-director' | 'keepalived'; n: number; probesPerSec: number; cpuCores: number; probesPerCore: number; usPerProbe: number }
+
+const checks: Part = {
+  name: 'checks',
+  title: "Health checks against keepalived's TCP_CHECK: the same loopback real servers, each checked every second",
+  estimateS: { full: 240, quick: 60 },
+  ...inLab('checks', 'checks-peer.json'),
+  parse(output) {
+    const r = JSON.parse(output) as { keepalived: string; runs: PeerRun[] }
+    const figures: Figure[] = []
+    for (const ours of r.runs.filter((x) => x.who === 'lvs-director')) {
+      const ka = r.runs.find((x) => x.who === 'keepalived' && x.n === ours.n)
+      if (!ka) continue
+      const n = ours.n.toLocaleString('en-US')
+      figures.push(compare(`probes per CPU core, ${n} real servers`, ours.probesPerCore, 'probes/s/core', { name: `keepalived's TCP_CHECK`, value: ka.probesPerCore }, 'higher', ours.n >= 10_000 ? { text: ">= keepalived's (10,000 real servers)", met: (q) => q >= 1 } : undefined))
+      figures.push(compare(`probes/s, ${n} real servers (${n} asked)`, ours.probesPerSec, 'probes/s', { name: `keepalived's TCP_CHECK`, value: ka.probesPerSec }, 'higher'))
+    }
+    return {
+      figures,
+      series: { probesPerCore: r.runs.map((x) => ({ realServers: x.n, who: x.who === 'keepalived' ? 'keepalived TCP_CHECK' : 'lvs-director', probesPerCore: x.probesPerCore })) },
+      notes: [
+        `${r.keepalived}, \`keepalived -C\` (checkers only) with \`delay_loop 1\`, \`connect_timeout 1\`; ours: the scheduler with the connect check, interval 1 s, timeout 1 s. Probes counted as connections the servers accepted; CPU of each checker's own processes. CPU per probe (µs): ${r.runs.map((x) => `${x.who} ${x.usPerProbe} at ${x.n}`).join(', ')}.`,
+        'The servers and the checker share the guest\'s 2 emulated vCPUs: where a checker cannot keep up with the rate asked, probes/s shows it.',
+      ],
+    }
+  },
+}
+
 // --- the data plane (lab guest, real IPVS): bench/dataplane.ts
 
 interface Http { rps: number; p50Ms: number; p99Ms: number; errors: number }
@@ -283,4 +313,4 @@ const director: Part = {
   },
 }
 
-export const PARTS: Part[] = [healthchecks, api, memory, syncLag, failover, ipvs, director, dataplane]
+export const PARTS: Part[] = [healthchecks, api, memory, syncLag, failover, ipvs, checks, director, dataplane]

@@ -13,7 +13,7 @@ const part = (name: string) => PARTS.find((p) => p.name === name)!
 const fig = (figures: Figure[], re: RegExp) => figures.find((f) => re.test(f.name))!
 
 t.test('every part has a full and a quick command, and its estimate', async (t) => {
-  t.same(PARTS.map((p) => p.name), ['healthchecks', 'api', 'memory', 'sync-lag', 'failover', 'ipvs-program', 'director', 'dataplane'])
+  t.same(PARTS.map((p) => p.name), ['healthchecks', 'api', 'memory', 'sync-lag', 'failover', 'ipvs-program', 'checks', 'director', 'dataplane'])
   for (const p of PARTS) {
     t.not(p.argv('full').join(' '), p.argv('quick').join(' '), `${p.name}: quick differs`)
     t.ok(p.estimateS.quick < p.estimateS.full, `${p.name}: quick is shorter`)
@@ -38,6 +38,17 @@ t.test('IPVS programming: the wrapper against raw -R and -a, the targets judged 
   t.match(fig(out.figures, /^program 10,000 services/), { ratio: 1.028, target: { met: true } })
   t.match(fig(out.figures, /one change on a 50,000-rule table/), { value: 70, reference: { value: 66 }, ratio: 1.061, target: { met: true } })
   t.equal(out.series!.program!.length, 4, 'raw and ours at each size, for the chart')
+})
+
+t.test("checks: our probes per core against keepalived's on the same servers; the target at 10,000", async (t) => {
+  const run = (who: string, n: number, probesPerSec: number, cpuCores: number) => ({ who, n, probesPerSec, cpuCores, probesPerCore: Math.round(probesPerSec / cpuCores), usPerProbe: (cpuCores * 1e6) / probesPerSec })
+  const out = part('checks').parse(JSON.stringify({
+    keepalived: 'Keepalived v2.2.7', runs: [run('lvs-director', 1000, 1000, 0.1), run('keepalived', 1000, 1000, 0.05), run('lvs-director', 10000, 8000, 1), run('keepalived', 10000, 6000, 1)],
+  }))
+  t.match(fig(out.figures, /per CPU core, 1,000/), { value: 10000, reference: { value: 20000 }, ratio: 0.5 })
+  t.notOk(fig(out.figures, /per CPU core, 1,000/).target, 'no target at 1,000')
+  t.match(fig(out.figures, /per CPU core, 10,000/), { ratio: 1.333, target: { met: true } })
+  t.equal(out.series!.probesPerCore!.length, 4, 'both checkers at both sizes, for the chart')
 })
 
 t.test('failover: our gaps against keepalived tuned and default; the target is 0.2 s and no worse than the tuned one', async (t) => {

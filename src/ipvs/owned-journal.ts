@@ -24,7 +24,7 @@ const format: JournalFormat<Set<string>> = {
   },
 }
 
-const snapshotOf = (owned: Owned) => () => ({ entries: [...owned].sort() })
+const snapshotOf = (owned: Iterable<string>) => () => ({ entries: [...owned].sort() })
 
 /** The owned set as stored, and what was ignored in reading it (a torn last journal line). */
 export interface OwnedState {
@@ -72,14 +72,14 @@ export class OwnedStore {
     return { store, owned, warnings }
   }
 
-  /** Append one change (no-op when empty); `owned` is the set with the change made. */
-  async record(owned: Owned, delta: OwnedDelta): Promise<void> {
+  /** Append one change (no-op when empty); `owned` is the set with the change made (iterated only to fold). */
+  async record(owned: Iterable<string>, delta: OwnedDelta): Promise<void> {
     if (delta.added.length === 0 && delta.removed.length === 0) return
     return this.#writer.append({ add: delta.added, remove: delta.removed }, snapshotOf(owned))
   }
 
   /** Write `owned` as a new snapshot with an empty journal (O(set); also after a full table read). */
-  compact(owned: Owned): Promise<void> {
+  compact(owned: Iterable<string>): Promise<void> {
     return this.#writer.compact(snapshotOf(owned))
   }
 

@@ -2,10 +2,11 @@
 // window go out as one `ipvsadm -R` (diff of the touched services only, applied in place), failures are
 // retried with backoff, and a periodic full read on its own ipvsadm queue repairs entries changed by hand.
 import type { Clock, TimerHandle } from '../clock.js'
-import { applyPlanInPlace, type ApplyDriver, type ApplyError, type FailedOp } from '../ipvs/apply.js'
+import type { ApplyDriver, ApplyError, FailedOp } from '../ipvs/apply.js'
+import { applyRecorded, type OwnedRecorder } from '../ipvs/apply-recorded.js'
 import { diffServices, type Plan } from '../ipvs/diff.js'
 import { sameDestinationAttrs, sameServiceAttrs, serviceKey, destinationKey, type Service, type Table } from '../ipvs/model.js'
-import { trimOwned, type OwnedDelta } from '../ipvs/owned.js'
+import { trimOwned } from '../ipvs/owned.js'
 import { TableView } from '../ipvs/table-view.js'
 
 /** The pino-style logger the reconciler writes to: one line per apply, failure, retry and repair. */
@@ -13,12 +14,6 @@ export interface ReconcileLog {
   info(obj: object, msg: string): void
   warn(obj: object, msg: string): void
   error(obj: object, msg: string): void
-}
-
-/** Where the owned set is kept (OwnedStore). */
-export interface OwnedRecorder {
-  record(owned: ReadonlySet<string>, delta: OwnedDelta): Promise<void>
-  compact(owned: ReadonlySet<string>): Promise<void>
 }
 
 /** What happened in the kernel, for status, metrics and the audit trail. */
@@ -187,10 +182,14 @@ export class Reconciler {
       return
     }
     try {
-      const outcome = await applyPlanInPlace(this.#o.writer, plan, this.#view, this.#o.owned)
-      this.#generation++
-      for (const k of keys) this.#touchedAt.set(k, this.#generation)
-      await this.#o.store.record(this.#o.owned, outcome.ownedDelta)
+      let outcome
+      try {
+        outcome = await applyRecorded(this.#o.writer, plan, this.#view, this.#o.owned, this.#o.store)
+      } finally {
+        // The kernel may have changed (even when the state file then failed): a drift read begun before is stale here.
+        this.#generation++
+        for (const k of keys) this.#touchedAt.set(k, this.#generation)
+      }
       const failedKeys = new Set(outcome.failed.map((f) => serviceKey(f.op.service)))
       this.#settled(keys.filter((k) => !failedKeys.has(k)))
       if (outcome.applied.length > 0) {
@@ -200,9 +199,8 @@ export class Reconciler {
       this.#retry(keys.filter((k) => failedKeys.has(k)), { failed: outcome.failed })
     } catch (err) {
       // The whole attempt failed (ipvsadm missing or timed out, state file unwritable): retry it all. Adds that
-      // may have taken are already in the owned set; the journal gets them too.
+      // may have taken are already in the owned set, and in the journal (applyRecorded).
       const e = err as ApplyError
-      if (e.ownedDelta) await this.#o.store.record(this.#o.owned, e.ownedDelta).catch(() => {})
       this.#retry(keys, { failed: [], error: { code: e.code ?? 'ERROR', message: e.message } })
     }
   }
