@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "lvs_packet",
-      "sources": ["native/packet.c"],
+      "sources": ["native/packet.c", "native/connect.c"],
       "cflags": ["-Wall", "-Wextra"]
     }
   ]

@@ -217,7 +217,7 @@ interface PeerRun { who: 'lvs-director' | 'keepalived'; n: number; probesPerSec:
 const checks: Part = {
   name: 'checks',
   title: "Health checks against keepalived's TCP_CHECK: the same loopback real servers, each checked every second",
-  estimateS: { full: 240, quick: 60 },
+  estimateS: { full: 330, quick: 75 },
   ...inLab('checks', 'checks-peer.json'),
   parse(output) {
     const r = JSON.parse(output) as { keepalived: string; runs: PeerRun[] }

@@ -58,8 +58,9 @@ async function listen(n: number, portBase: number): Promise<void> {
   for (let port = portBase; servers.length < n; port++) {
     if (port > 65535) throw new Error(`only ${servers.length} free ports from ${portBase}`)
     const server = net.createServer((socket) => { accepted++; socket.destroy() })
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false)) // in use by someone else: skip it
+    const ok = await new Promise<boolean>((resolve, reject) => {
+      // In use by someone else: skip it; anything else (EMFILE: raise `ulimit -n`) stops here.
+      server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)))
       server.listen(port, '127.0.0.1', () => resolve(true))
     })
     if (ok) servers.push(server)

@@ -3,6 +3,7 @@ import type { Checker, CheckTarget } from './checker.js'
 import type { ConnectCheckSpec } from './spec.js'
 import type { Clock } from '../src/clock.js'
 import { down, runProbe, up, type Outcome } from './probe.js'
+import { nativeConnect } from './tcp-connect.js'
 import { tcpExchange } from './tcp-exchange.js'
 import { udpExchange } from './udp-exchange.js'
 
@@ -38,6 +39,11 @@ export function createConnectChecker(spec: ConnectCheckSpec, deps: ConnectChecke
         },
         signal,
       )
+    }
+    // A bare connect (no payload, no reply to match) goes the native way when it can (healthchecks/tcp-connect.ts).
+    if (!payload && !receive) {
+      const bare = nativeConnect(target.address, target.port, signal)
+      if (bare) return bare
     }
     return tcpExchange(
       {

@@ -9,6 +9,7 @@
 //   changeAddress(add, ifname, family, address, prefix, label, ipv6Quiet)
 //                           RTM_NEWADDR (create, exclusive) or RTM_DELADDR; label '' for none; ipv6Quiet: no DAD,
 //                           preferred lifetime 0 (never a source address)
+// And the plain TCP connect of a health check: native/connect.c.
 // Errors are thrown with the errno's name as `code` (EPERM, ENODEV, EEXIST, EADDRNOTAVAIL...). Needs CAP_NET_RAW
 // and CAP_NET_ADMIN.
 #define _GNU_SOURCE
@@ -257,6 +258,8 @@ static napi_value js_change_address(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+void connect_init(napi_env env, napi_value exports); // connect.c
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -266,6 +269,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "changeAddress", NULL, js_change_address, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  connect_init(env, exports);
   return exports;
 }
 

@@ -1,5 +1,6 @@
-// The project's native module, native/packet.c (build/Release/lvs_packet.node, built by `npm ci` with node-gyp as
-// raw-socket is): the takeover's host changes done in-process (gratuitous ARP, VIP addresses over rtnetlink).
+// The project's native module, native/packet.c and native/connect.c (build/Release/lvs_packet.node, built by
+// `npm ci` with node-gyp as raw-socket is): the takeover's host changes done in-process (gratuitous ARP, VIP
+// addresses over rtnetlink), and the plain TCP connect of a health check.
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -24,6 +25,12 @@ export interface LvsPacket {
   addresses(): NativeAddress[]
   /** RTM_NEWADDR (exclusive: EEXIST when there) or RTM_DELADDR; `label` '' for none; `ipv6Quiet`: no DAD, preferred lifetime 0. */
   changeAddress(add: boolean, iface: string, family: 4 | 6, address: string, prefix: number, label: string, ipv6Quiet: boolean): void
+  /** Where every TCP connect probe's end goes: its id and errno (0: connected). Set once, before connect. */
+  onConnected(fn: (id: number, errno: number) => void): void
+  /** Starts a non-blocking connect to a numeric address; returns its id. Throws (errno's name as code) when it cannot start. */
+  connect(family: 4 | 6, address: string, port: number): number
+  /** Ends a probe without its callback (a timeout); an id already ended is ignored. */
+  cancel(id: number): void
 }
 
 let loaded: LvsPacket | undefined
