@@ -1,7 +1,8 @@
 // Health-check benchmark: N loopback TCP real servers (in a child process) checked by the scheduler at a 1 s
 // interval with the connect check; reports probes/s against N/s, CPU as a fraction of one core, and the time from
 // a server's death to its down event against interval x fall + timeout; then, for the same N, the scheduler's own
-// CPU per probe with a checker that answers at once. Stops by itself.
+// CPU per probe with a checker that answers at once, and the same run with the check made by a Node net.Socket
+// (the reference for native/connect.c). Stops by itself.
 //
 //   npm run bench:healthchecks -- --n 1000,10000 --seconds 15 [--interval 1000 --timeout 1000 --fall 2
 //                                  --concurrency 1000 --port-base 20000]
@@ -9,6 +10,8 @@ import { parseArgs } from 'node:util'
 import { createScheduler } from '../healthchecks/scheduler.js'
 import type { Checker } from '../healthchecks/checker.js'
 import { createConnectChecker } from '../healthchecks/connect.js'
+import { runProbe } from '../healthchecks/probe.js'
+import { tcpExchange } from '../healthchecks/tcp-exchange.js'
 import { parseCheckSpec } from '../healthchecks/spec.js'
 import { systemClock } from '../src/clock.js'
 import { startListeners } from './tcp-listeners.js'
@@ -28,6 +31,14 @@ function connectFactory(o: Options): { name: string; create: () => Checker } {
   const spec = parseCheckSpec({ kind: 'connect', interval: o.interval / 1000, timeout: o.timeout / 1000, fall: o.fall, rise: 1 })
   if (spec.kind !== 'connect') throw new Error('unreachable')
   return { name: 'connect', create: () => createConnectChecker(spec) }
+}
+
+/** The reference: the same check made with a Node net.Socket (tcpExchange), as every connect check was before native/connect.c. */
+function socketFactory(o: Options): { name: string; create: () => Checker } {
+  return {
+    name: 'connect (net.Socket)',
+    create: () => ({ kind: 'connect', check: (t, signal) => runProbe((s) => tcpExchange({ address: t.address, port: t.port }, s), signal) }),
+  }
 }
 
 /** The scheduler's own cost: the same N checks with a checker that answers at once, for `seconds`. */
@@ -56,11 +67,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-async function runOne(o: Options) {
+async function runOne(o: Options, factory: { name: string; create: () => Checker }) {
   const listeners = await startListeners(o.n, o.portBase)
   try {
     const { ports } = listeners
-    const factory = connectFactory(o)
     const scheduler = createScheduler({ clock: systemClock, maxConcurrent: o.concurrency })
     const downAt = new Map<number, number>()
     scheduler.on('change', (e) => {
@@ -140,6 +150,7 @@ async function main(): Promise<void> {
     },
   })
   const rows = []
+  const references = []
   for (const n of values.n.split(',').map(Number)) {
     const o: Options = {
       n,
@@ -150,9 +161,10 @@ async function main(): Promise<void> {
       concurrency: Number(values.concurrency),
       portBase: Number(values['port-base']),
     }
-    const run = await runOne(o)
+    const run = await runOne(o, connectFactory(o))
     const overhead = await schedulerOverhead(o, 3)
     rows.push({ ...run, schedulerUsPerProbe: overhead.usPerProbe, schedulerOnlyPerSec: overhead.probesPerSec })
+    references.push(await runOne(o, socketFactory(o)))
   }
   const cores = (await import('node:os')).availableParallelism()
   const load = (await import('node:os')).loadavg()[0]!.toFixed(2)
@@ -166,7 +178,10 @@ async function main(): Promise<void> {
         `${r.detectP50Ms} / ${r.detectP95Ms} / ${r.detectMaxMs} | ${r.boundMs} | ${r.detected}/${r.killed} | ${r.falseDowns} |`,
     )
   }
-  console.log(JSON.stringify({ bench: 'healthchecks', checker: rows[0]?.checker, runs: rows }))
+  for (const r of references) {
+    console.log(`reference, ${r.checker}, N ${r.n}: ${r.probesPerSec} probes/s, ${r.cpuCores} cores, ${Math.round((r.cpuCores * 1e6) / r.probesPerSec)} µs per probe`)
+  }
+  console.log(JSON.stringify({ bench: 'healthchecks', checker: rows[0]?.checker, runs: rows, references }))
 }
 
 await main()

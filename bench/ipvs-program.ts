@@ -6,7 +6,8 @@
 //
 //   npm run -s bench:ipvs                       (host: boots the lab and runs this)
 //   npm run -s lab -- --script bench/ipvs-incremental.sh   (the one-change part alone: --sizes 10000 --only incremental)
-//   node dist/bench/ipvs-program.js [--sizes 1000,10000] [--repeats 3] [--changes 5] [--reuse-namespace] [--only incremental]   (guest, dir-a)
+//   node dist/bench/ipvs-program.js [--sizes 1000,10000] [--repeats 3] [--changes 5] [--reuse-namespace] [--only incremental]
+//                                   [--change-services N] [--skip-contrast]   (guest, dir-a; the change on N services' table, no -Sn/apply contrast)
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { cpus, release } from 'node:os'
@@ -143,7 +144,7 @@ function wanted(s: Service): Map<string, Service> {
   return new Map([[serviceKey(s), s]])
 }
 
-async function incremental(table: Table, director: BenchDirector, changes: number): Promise<Report['incremental']> {
+async function incremental(table: Table, director: BenchDirector, changes: number, contrast: boolean): Promise<Report['incremental']> {
   const n = table.services.length
   // The director programs the table into its own namespace (dir-a, which never held a big table: empty trash).
   const base = await director.program(table)
@@ -196,6 +197,17 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   }
   const owned = running.owned
   await director.stop()
+  const timings = {
+    tableRules: benchRules(n),
+    raw: { medianMs: median(raw), samplesMs: raw },
+    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
+    ratio: median(wrapper) / median(raw),
+    ownMs: median(phases.map((p) => p.total - p.process)),
+  }
+  if (!contrast) {
+    await mustRun(IPVSADM, ['-C'])
+    return timings
+  }
   const save: number[] = []
   for (let k = 0; k < 2; k++) save.push((await mustRun(IPVSADM, ['-Sn'])).ms)
   log(`ipvsadm -Sn of the table: ${save.map((ms) => sec(ms).toFixed(2)).join(', ')} s`)
@@ -212,15 +224,7 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   await mustRun(IPVSADM, rawExtraArgs('-d', i))
   log(`one-shot apply (read first): ${sec(oneShotMs).toFixed(2)} s, of which the read ${sec(readMs).toFixed(2)} s`)
   await mustRun(IPVSADM, ['-C'])
-  return {
-    tableRules: benchRules(n),
-    raw: { medianMs: median(raw), samplesMs: raw },
-    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
-    ratio: median(wrapper) / median(raw),
-    ownMs: median(phases.map((p) => p.total - p.process)),
-    saveTableMs: median(save),
-    oneShotMs, oneShotReadMs: readMs, oneShotReadProcesses: readProcesses,
-  }
+  return { ...timings, contrast: { saveTableMs: median(save), oneShotMs, oneShotReadMs: readMs, oneShotReadProcesses: readProcesses } }
 }
 
 /** What `ip netns exec` adds to each process of the full-programming runs (both methods pay it). */
@@ -247,7 +251,7 @@ async function main(): Promise<void> {
     options: {
       sizes: { type: 'string', default: '1000,10000' }, repeats: { type: 'string', default: '3' },
       changes: { type: 'string', default: '5' }, 'reuse-namespace': { type: 'boolean', default: false },
-      only: { type: 'string' },
+      only: { type: 'string' }, 'change-services': { type: 'string' }, 'skip-contrast': { type: 'boolean', default: false },
     },
   })
   const onlyIncremental = values.only === 'incremental'
@@ -270,9 +274,12 @@ async function main(): Promise<void> {
     results.push(r.size)
     largest = r.table
   }
-  largest ??= parseTable(benchTableInput(Math.max(...sizes)))
+  // The change's table: --change-services, else the largest size programmed.
+  const changeServices = values['change-services'] === undefined ? Math.max(...sizes) : Number(values['change-services'])
+  if (!Number.isInteger(changeServices) || changeServices < 1 || changeServices > 50_000) throw new Error('usage: --change-services N (1..50000)')
+  if (!largest || largest.services.length !== changeServices) largest = parseTable(benchTableInput(changeServices))
   const netnsMs = reuse || onlyIncremental ? 0 : await netnsExecCost('lvsb-1')
-  const inc = await incremental(largest!, new BenchDirector(join(stateDir, 'owned.json')), changes)
+  const inc = await incremental(largest, new BenchDirector(join(stateDir, 'owned.json')), changes, !values['skip-contrast'])
   const report: Report = {
     bench: 'ipvs-program', kernel: release(), cpu: cpuModel(), vcpus: cpus().length, node: process.version, ipvsadm: version,
     namespaces: reuse ? 'dir-a, cleared with ipvsadm -C between runs' : 'a fresh namespace per programming run; the change in dir-a',

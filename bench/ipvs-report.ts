@@ -53,13 +53,9 @@ export interface Report {
     ratio: number
     /** Median of the wrapper's own time per change (total minus its ipvsadm process): what it adds to one process. */
     ownMs?: number
-    /** One `ipvsadm -Sn` of the table. */
-    saveTableMs: number
-    /** The same change as `lvs-director apply` makes it: read the kernel, diff, apply, save; and its read alone. */
-    oneShotMs: number
-    oneShotReadMs: number
-    /** The ipvsadm processes of that read (the rest of it is parsing their output). */
-    oneShotReadProcesses: Array<{ argv: string; ms: number }>
+    /** The contrasts (absent with --skip-contrast): one `ipvsadm -Sn` of the table; the same change as
+     * `lvs-director apply` makes it (read the kernel, diff, apply, save), its read alone and that read's processes. */
+    contrast?: { saveTableMs: number; oneShotMs: number; oneShotReadMs: number; oneShotReadProcesses: Array<{ argv: string; ms: number }> }
   }
   seconds: number
 }
@@ -89,8 +85,11 @@ export function formatReport(r: Report): string {
   if (inc.ownMs !== undefined) {
     out.push(`| the same, as raw + the wrapper's own time (outside ipvsadm: ${s(inc.ownMs)}) | ${s(inc.raw.medianMs)} | ${s(inc.raw.medianMs + inc.ownMs)} | ${((inc.raw.medianMs + inc.ownMs) / inc.raw.medianMs).toFixed(2)} | about 1 |`)
   }
-  out.push(`| for contrast: one \`ipvsadm -Sn\` of that table | ${s(inc.saveTableMs)} | | ${(inc.saveTableMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
-  out.push(`| for contrast: the same change as one-shot \`lvs-director apply\` (reads the kernel first) | | ${s(inc.oneShotMs)} (read ${s(inc.oneShotReadMs)}) | ${(inc.oneShotMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
+  const c = inc.contrast
+  if (c) {
+    out.push(`| for contrast: one \`ipvsadm -Sn\` of that table | ${s(c.saveTableMs)} | | ${(c.saveTableMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
+    out.push(`| for contrast: the same change as one-shot \`lvs-director apply\` (reads the kernel first) | | ${s(c.oneShotMs)} (read ${s(c.oneShotReadMs)}) | ${(c.oneShotMs / inc.raw.medianMs).toFixed(1)}x one \`-a\` | |`)
+  }
   out.push('')
   out.push('Wrapper time by phase (medians, ms): loadOwned = state file read, read = kernel table read, lines = -R lines built, ' +
     'restore = text joined + ipvsadm -R run (process = spawn to exit), post = new kernel view + owned set, save = owned-set write ' +
@@ -107,9 +106,11 @@ export function formatReport(r: Report): string {
       `not in the wrapper time: validating the table (parseTable) ${s(z.validateMs)}, ` +
       `or from a YAML file as \`lvs-director apply FILE\` reads it (parse + parseTable) ${s(z.yamlMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.`)
   }
-  const rp = inc.oneShotReadProcesses
-  out.push(`One-shot read of the ${n(inc.tableRules)}-rule table: ${rp.map((p) => `\`ipvsadm ${p.argv}\` ${s(p.ms)}`).join(', ')}, ` +
-    `parsing ${s(inc.oneShotReadMs - rp.reduce((a, p) => a + p.ms, 0))}.`)
+  if (c) {
+    const rp = c.oneShotReadProcesses
+    out.push(`One-shot read of the ${n(inc.tableRules)}-rule table: ${rp.map((p) => `\`ipvsadm ${p.argv}\` ${s(p.ms)}`).join(', ')}, ` +
+      `parsing ${s(c.oneShotReadMs - rp.reduce((a, p) => a + p.ms, 0))}.`)
+  }
   out.push(`One change: raw ${inc.raw.samplesMs.map(s).join(', ')}; wrapper ${inc.wrapper.samplesMs.map(s).join(', ')}. ` +
     `\`ip netns exec\` adds ${s(r.netnsExecMs)} per process (both methods). Whole benchmark ${r.seconds.toFixed(0)} s.`)
   out.push('')

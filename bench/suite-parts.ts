@@ -64,15 +64,18 @@ const healthchecks: Part = {
   name: 'healthchecks',
   title: 'Health checks: TCP connect probes on loopback (1 s interval)',
   where: 'host',
-  estimateS: { full: 120, quick: 15 },
+  estimateS: { full: 200, quick: 25 },
   argv: (m) => [NODE, 'dist/bench/healthchecks.bench.js', '--n', m === 'quick' ? '1000' : '1000,10000', '--seconds', m === 'quick' ? '4' : '15'],
   command: (m) => `node dist/bench/healthchecks.bench.js --n ${m === 'quick' ? '1000 --seconds 4' : '1000,10000 --seconds 15'}`,
   parse(stdout) {
-    const { runs } = lastJson<{ runs: HealthRun[] }>(stdout)
+    const { runs, references = [] } = lastJson<{ runs: HealthRun[]; references?: HealthRun[] }>(stdout)
     const figures: Figure[] = []
+    const usPerProbe = (r: HealthRun) => round((r.cpuCores * 1e6) / r.probesPerSec, 1)
     for (const r of runs) {
       figures.push(compare(`probes/s, ${r.n} real servers`, r.probesPerSec, 'probes/s', { name: 'the rate asked (N per interval)', value: r.targetPerSec }, 'higher', { text: '>= 0.99 of the rate asked', met: (q) => q >= 0.99 }))
       figures.push({ name: `probes per CPU core, ${r.n} real servers`, value: round(r.probesPerSec / r.cpuCores), unit: 'probes/s/core', better: 'higher' })
+      const ref = references.find((x) => x.n === r.n)
+      if (ref) figures.push(compare(`CPU per probe, ${r.n} real servers`, usPerProbe(r), 'µs', { name: 'the same check through a Node net.Socket', value: usPerProbe(ref) }, 'lower'))
       figures.push(compare(`death to down (p50), ${r.n} real servers`, r.detectP50Ms, 'ms', { name: 'interval x fall + timeout', value: r.boundMs }, 'lower', { text: '<= the bound', met: (q) => q <= 1 }))
     }
     return { figures, series: { probesPerCore: runs.map((r) => ({ realServers: r.n, who: 'lvs-director', probesPerCore: round(r.probesPerSec / r.cpuCores) })) }, notes: ["keepalived's TCP_CHECK on the same kind of servers, for checks per core: the `checks` part (in the lab guest, where keepalived has IPVS)."] }
@@ -194,7 +197,7 @@ function inLab(script: string, json: string): Pick<Part, 'where' | 'argv' | 'com
 const ipvs: Part = {
   name: 'ipvs-program',
   title: 'Programming the IPVS table: the wrapper against raw `ipvsadm -R` (full) and `ipvsadm -a` (one change)',
-  estimateS: { full: 420, quick: 70 },
+  estimateS: { full: 420, quick: 130 },
   ...inLab('ipvs', 'ipvs-program.json'),
   parse(output) {
     const r = JSON.parse(output) as IpvsReport

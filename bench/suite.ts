@@ -76,7 +76,7 @@ const git = (...a: string[]) => {
 const results: SuiteResults = {
   started: new Date(started).toISOString(),
   mode,
-  command: `npm run bench --${args.quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}`,
+  command: ['npm run bench', ...(args.quick || only ? ['--'] : []), ...(args.quick ? ['--quick'] : []), ...(only ? [`--only ${only.join(',')}`] : [])].join(' '),
   commit: `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') ? ' (with uncommitted changes)' : ''}`,
   machine: { cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version },
   parts: [],

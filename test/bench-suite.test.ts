@@ -40,6 +40,14 @@ t.test('IPVS programming: the wrapper against raw -R and -a, the targets judged 
   t.equal(out.series!.program!.length, 4, 'raw and ours at each size, for the chart')
 })
 
+t.test('healthchecks: probes/s against the rate asked, and CPU per probe against the same check through a net.Socket', async (t) => {
+  const run = (probesPerSec: number, cpuCores: number) => ({ n: 1000, probesPerSec, targetPerSec: 1000, cpuCores, schedulerUsPerProbe: 20, detectP50Ms: 1500, boundMs: 3000, falseDowns: 0 })
+  const out = part('healthchecks').parse(`| table |\n${JSON.stringify({ runs: [run(1000, 0.1)], references: [run(1000, 0.2)] })}\n`)
+  t.match(fig(out.figures, /^probes\/s, 1000/), { ratio: 1, target: { met: true } })
+  t.match(fig(out.figures, /^CPU per probe, 1000/), { value: 100, reference: { value: 200 }, ratio: 0.5, better: 'lower' })
+  t.notOk(part('healthchecks').parse(JSON.stringify({ runs: [run(990, 0.1)] })).figures.some((f) => f.name.startsWith('CPU per probe')), 'an older run without references: no such figure')
+})
+
 t.test("checks: our probes per core against keepalived's on the same servers; the target at 10,000", async (t) => {
   const run = (who: string, n: number, probesPerSec: number, cpuCores: number) => ({ who, n, probesPerSec, cpuCores, probesPerCore: Math.round(probesPerSec / cpuCores), usPerProbe: (cpuCores * 1e6) / probesPerSec })
   const out = part('checks').parse(JSON.stringify({
