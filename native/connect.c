@@ -11,8 +11,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include "lvs.h"
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -96,14 +96,6 @@ static void on_writable(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char msg[128];
-  const char *name = strerrorname_np(err);
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, name ? name : "EIO", msg);
-  return NULL;
-}
-
 static napi_value js_on_connected(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -150,19 +142,19 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, EINVAL, "event loop");
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return lvs_fail(env, EINVAL, "event loop");
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, errno, "socket");
+  if (fd < 0) return lvs_fail(env, errno, "socket");
   if (connect(fd, (struct sockaddr *)&ss, sslen) < 0 && errno != EINPROGRESS) {
     int err = errno;
     close(fd);
-    return throw_errno(env, err, "connect");
+    return lvs_fail(env, err, "connect");
   }
   probe_t *p = calloc(1, sizeof *p);
   if (!p || slot_alloc(p) < 0) {
     free(p);
     close(fd);
-    return throw_errno(env, ENOMEM, "probe");
+    return lvs_fail(env, ENOMEM, "probe");
   }
   p->fd = fd;
   p->poll.data = p;
@@ -171,12 +163,12 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
     slot_free(p->slot);
     free(p);
     close(fd);
-    return throw_errno(env, -rc, "uv_poll_init");
+    return lvs_fail(env, -rc, "uv_poll_init");
   }
   rc = uv_poll_start(&p->poll, UV_WRITABLE, on_writable);
   if (rc < 0) {
     end_probe(p);
-    return throw_errno(env, -rc, "uv_poll_start");
+    return lvs_fail(env, -rc, "uv_poll_start");
   }
   napi_value out;
   napi_create_double(env, id_of(p->slot), &out);

@@ -21,13 +21,14 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <node_api.h>
+#include "lvs.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-static napi_value fail(napi_env env, int err, const char *what) {
+napi_value lvs_fail(napi_env env, int err, const char *what) {
   char msg[128];
   const char *name = strerrorname_np(err);
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
@@ -50,14 +51,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   unsigned index = if_nametoindex(name);
-  if (index == 0) return fail(env, errno, name);
+  if (index == 0) return lvs_fail(env, errno, name);
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail(env, errno, "socket(AF_PACKET)");
+  if (fd < 0) return lvs_fail(env, errno, "socket(AF_PACKET)");
   struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = 0, .sll_ifindex = (int)index };
   if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
     int err = errno;
     close(fd);
-    return fail(env, err, "bind");
+    return lvs_fail(env, err, "bind");
   }
   napi_value out;
   napi_create_int32(env, fd, &out);
@@ -78,8 +79,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ssize_t n = send(fd, data, len, 0);
-  if (n < 0) return fail(env, errno, "send");
-  if ((size_t)n != len) return fail(env, EMSGSIZE, "send");
+  if (n < 0) return lvs_fail(env, errno, "send");
+  if ((size_t)n != len) return lvs_fail(env, EMSGSIZE, "send");
   return NULL;
 }
 
@@ -92,7 +93,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "close(fd): a socket");
     return NULL;
   }
-  if (close(fd) < 0) return fail(env, errno, "close");
+  if (close(fd) < 0) return lvs_fail(env, errno, "close");
   return NULL;
 }
 
@@ -100,7 +101,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 static int nl_open(napi_env env) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) fail(env, errno, "socket(AF_NETLINK)");
+  if (fd < 0) lvs_fail(env, errno, "socket(AF_NETLINK)");
   return fd;
 }
 
@@ -122,7 +123,7 @@ static napi_value js_addresses(napi_env env, napi_callback_info info) {
   if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
     int err = errno;
     close(fd);
-    return fail(env, err, "RTM_GETADDR");
+    return lvs_fail(env, err, "RTM_GETADDR");
   }
   napi_value list;
   napi_create_array(env, &list);
@@ -131,7 +132,7 @@ static napi_value js_addresses(napi_env env, napi_callback_info info) {
   char *buf = malloc(size);
   if (!buf) {
     close(fd);
-    return fail(env, ENOMEM, "addresses");
+    return lvs_fail(env, ENOMEM, "addresses");
   }
   int done = 0, err = 0;
   while (!done && !err) {
@@ -176,7 +177,7 @@ static napi_value js_addresses(napi_env env, napi_callback_info info) {
   }
   free(buf);
   close(fd);
-  if (err) return fail(env, err, "RTM_GETADDR");
+  if (err) return lvs_fail(env, err, "RTM_GETADDR");
   return list;
 }
 
@@ -213,7 +214,7 @@ static napi_value js_change_address(napi_env env, napi_callback_info info) {
     return NULL;
   }
   unsigned index = if_nametoindex(name);
-  if (index == 0) return fail(env, errno, name);
+  if (index == 0) return lvs_fail(env, errno, name);
   union { struct nlmsghdr nh; char bytes[NLMSG_SPACE(sizeof(struct ifaddrmsg)) + 256]; } req;
   memset(&req, 0, sizeof req);
   struct nlmsghdr *nh = &req.nh;
@@ -254,11 +255,9 @@ static napi_value js_change_address(napi_env env, napi_callback_info info) {
     break;
   }
   close(fd);
-  if (err) return fail(env, err, add ? "RTM_NEWADDR" : "RTM_DELADDR");
+  if (err) return lvs_fail(env, err, add ? "RTM_NEWADDR" : "RTM_DELADDR");
   return NULL;
 }
-
-void connect_init(napi_env env, napi_value exports); // connect.c
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
