@@ -16,6 +16,7 @@ import { createConnectChecker } from '../healthchecks/connect.js'
 import { createScheduler } from '../healthchecks/scheduler.js'
 import { parseCheckSpec } from '../healthchecks/spec.js'
 import { systemClock } from '../src/clock.js'
+import { mustRun, runRaw } from './ipvs-measure.js'
 import { startListeners, type Listeners } from './tcp-listeners.js'
 
 const DIR = '/tmp/bench-checks-peer'
@@ -142,24 +143,14 @@ async function keepalived(listeners: Listeners, seconds: number, tick: number): 
   }
 }
 
-async function run(cmd: string, argv: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString()))
-    child.on('error', reject)
-    child.on('close', () => resolve(out))
-  })
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { n: { type: 'string', default: '1000,10000' }, seconds: { type: 'string', default: '15' } } })
   const sizes = values.n.split(',').map(Number)
   const seconds = Number(values.seconds)
   if (sizes.some((n) => !Number.isInteger(n) || n < 4 || n > 20_000) || !(seconds >= 1)) throw new Error('usage: --n N[,N] (4..20000) --seconds S')
-  const tick = Number((await run('getconf', ['CLK_TCK'])).trim()) || 100
-  const version = (await run('keepalived', ['--version'])).split('\n')[0]!.trim()
+  const tick = Number((await runRaw('getconf', ['CLK_TCK'])).stdout.trim()) || 100
+  const ka = await runRaw('keepalived', ['--version'])
+  const version = (ka.stderr + ka.stdout).split('\n')[0]!.trim()
   const runs: PeerRun[] = []
   for (const n of sizes) {
     const listeners = await startListeners(n, 20000)
@@ -168,7 +159,7 @@ async function main(): Promise<void> {
       runs.push(await ours(listeners, seconds))
       log(`${n} real servers: keepalived`)
       runs.push(await keepalived(listeners, seconds, tick))
-      await run('ipvsadm', ['-C'])
+      await mustRun('ipvsadm', ['-C'])
       for (const r of runs.slice(-2)) log(`${r.who}: ${r.probesPerSec} probes/s, ${r.cpuCores} cores, ${r.probesPerCore} probes/s/core`)
     } finally {
       listeners.close()
