@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createConnectChecker } from '../healthchecks/connect.js'
 import { createScheduler } from '../healthchecks/scheduler.js'
+import { createTcpEngine } from '../healthchecks/tcp-connect.js'
 import { parseCheckSpec } from '../healthchecks/spec.js'
 import { systemClock } from '../src/clock.js'
 import { mustRun, runRaw } from './ipvs-measure.js'
@@ -32,6 +33,8 @@ export interface PeerRun {
   cpuCores: number
   probesPerCore: number
   usPerProbe: number
+  /** Of the CPU, the part spent in the kernel (system calls, the loopback TCP handshakes). */
+  systemShare: number
   windowS: number
   /** Seconds from the checker's start until its rate held steady. */
   rampS: number
@@ -59,23 +62,29 @@ async function steady(listeners: Listeners, n: number, maxS: number): Promise<nu
   return (performance.now() - t0) / 1000
 }
 
+/** CPU time so far, in µs: all of it, and the part spent in the kernel. */
+interface Cpu {
+  total: number
+  system: number
+}
+
 /** Accepts per second and CPU (µs, from `cpu()`) over `seconds`. */
-async function window(listeners: Listeners, seconds: number, cpu: () => number): Promise<{ accepts: number; cpuMicros: number; ms: number }> {
+async function window(listeners: Listeners, seconds: number, cpu: () => Cpu): Promise<{ accepts: number; cpuMicros: number; systemMicros: number; ms: number }> {
   const a0 = await listeners.accepted()
   const c0 = cpu()
   const t0 = performance.now()
   await sleep(seconds * 1000)
-  const cpuMicros = cpu() - c0
+  const c1 = cpu()
   const ms = performance.now() - t0
-  return { accepts: (await listeners.accepted()) - a0, cpuMicros, ms }
+  return { accepts: (await listeners.accepted()) - a0, cpuMicros: c1.total - c0.total, systemMicros: c1.system - c0.system, ms }
 }
 
-function runOf(who: PeerRun['who'], n: number, w: { accepts: number; cpuMicros: number; ms: number }, rampS: number): PeerRun {
+function runOf(who: PeerRun['who'], n: number, w: { accepts: number; cpuMicros: number; systemMicros: number; ms: number }, rampS: number): PeerRun {
   const probesPerSec = (w.accepts / w.ms) * 1000
   const cpuCores = w.cpuMicros / 1000 / w.ms
   return {
     who, n, probesPerSec: Math.round(probesPerSec), cpuCores: +cpuCores.toFixed(3), probesPerCore: Math.round(probesPerSec / cpuCores),
-    usPerProbe: +(w.cpuMicros / w.accepts).toFixed(1), windowS: +(w.ms / 1000).toFixed(2), rampS: +rampS.toFixed(1),
+    usPerProbe: +(w.cpuMicros / w.accepts).toFixed(1), systemShare: +(w.systemMicros / w.cpuMicros).toFixed(2), windowS: +(w.ms / 1000).toFixed(2), rampS: +rampS.toFixed(1),
   }
 }
 
@@ -83,7 +92,7 @@ async function ours(listeners: Listeners, seconds: number): Promise<PeerRun> {
   const n = listeners.ports.length
   const spec = parseCheckSpec({ kind: 'connect', interval: 1, timeout: 1, fall: 2, rise: 1 })
   if (spec.kind !== 'connect') throw new Error('unreachable')
-  const scheduler = createScheduler({ clock: systemClock, maxConcurrent: 1000 })
+  const scheduler = createScheduler({ clock: systemClock, maxConcurrent: 1000, tcpEngine: createTcpEngine(1000) })
   const keepAlive = setInterval(() => {}, 1000) // the scheduler's timers are unref'd
   try {
     listeners.ports.forEach((port, i) => scheduler.add(String(i), {
@@ -91,7 +100,7 @@ async function ours(listeners: Listeners, seconds: number): Promise<PeerRun> {
       interval: 1000, timeout: 1000, rise: 1, fall: 2, initial: 'unknown',
     }))
     const rampS = await steady(listeners, n, 30)
-    const cpu = () => { const u = process.cpuUsage(); return u.user + u.system }
+    const cpu = () => { const u = process.cpuUsage(); return { total: u.user + u.system, system: u.system } }
     return runOf('lvs-director', n, await window(listeners, seconds, cpu), rampS)
   } finally {
     clearInterval(keepAlive)
@@ -110,13 +119,14 @@ export function keepalivedChecksConf(ports: number[]): string {
   return `${out.join('\n')}\n`
 }
 
-/** utime + stime of a process, in µs (0 when it is gone). */
-function processCpu(pid: number, tick: number): number {
+/** utime + stime, and stime, of a process in µs (0 when it is gone). */
+function processCpu(pid: number, tick: number): Cpu {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / tick
+    const [user, system] = [Number(fields[11]), Number(fields[12])].map((ticks) => (ticks * 1e6) / tick) as [number, number]
+    return { total: user + system, system }
   } catch {
-    return 0
+    return { total: 0, system: 0 }
   }
 }
 
@@ -134,7 +144,10 @@ async function keepalived(listeners: Listeners, seconds: number, tick: number): 
     if (child.exitCode !== null) throw new Error(`keepalived exited ${child.exitCode}: ${tail}`)
     const checker = existsSync(`${DIR}/checkers.pid`) ? Number(readFileSync(`${DIR}/checkers.pid`, 'utf8').trim()) : undefined
     if (!checker) throw new Error(`keepalived started no checker process: ${tail}`)
-    const cpu = () => processCpu(child.pid!, tick) + processCpu(checker, tick)
+    const cpu = () => {
+      const [a, b] = [processCpu(child.pid!, tick), processCpu(checker, tick)]
+      return { total: a.total + b.total, system: a.system + b.system }
+    }
     return runOf('keepalived', n, await window(listeners, seconds, cpu), rampS)
   } finally {
     child.kill('SIGTERM')
@@ -165,9 +178,9 @@ async function main(): Promise<void> {
       listeners.close()
     }
   }
-  console.log(`| real servers | checker | probes/s (asked) | CPU (cores) | probes per core | CPU per probe (µs) |`)
-  console.log('| ---: | --- | ---: | ---: | ---: | ---: |')
-  for (const r of runs) console.log(`| ${r.n} | ${r.who} | ${r.probesPerSec} (${r.n}) | ${r.cpuCores} | ${r.probesPerCore} | ${r.usPerProbe} |`)
+  console.log(`| real servers | checker | probes/s (asked) | CPU (cores) | probes per core | CPU per probe (µs) | in the kernel |`)
+  console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of runs) console.log(`| ${r.n} | ${r.who} | ${r.probesPerSec} (${r.n}) | ${r.cpuCores} | ${r.probesPerCore} | ${r.usPerProbe} | ${Math.round(r.systemShare * 100)}% |`)
   const report = { bench: 'checks-peer', keepalived: version, seconds, runs }
   console.log(JSON.stringify(report))
   if (process.env.LAB_OUT) writeFileSync(join(process.env.LAB_OUT, 'checks-peer.json'), `${JSON.stringify(report)}\n`)

@@ -2,7 +2,7 @@
 // interval with the connect check; reports probes/s against N/s, CPU as a fraction of one core, and the time from
 // a server's death to its down event against interval x fall + timeout; then, for the same N, the scheduler's own
 // CPU per probe with a checker that answers at once, and the same run with the check made by a Node net.Socket
-// (the reference for native/connect.c). Stops by itself.
+// (the reference for the native engine, native/connect.c). Stops by itself.
 //
 //   npm run bench:healthchecks -- --n 1000,10000 --seconds 15 [--interval 1000 --timeout 1000 --fall 2
 //                                  --concurrency 1000 --port-base 20000]
@@ -12,6 +12,7 @@ import type { Checker } from '../healthchecks/checker.js'
 import { createConnectChecker } from '../healthchecks/connect.js'
 import { runProbe } from '../healthchecks/probe.js'
 import { tcpExchange } from '../healthchecks/tcp-exchange.js'
+import { createTcpEngine } from '../healthchecks/tcp-connect.js'
 import { parseCheckSpec } from '../healthchecks/spec.js'
 import { systemClock } from '../src/clock.js'
 import { startListeners } from './tcp-listeners.js'
@@ -71,7 +72,8 @@ async function runOne(o: Options, factory: { name: string; create: () => Checker
   const listeners = await startListeners(o.n, o.portBase)
   try {
     const { ports } = listeners
-    const scheduler = createScheduler({ clock: systemClock, maxConcurrent: o.concurrency })
+    // The connect check's probes run on the native engine; the net.Socket reference's checker offers no bareTcp.
+    const scheduler = createScheduler({ clock: systemClock, maxConcurrent: o.concurrency, tcpEngine: createTcpEngine(o.concurrency) })
     const downAt = new Map<number, number>()
     scheduler.on('change', (e) => {
       if (e.to === 'down') downAt.set(Number(e.id), performance.now())

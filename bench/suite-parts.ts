@@ -215,7 +215,7 @@ const ipvs: Part = {
 
 // --- health checks against keepalived's (lab guest: keepalived needs IPVS): bench/checks-peer.ts
 
-interface PeerRun { who: 'lvs-director' | 'keepalived'; n: number; probesPerSec: number; cpuCores: number; probesPerCore: number; usPerProbe: number }
+interface PeerRun { who: 'lvs-director' | 'keepalived'; n: number; probesPerSec: number; cpuCores: number; probesPerCore: number; usPerProbe: number; systemShare?: number }
 
 const checks: Part = {
   name: 'checks',
@@ -236,7 +236,7 @@ const checks: Part = {
       figures,
       series: { probesPerCore: r.runs.map((x) => ({ realServers: x.n, who: x.who === 'keepalived' ? 'keepalived TCP_CHECK' : 'lvs-director', probesPerCore: x.probesPerCore })) },
       notes: [
-        `${r.keepalived}, \`keepalived -C\` (checkers only) with \`delay_loop 1\`, \`connect_timeout 1\`; ours: the scheduler with the connect check, interval 1 s, timeout 1 s. Probes counted as connections the servers accepted; CPU of each checker's own processes. CPU per probe (µs): ${r.runs.map((x) => `${x.who} ${x.usPerProbe} at ${x.n}`).join(', ')}.`,
+        `${r.keepalived}, \`keepalived -C\` (checkers only) with \`delay_loop 1\`, \`connect_timeout 1\`; ours: the scheduler with the connect check, interval 1 s, timeout 1 s. Probes counted as connections the servers accepted; CPU of each checker's own processes. CPU per probe (µs, the kernel's share): ${r.runs.map((x) => `${x.who} ${x.usPerProbe}${x.systemShare === undefined ? '' : ` (${Math.round(x.systemShare * 100)}%)`} at ${x.n}`).join(', ')}.`,
         'The servers and the checker share the guest\'s 2 emulated vCPUs: where a checker cannot keep up with the rate asked, probes/s shows it.',
       ],
     }

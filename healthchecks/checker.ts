@@ -1,4 +1,5 @@
 // The one interface every health-check kind implements, and the value a probe returns.
+import type { BareTcpTarget } from './tcp-connect.js'
 
 /** Where a probe goes: the real server (or its check address and port) behind a virtual service. */
 export interface CheckTarget {
@@ -39,6 +40,11 @@ export interface Checker {
    * its time never counts against a probe's timeout. Must not reject: a failed set-up shows in the probes.
    */
   prepare?(target: CheckTarget): Promise<void>
+  /**
+   * For a check that is a bare TCP connect (keepalived's TCP_CHECK): where it connects, when the native engine can
+   * run it (healthchecks/tcp-connect.ts); the scheduler then leaves its cadence to the engine and never calls `check`.
+   */
+  bareTcp?(target: CheckTarget): BareTcpTarget | undefined
   /** Releases sockets, agents or child processes the checker keeps. */
   close?(): Promise<void>
 }

@@ -3,7 +3,7 @@ import type { Checker, CheckTarget } from './checker.js'
 import type { ConnectCheckSpec } from './spec.js'
 import type { Clock } from '../src/clock.js'
 import { down, runProbe, up, type Outcome } from './probe.js'
-import { nativeConnect } from './tcp-connect.js'
+import { bareTcpTarget, nativeConnect } from './tcp-connect.js'
 import { tcpExchange } from './tcp-exchange.js'
 import { udpExchange } from './udp-exchange.js'
 
@@ -27,6 +27,8 @@ export function createConnectChecker(spec: ConnectCheckSpec, deps: ConnectChecke
   const noMatch = (reply: Buffer): Outcome =>
     down('bad-reply', reply.length ? `reply does not match /${spec.receive}/` : 'closed without a reply')
 
+  const bare = !payload && !receive
+
   function probe(target: CheckTarget, signal: AbortSignal): Promise<Outcome> {
     if ((spec.protocol ?? target.protocol) === 'udp') {
       return udpExchange(
@@ -41,9 +43,9 @@ export function createConnectChecker(spec: ConnectCheckSpec, deps: ConnectChecke
       )
     }
     // A bare connect (no payload, no reply to match) goes the native way when it can (healthchecks/tcp-connect.ts).
-    if (!payload && !receive) {
-      const bare = nativeConnect(target.address, target.port, signal)
-      if (bare) return bare
+    if (bare) {
+      const native = nativeConnect(target.address, target.port, signal)
+      if (native) return native
     }
     return tcpExchange(
       {
@@ -60,5 +62,6 @@ export function createConnectChecker(spec: ConnectCheckSpec, deps: ConnectChecke
   return {
     kind: 'connect',
     check: (target, signal) => runProbe((s) => probe(target, s), signal, deps.clock),
+    bareTcp: (target) => (bare && (spec.protocol ?? target.protocol) === 'tcp' ? bareTcpTarget(target.address, target.port) : undefined),
   }
 }

@@ -15,11 +15,15 @@
 //   and each keeps its own rise/fall state. The probe stops when its last subscriber is removed.
 // - The scheduler owns the checkers handed to `add`: it closes them when their probe stops (or at once, when the
 //   key already has a running probe and the checker is a different object).
+// - A bare TCP connect (a checker that offers `bareTcp`) runs on the native engine when one is given: the engine
+//   keeps that probe's cadence, timeout and its own bound of `maxConcurrent` probes in flight, and hands back results
+//   a batch at a time; each result goes through the same rise/fall and transitions as any other.
 import { EventEmitter } from 'node:events'
 import type { Checker, CheckResult, CheckTarget } from './checker.js'
 import type { Clock, TimerHandle } from '../src/clock.js'
 import { ERR_INVALID_CHECK, ERR_SCHEDULER_CLOSED } from '../src/errors.js'
 import { initialState, step, type Health, type HealthState } from './state.js'
+import type { TcpEngine } from './tcp-connect.js'
 
 /** The pino-style logger the scheduler writes transitions to (one line each, never per probe). */
 export interface SchedulerLog {
@@ -37,6 +41,8 @@ export interface SchedulerOptions {
   random?: () => number
   /** Milliseconds past its timeout after which a probe still running is hung: its slots then count as failures. @default 1000 */
   hungGrace?: number
+  /** Runs the bare TCP connects (see Checker.bareTcp); the scheduler closes it with itself. */
+  tcpEngine?: TcpEngine
 }
 
 /** One check as a subscriber sees it. Times are milliseconds. */
@@ -133,6 +139,8 @@ interface Probe {
   timer?: TimerHandle
   /** Aborts the probe in flight and ends it at once (used when the probe stops). */
   cancel?: () => void
+  /** The target's id on the TCP engine, when the engine runs this probe. */
+  engineId?: number
   running: boolean
   stopped: boolean
 }
@@ -149,7 +157,7 @@ interface Subscriber {
 
 /** Creates a scheduler; nothing runs until `add`. */
 export function createScheduler(options: SchedulerOptions): Scheduler {
-  const { clock, log, maxConcurrent } = options
+  const { clock, log, maxConcurrent, tcpEngine } = options
   const random = options.random ?? Math.random
   const hungGrace = options.hungGrace ?? 1000
   if (!(Number.isInteger(maxConcurrent) && maxConcurrent >= 1)) {
@@ -250,8 +258,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   function deliver(probe: Probe, result: CheckResult): void {
-    // A copy: a change listener may remove subscribers (those it removed hear nothing more).
-    for (const sub of probe.subscribers.slice()) {
+    // A copy when there is more than one: a change listener may remove subscribers (those it removed hear nothing more).
+    const subs = probe.subscribers.length === 1 ? probe.subscribers : probe.subscribers.slice()
+    for (const sub of subs) {
       if (subscribers.get(sub.id) !== sub) continue
       const from = sub.state.health
       sub.state = step(sub.state, result.ok, sub)
@@ -277,6 +286,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     probe.stopped = true
     probes.delete(probe.key)
     if (probe.timer) clock.clearTimeout(probe.timer)
+    if (probe.engineId !== undefined) tcpEngine?.remove(probe.engineId)
     const queued = queue.indexOf(probe)
     if (queued >= 0) queue.splice(queued, 1)
     probe.cancel?.()
@@ -325,11 +335,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         probes.set(key, probe)
         const first = Math.floor(random() * o.interval)
         const started = probe
+        const bare = tcpEngine && !o.checker.prepare ? o.checker.bareTcp?.(o.target) : undefined
         const armFirst = () => {
           if (!started.stopped) arm(started, clock.now() + first)
         }
+        if (bare) {
+          try {
+            probe.engineId = tcpEngine!.add(bare, o.interval, o.timeout, first, (result) => {
+              if (!started.stopped) deliver(started, result)
+            })
+          } catch (err) {
+            log?.warn({ check: id, err }, 'native TCP engine refused the check: it runs in JavaScript')
+          }
+        }
         // The checker's set-up (routes, ...) comes before the first slot, outside every probe's deadline.
-        if (o.checker.prepare) {
+        if (probe.engineId !== undefined) {
+          // the engine keeps this probe's cadence
+        } else if (o.checker.prepare) {
           void Promise.resolve()
             .then(() => o.checker.prepare?.(o.target))
             .catch((err: unknown) => log?.warn({ check: id, err }, 'checker prepare failed'))
@@ -364,11 +386,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       events.off(event, listener)
     },
     stats() {
-      return { subscribers: subscribers.size, probes: probes.size, inFlight, queued: queue.length, closing: closing.size, ...counts }
+      const ours = { subscribers: subscribers.size, probes: probes.size, inFlight, queued: queue.length, closing: closing.size, ...counts }
+      if (!tcpEngine) return ours
+      const e = tcpEngine.stats()
+      for (const name of ['started', 'completed', 'timeouts', 'late', 'inFlight', 'queued'] as const) ours[name] += e[name]
+      return ours
     },
     close() {
       closed ??= (async () => {
         for (const probe of [...probes.values()]) stop(probe)
+        tcpEngine?.close()
         subscribers.clear()
         queue.length = 0
         await Promise.all([...closing])

@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino'
 import { Agent } from 'undici'
 import { createChecker } from '../healthchecks/registry.js'
 import { createScheduler } from '../healthchecks/scheduler.js'
+import { createTcpEngine } from '../healthchecks/tcp-connect.js'
 import { createIcmpTransport } from '../healthchecks/icmp.js'
 import { commandRunner, openGuardRouter } from '../healthchecks/guard-router.js'
 import type { FastifyInstance } from 'fastify'
@@ -143,7 +144,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // reverse), which undoes every rule, route and sysctl it set.
     const guardRouter = await openGuardRouter({ drGuard: s.drGuard, run: commandRunner(exec) })
     if (guardRouter) closers.push(() => guardRouter.close())
-    const scheduler = createScheduler({ clock: systemClock, maxConcurrent: s.checks.maxConcurrent })
+    // Bare TCP connect checks run on the native engine (its own bound of maxConcurrent probes in flight).
+    const tcpEngine = createTcpEngine(s.checks.maxConcurrent)
+    const scheduler = createScheduler({ clock: systemClock, maxConcurrent: s.checks.maxConcurrent, tcpEngine })
     closers.push(() => scheduler.close())
     const agent = new Agent({ connections: 4, pipelining: 0, keepAliveTimeout: 1000 })
     closers.push(() => agent.close())

@@ -25,13 +25,22 @@ export interface LvsPacket {
   addresses(): NativeAddress[]
   /** RTM_NEWADDR (exclusive: EEXIST when there) or RTM_DELADDR; `label` '' for none; `ipv6Quiet`: no DAD, preferred lifetime 0. */
   changeAddress(add: boolean, iface: string, family: 4 | 6, address: string, prefix: number, label: string, ipv6Quiet: boolean): void
-  /** Where every TCP connect probe's end goes: its id and errno (0: connected). Set once, before connect. */
-  onConnected(fn: (id: number, errno: number) => void): void
-  /** Starts a non-blocking connect to a numeric address; returns its id. Throws (errno's name as code) when it cannot start. */
-  connect(family: 4 | 6, address: string, port: number): number
-  /** Ends a probe without its callback (a timeout); an id already ended is ignored. */
-  cancel(id: number): void
+  /**
+   * An engine of TCP connect probes (keepalived's TCP_CHECK) on Node's loop: `fn` gets every batch of results as
+   * [id, errno, micros, ...] (errno 0: connected, -1: no answer within the timeout). Closed by `tcpClose`.
+   */
+  tcpOpen(fn: (results: Float64Array) => void, maxInFlight: number): NativeTcpEngine
+  /** A target probed first after `firstMs`, then every `intervalMs` (0: once); `timeoutMs` 0: none. Returns its id. */
+  tcpAdd(engine: NativeTcpEngine, family: 4 | 6, address: string, port: number, intervalMs: number, timeoutMs: number, firstMs: number): number
+  /** Stops a target without a result; false when it is already gone. */
+  tcpRemove(engine: NativeTcpEngine, id: number): boolean
+  /** [started, completed, timeouts, late, inFlight, queued, targets] */
+  tcpStats(engine: NativeTcpEngine): number[]
+  tcpClose(engine: NativeTcpEngine): void
 }
+
+/** An engine's handle (an external value). */
+export type NativeTcpEngine = { readonly __brand: 'NativeTcpEngine' }
 
 let loaded: LvsPacket | undefined
 

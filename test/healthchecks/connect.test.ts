@@ -13,6 +13,7 @@ for (const host of FAMILIES) {
     const sockets = new Set<net.Socket>()
     const server = net.createServer((s) => {
       sockets.add(s)
+      s.on('error', () => {}) // a bare connect probe closes with a reset
       s.on('data', (d) => {
         if (d.toString().startsWith('PING')) s.write('PONG\r\n')
         if (d.toString().startsWith('QUIT')) s.end('BYE\r\n')

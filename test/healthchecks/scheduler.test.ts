@@ -1,11 +1,15 @@
 // The scheduler: rise/fall, one event per transition, timeouts, jitter, the concurrency bound, sharing and close,
-// with a fake clock; then once end to end with the real clock against a real TCP listener.
+// with a fake clock; then end to end with the real clock against a real TCP listener (also with the connect check
+// on the native engine).
 import t, { type Test } from 'tap'
 import net from 'node:net'
 import { createScheduler, type ChangeEvent, type CheckOptions, type Scheduler } from '../../healthchecks/scheduler.js'
 import { checkKey } from '../../healthchecks/check-key.js'
 import type { Checker, CheckResult } from '../../healthchecks/checker.js'
 import { systemClock } from '../../src/clock.js'
+import { createConnectChecker } from '../../healthchecks/connect.js'
+import { parseCheckSpec, type ConnectCheckSpec } from '../../healthchecks/spec.js'
+import { createTcpEngine } from '../../healthchecks/tcp-connect.js'
 import { createFakeClock } from '../helpers/fake-clock.js'
 import { createFakeChecker, type FakeChecker } from '../helpers/fake-checker.js'
 
@@ -374,39 +378,52 @@ function listen(port = 0): Promise<net.Server> {
   })
 }
 
-t.test('end to end with the real clock: a real listener killed goes down, restarted comes back up', async (t) => {
-  // The scheduler's timers are unref'd (a daemon has other handles); hold the loop open for the test.
-  // The timeout is generous so a loaded test machine cannot turn a live server into a timeout.
-  const keepAlive = setInterval(() => {}, 1000)
-  let server = await listen()
-  const port = (server.address() as net.AddressInfo).port
-  const scheduler: Scheduler = createScheduler({ clock: systemClock, maxConcurrent: 10 })
-  t.teardown(async () => {
-    await scheduler.close()
-    server.close()
-    clearInterval(keepAlive)
-  })
-  const changes: string[] = []
-  scheduler.on('change', (e) => changes.push(`${e.from}->${e.to}`))
-  const waitFor = (to: string) =>
-    new Promise<ChangeEvent>((resolve) => {
-      const l = (e: ChangeEvent) => {
-        if (e.to === to) {
-          scheduler.off('change', l)
-          resolve(e)
-        }
-      }
-      scheduler.on('change', l)
+for (const native of [false, true]) {
+  t.test(`end to end with the real clock${native ? ', the connect check on the native engine' : ''}: a real listener killed goes down, restarted comes back up`, async (t) => {
+    // The scheduler's timers are unref'd (a daemon has other handles); hold the loop open for the test.
+    // The timeout is generous so a loaded test machine cannot turn a live server into a timeout.
+    const keepAlive = setInterval(() => {}, 1000)
+    let server = await listen()
+    const port = (server.address() as net.AddressInfo).port
+    // native: the project's connect check, whose bare connect the scheduler hands to the engine (its whole cadence).
+    const tcpEngine = native ? createTcpEngine(10) : undefined
+    if (native && !tcpEngine) throw new Error('the native module is not built')
+    const scheduler: Scheduler = createScheduler({ clock: systemClock, maxConcurrent: 10, tcpEngine })
+    const checker = native ? createConnectChecker(parseCheckSpec({ kind: 'connect' }) as ConnectCheckSpec) : tcpConnectChecker()
+    t.teardown(async () => {
+      await scheduler.close()
+      server.close()
+      clearInterval(keepAlive)
     })
-  const up = waitFor('up')
-  scheduler.add('rs', { checker: tcpConnectChecker(), target: { address: '127.0.0.1', port, protocol: 'tcp' }, interval: 100, timeout: 1000, rise: 2, fall: 2 })
-  await up
-  const down = waitFor('down')
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  const d = await down
-  t.equal(d.code, 'refused', 'a closed port is refused')
-  const again = waitFor('up')
-  server = await listen(port)
-  await again
-  t.same(changes, ['unknown->up', 'up->down', 'down->up'])
-})
+    const changes: string[] = []
+    scheduler.on('change', (e) => changes.push(`${e.from}->${e.to}`))
+    const waitFor = (to: string) =>
+      new Promise<ChangeEvent>((resolve) => {
+        const l = (e: ChangeEvent) => {
+          if (e.to === to) {
+            scheduler.off('change', l)
+            resolve(e)
+          }
+        }
+        scheduler.on('change', l)
+      })
+    const up = waitFor('up')
+    scheduler.add('rs', { checker, target: { address: '127.0.0.1', port, protocol: 'tcp' }, interval: 100, timeout: 1000, rise: 2, fall: 2 })
+    await up
+    const down = waitFor('down')
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    const d = await down
+    t.equal(d.code, 'refused', 'a closed port is refused')
+    const again = waitFor('up')
+    server = await listen(port)
+    await again
+    t.same(changes, ['unknown->up', 'up->down', 'down->up'])
+    if (native) {
+      const stats = scheduler.stats()
+      t.ok(stats.completed >= 5 && stats.started >= stats.completed, 'the engine\'s probes count in the scheduler\'s stats')
+      t.equal(tcpEngine!.stats().targets, 1)
+      await scheduler.close()
+      t.throws(() => tcpEngine!.add({ family: 4, address: '127.0.0.1', port }, 100, 100, 0, () => {}), 'closing the scheduler closes its engine')
+    }
+  })
+}
