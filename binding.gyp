@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "lvs_packet",
-      "sources": ["native/packet.c", "native/connect.c"],
+      "sources": ["native/packet.c", "native/connect.c", "native/ipvs.c"],
       "cflags": ["-Wall", "-Wextra"]
     }
   ]

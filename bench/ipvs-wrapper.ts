@@ -7,6 +7,7 @@ import { applyRecorded, type OwnedRecorder } from '../src/ipvs/apply-recorded.js
 import { diff, diffServices, type ServiceLookup } from '../src/ipvs/diff.js'
 import { nodeExec, type Exec } from '../src/exec.js'
 import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
+import { netlinkReader } from '../src/ipvs/netlink-read.js'
 import type { Table } from '../src/ipvs/model.js'
 import { loadOwned, OwnedStore, saveOwned, type Owned } from '../src/ipvs/owned.js'
 import { TableView } from '../src/ipvs/table-view.js'
@@ -44,9 +45,12 @@ export class BenchDirector {
   readonly ipvs: Ipvsadm
   /** A running director's state (see keep): its kernel view, owned set and state file. */
   running: { view: TableView; owned: Set<string>; store: OwnedStore } | undefined
-  /** `exec` defaults to running ipvsadm directly, in the benchmark process's own namespace. */
-  constructor(readonly statePath: string, exec: Exec = nodeExec) {
-    this.ipvs = new Ipvsadm({ exec: timedExec(exec, this.processes), timeoutMs: 600_000 })
+  /**
+   * `exec` defaults to running ipvsadm directly, in the benchmark process's own namespace; the table is then read
+   * over netlink as a director reads it (src/main.ts).
+   */
+  constructor(readonly statePath: string, exec?: Exec) {
+    this.ipvs = new Ipvsadm({ exec: timedExec(exec ?? nodeExec, this.processes), timeoutMs: 600_000, netlink: exec ? undefined : netlinkReader() })
   }
 
   /** A fresh director programs `desired`: no state file, reads the kernel, diffs, applies, saves. */

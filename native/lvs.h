@@ -1,4 +1,4 @@
-// What the two halves of the lvs_packet module share (native/packet.c, native/connect.c).
+// What the parts of the lvs_packet module share (native/packet.c, native/connect.c, native/ipvs.c).
 #ifndef LVS_H
 #define LVS_H
 #include <node_api.h>
@@ -10,6 +10,9 @@ napi_value lvs_fail(napi_env env, int err, const char *what);
 
 // Adds tcpOpen, tcpAdd, tcpRemove, tcpStats and tcpClose to the module's exports (connect.c).
 void connect_init(napi_env env, napi_value exports);
+
+// Adds ipvsRead to the module's exports (ipvs.c).
+void ipvs_init(napi_env env, napi_value exports);
 
 // A table of slots whose ids JavaScript holds: an id is slot + generation (20 bits above 32 of slot, so it stays an
 // exact integer in a double), and a slot's generation moves on when it is freed, so a stale id finds nothing.

@@ -12,6 +12,7 @@ import { diff } from './ipvs/diff.js'
 import { nodeExec } from './exec.js'
 import { formatListing, mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
+import { netlinkReader } from './ipvs/netlink-read.js'
 import { DEFAULT_OWNED_PATH, loadOwnedState, saveOwned } from './ipvs/owned.js'
 import { loadConfig } from './config/load.js'
 import { loadLdirectord, renderLdirectordYaml } from './config/ldirectord.js'
@@ -45,7 +46,7 @@ const warn = (line: string) => process.stderr.write(`${line}\n`)
 const coded = (err: { code?: string; message: string }) => `lvs-director: ${err.code ?? 'ERROR'}: ${err.message}`
 
 function ipvsadm(o: Common): Ipvsadm {
-  return new Ipvsadm({ exec: nodeExec, path: o.ipvsadm, timeoutMs: o.timeout * 1000, exists: existsSync })
+  return new Ipvsadm({ exec: nodeExec, path: o.ipvsadm, timeoutMs: o.timeout * 1000, exists: existsSync, netlink: netlinkReader() })
 }
 
 async function apply(file: string, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {

@@ -8,6 +8,7 @@ import { Agent } from 'undici'
 import { createChecker } from '../healthchecks/registry.js'
 import { createScheduler } from '../healthchecks/scheduler.js'
 import { createTcpEngine } from '../healthchecks/tcp-connect.js'
+import { netlinkReader } from './ipvs/netlink-read.js'
 import { createIcmpTransport } from '../healthchecks/icmp.js'
 import { commandRunner, openGuardRouter } from '../healthchecks/guard-router.js'
 import type { FastifyInstance } from 'fastify'
@@ -111,7 +112,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   // Commands run from a helper process: a fork of this one would stop its main loop (src/spawner.ts).
   const spawner = o.exec ? undefined : createSpawner({ onExit: (code, signal) => log.error({ code, signal }, 'spawner process exited: the next command starts a new one') })
   const exec = o.exec ?? spawner!.exec
-  const ipvs = (exists?: (p: string) => boolean) => new Ipvsadm({ exec, path: s.ipvsadm.path, timeoutMs: s.ipvsadm.timeout * 1000, exists })
+  // Whole-table reads go over netlink in-process when the module is built (not with an injected Exec: its table is a stand-in's).
+  const netlink = o.exec ? undefined : netlinkReader()
+  const ipvs = (exists?: (p: string) => boolean) => new Ipvsadm({ exec, path: s.ipvsadm.path, timeoutMs: s.ipvsadm.timeout * 1000, exists, netlink })
   const writer = ipvs(existsSync)
   const reader = ipvs()
   const closers: Array<() => Promise<unknown>> = spawner ? [() => spawner.close()] : []

@@ -1,6 +1,6 @@
-// The project's native module, native/packet.c and native/connect.c (build/Release/lvs_packet.node, built by
+// The project's native module, native/packet.c, connect.c and ipvs.c (build/Release/lvs_packet.node, built by
 // `npm ci` with node-gyp as raw-socket is): the takeover's host changes done in-process (gratuitous ARP, VIP
-// addresses over rtnetlink), and the plain TCP connect of a health check.
+// addresses over rtnetlink), the engine of plain TCP connect checks, and the IPVS table read over generic netlink.
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -37,6 +37,45 @@ export interface LvsPacket {
   /** [started, completed, timeouts, late, inFlight, queued, targets] */
   tcpStats(engine: NativeTcpEngine): number[]
   tcpClose(engine: NativeTcpEngine): void
+  /** The network namespace's IPVS table over generic netlink (native/ipvs.c); ENOENT when the kernel has no IPVS. */
+  ipvsRead(): NativeIpvsService[]
+}
+
+/** A virtual service as the kernel sends it over netlink: its numbers (include/uapi/linux/ip_vs.h), unmapped. */
+export interface NativeIpvsService {
+  af: number
+  protocol: number
+  /** Absent for a firewall-mark service. */
+  address?: string
+  port: number
+  fwmark: number
+  scheduler?: string
+  pe?: string
+  /** IP_VS_SVC_F_* bits. */
+  flags: number
+  /** Persistence timeout, seconds. */
+  timeout: number
+  /** IPv4: the mask as a number; IPv6: a prefix length. */
+  netmask: number
+  destinations: NativeIpvsDestination[]
+}
+
+/** A real server as the kernel sends it over netlink. */
+export interface NativeIpvsDestination {
+  /** 0 on kernels that do not send it (the service's family then). */
+  af: number
+  address?: string
+  port: number
+  /** IP_VS_CONN_F_MASQ 0, LOCALNODE 1, TUNNEL 2, DROUTE 3. */
+  fwd: number
+  weight: number
+  upper: number
+  lower: number
+  /** IPIP 0, GUE 1, GRE 2. */
+  tunType: number
+  tunPort: number
+  /** bit 0: csum, bit 1: remcsum. */
+  tunFlags: number
 }
 
 /** An engine's handle (an external value). */

@@ -19,6 +19,11 @@ export interface IpvsadmOptions {
   timeoutMs?: number
   /** Tells whether a file exists; used to explain a kernel without ip_vs. */
   exists?: (path: string) => boolean
+  /**
+   * Reads the whole table in-process (src/ipvs/netlink-read.ts over native/ipvs.c) for `read()`, in turn with the
+   * processes; when it throws (no IPVS, no native module), `read()` runs ipvsadm as without it.
+   */
+  netlink?: () => SavedTable
 }
 
 /** What a restore (`ipvsadm -R`) did: ipvsadm reports failures on stderr, one line per failed line. */
@@ -36,6 +41,7 @@ export class Ipvsadm {
   readonly #path: string
   readonly #timeoutMs: number
   readonly #exists: ((path: string) => boolean) | undefined
+  readonly #netlink: (() => SavedTable) | undefined
   // Processes run one at a time: each call chains on the previous one (a queue per instance, not global).
   #tail: Promise<unknown> = Promise.resolve()
 
@@ -44,11 +50,16 @@ export class Ipvsadm {
     this.#path = options.path ?? 'ipvsadm'
     this.#timeoutMs = options.timeoutMs ?? 120_000
     this.#exists = options.exists
+    this.#netlink = options.netlink
   }
 
   /** Run ipvsadm with `argv` (queued); returns the result of a process that ran, or throws a coded error. */
   run(argv: string[], input?: string): Promise<ExecResult> {
-    const next = this.#tail.then(() => this.#runNow(argv, input))
+    return this.#queued(() => this.#runNow(argv, input))
+  }
+
+  #queued<T>(fn: () => T | Promise<T>): Promise<T> {
+    const next = this.#tail.then(fn)
     this.#tail = next.catch(() => {})
     return next
   }
@@ -105,8 +116,19 @@ export class Ipvsadm {
     return parseSave(await this.#check(['-Sn']))
   }
 
-  /** The full kernel table: `-Sn`, with thresholds from `-Ln --thresholds` (two processes). */
+  /** The full kernel table: over netlink when given one, else `-Sn` with thresholds from `-Ln --thresholds` (two processes). */
   async read(): Promise<SavedTable> {
+    const netlink = this.#netlink
+    if (netlink) {
+      const table = await this.#queued(() => {
+        try {
+          return netlink()
+        } catch {
+          return undefined // the processes say why, with their coded errors
+        }
+      })
+      if (table) return table
+    }
     const table = await this.save()
     const needsThresholds = table.services.some((s) => s.destinations.length > 0)
     return needsThresholds ? withThresholds(table, await this.list({ thresholds: true })) : table

@@ -20,13 +20,7 @@ t.test('numeric addresses go the native way; a name or a zone is left to net.Soc
 })
 
 t.test('a connect that hangs (the server\'s accept queue is full) ends at the abort, and its socket is closed', async (t) => {
-  // A listener with backlog 0 that never accepts: one connection fills its queue, the SYNs after it are dropped.
-  const py = spawn('python3', ['-c', "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()"], { stdio: ['pipe', 'pipe', 'inherit'] })
-  t.teardown(() => { py.stdin.end(); py.kill() })
-  const port = Number(await new Promise<string>((resolve) => py.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))))
-  const filler = net.connect(port, '127.0.0.1')
-  t.teardown(() => { filler.destroy() })
-  await new Promise((resolve) => filler.once('connect', resolve))
+  const port = await hungPort(t)
   const before = await socketsTo(port)
   const ac = new AbortController()
   const probe = nativeConnect('127.0.0.1', port, ac.signal)!

@@ -58,6 +58,28 @@ t.test('read merges -Sn with -Ln --thresholds; list parses --exact --stats and -
   t.same(argvs, [['-Sn'], ['-Ln', '--exact', '--thresholds'], ['-Ln', '--exact', '--stats'], ['-Ln', '--exact', '--rate']])
 })
 
+t.test('read over netlink: no process, in turn with the processes; when it throws, the processes read', async (t) => {
+  const order: string[] = []
+  const exec: Exec = async (_f, argv) => {
+    await new Promise((r) => setImmediate(r))
+    order.push(argv.join(' '))
+    return argv[0] === '-Sn' ? ok('-A -t 192.0.2.9:80 -s rr\n') : ok('')
+  }
+  const kernel = { services: [{ protocol: 'tcp', address: '192.0.2.1', port: 80, family: 'inet', scheduler: 'rr', flags: [], ops: false, destinations: [] }] }
+  let fail = false
+  const ipvs = new Ipvsadm({ exec, netlink: () => {
+    if (fail) throw Object.assign(new Error('IPVS over generic netlink: No such file or directory'), { code: 'ENOENT' })
+    order.push('netlink')
+    return kernel as never
+  } })
+  const [, read] = await Promise.all([ipvs.restore(['a', 'b']), ipvs.read(), ipvs.restore(['c', 'd'])])
+  t.same(read, kernel, 'the table netlink gave')
+  t.same(order, ['-R', 'netlink', '-R'], 'after the restore queued before it, before the one queued after')
+  fail = true
+  t.same((await ipvs.read()).services.map((s) => s.address), ['192.0.2.9'], 'netlink failed: ipvsadm -Sn read it')
+  t.same(order.slice(3), ['-Sn'], 'one process (no real servers: no thresholds to read)')
+})
+
 t.test('calls run one at a time, in order (queue per instance)', async (t) => {
   let running = 0
   let most = 0

@@ -1,6 +1,6 @@
 // The ipvsadm wrapper against the real kernel: tables applied through one `ipvsadm -R` equal what the kernel shows,
 // DR traffic flows, edits keep connections, foreign entries survive, a bad entry is named while the rest applies,
-// and the parsers read real `-Sn` / `-Ln --exact --stats --rate` output.
+// the parsers read real `-Sn` / `-Ln --exact --stats --rate` output, and the netlink read sees what ipvsadm sees.
 import { writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { applyPlan, type ApplyResult } from '../../src/ipvs/apply.js'
@@ -9,7 +9,7 @@ import { diff, type Plan } from '../../src/ipvs/diff.js'
 import { nodeExec, type Exec } from '../../src/exec.js'
 import { Ipvsadm } from '../../src/ipvs/ipvsadm.js'
 import { destinationKey, parseTable, serviceKey, type Table } from '../../src/ipvs/model.js'
-import { parseList, parseSave } from '../../src/ipvs/parse.js'
+import { parseList, parseSave, type SavedTable } from '../../src/ipvs/parse.js'
 import { loadConfig } from '../../src/config/load.js'
 import { staticTable } from '../../src/reconcile/expand.js'
 import { assert, host, vip, type Lab, type Scenario } from './scenario.js'
@@ -18,6 +18,7 @@ const dirA = 'dir-a'
 const client = 'client'
 const [rs1, rs2, rs3] = [host('rs1'), host('rs2'), host('rs3')]
 const connJs = fileURLToPath(new URL('./ipvs-conn.js', import.meta.url))
+const netlinkJs = fileURLToPath(new URL('./guest/netlink-read.js', import.meta.url))
 // dist/test/lab/ → the project: the compiled CLI and the example table.
 const cliJs = fileURLToPath(new URL('../../src/cli-main.js', import.meta.url))
 const webYaml = fileURLToPath(new URL('../../../etc/web.yaml', import.meta.url))
@@ -77,6 +78,30 @@ export const scenarios: Scenario[] = [
       assert.same(sorted(kernel), sorted(everything), 'the kernel holds exactly the desired table')
       assert.same(sorted(res.kernel), sorted(kernel), "the director's view is the kernel's")
       assert.same(diff(everything, kernel, res.owned).ops, [], 'nothing left to do')
+    },
+  },
+  {
+    name: 'the table read over netlink in-process equals the one ipvsadm -Sn and -Ln --thresholds read (tunnels, other protocols)',
+    async run(lab) {
+      const ipvs = director()
+      const tunnels = parseTable({ services: [...everything.services, { protocol: 'tcp', address: vip.ip4, port: 8443, scheduler: 'rr', destinations: [
+        { address: rs1.ip4, forwarding: 'tun', tunType: 'gue', tunPort: 6080, tunChecksum: 'csum' },
+        { address: rs2.ip4, forwarding: 'tun', tunType: 'gre' },
+        { address: rs3.ip4, forwarding: 'tun', tunType: 'gue', tunPort: 6081, tunChecksum: 'remcsum' },
+      ] }] })
+      const { res } = await reconcile(ipvs, tunnels, new Set())
+      assert.same(res.failed, [], 'applied')
+      // Another tool's SCTP service: both reads skip it and its real server alike.
+      await lab.ipvsadm(dirA, ['-A', '--sctp-service', `${vip.ip4}:3868`, '-s', 'rr'])
+      await lab.ipvsadm(dirA, ['-a', '--sctp-service', `${vip.ip4}:3868`, '-r', `${rs1.ip4}:3868`, '-g'])
+      const byProcesses = await ipvs.read()
+      const out = await lab.exec(dirA, [process.execPath, netlinkJs])
+      assert.ok(out.code === 0, 'the netlink read ran', out)
+      const byNetlink = JSON.parse(out.stdout) as SavedTable
+      assert.same(sorted(byNetlink), sorted(tunnels), 'the netlink read is the table applied')
+      assert.same(sorted(byNetlink), sorted(byProcesses), 'and what ipvsadm reads')
+      assert.same([...(byNetlink.skipped ?? [])].sort(), [...(byProcesses.skipped ?? [])].sort(), 'the same entries of other protocols skipped')
+      assert.equal(byNetlink.skipped?.length, 2, 'the SCTP service and its real server')
     },
   },
   {
