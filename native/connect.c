@@ -68,6 +68,7 @@ struct engine {
   uint32_t count;
   uint32_t once; // one-off targets: while there are any, they hold the loop open, as a socket of Node's would
   uint32_t max_in_flight, in_flight, queued;
+  int pumping; // pump() is running: a probe it starts that ends at once does not start another pump beneath it
   target_t *head, *tail;
   double *results;
   size_t n, cap; // doubles in results
@@ -136,7 +137,11 @@ static void arm(target_t *t, uint64_t delay) {
   uv_timer_start(&t->timer, on_timer, at - now, 0);
 }
 
+// Starts queued targets while there is room. Not re-entered: a probe that fails at once (ENETUNREACH, EMFILE) ends
+// in finish(), which pumps again; the loop here goes on instead, so a long queue of such failures never nests deep.
 static void pump(engine_t *e) {
+  if (e->pumping) return;
+  e->pumping = 1;
   while (e->head && e->in_flight < e->max_in_flight) {
     target_t *t = e->head;
     e->head = t->next;
@@ -145,6 +150,7 @@ static void pump(engine_t *e) {
     e->queued--;
     start_probe(t);
   }
+  e->pumping = 0;
 }
 
 // A probe ended (err 0: connected, -1: timed out): report it, then arm the next slot or drop a one-off target.

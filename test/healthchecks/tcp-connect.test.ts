@@ -205,3 +205,21 @@ t.test('engine: bad arguments are refused with EINVAL, before any socket', async
   t.throws(() => engine.add({ family: 4, address: '127.0.0.1', port: 80 }, -1, 0, 0, () => {}), { code: 'EINVAL' })
   t.equal(engine.stats().targets, 0)
 })
+
+t.test('engine: a long queue of probes that fail at once drains in one loop, not one nested call each', async (t) => {
+  // A multicast destination fails in connect() itself (ENETUNREACH, no packet sent). Behind one hung probe that
+  // holds the only slot, 200,000 of them queue; when it times out they all run from one pump (each nested in the
+  // one before, as they were, they overflowed the native stack: SIGSEGV).
+  const port = await hungPort(t)
+  const engine = engineFor(t, 1)
+  const hung = collect(1)
+  engine.add({ family: 4, address: '127.0.0.1', port }, 0, 200, 0, hung.onResult)
+  await until(async () => engine.stats().inFlight === 1)
+  const n = 200_000
+  const failed = collect(n)
+  for (let i = 0; i < n; i++) engine.add({ family: 4, address: '224.0.0.1', port: 80 }, 0, 1000, 0, failed.onResult)
+  const results = await failed.done
+  t.match(await hung.done, [{ code: 'timeout' }])
+  t.ok(results.every((r) => !r.ok && r.code === 'unreachable'), `all ${n} unreachable (${results[0]?.message})`)
+  t.match(engine.stats(), { inFlight: 0, queued: 0, targets: 0 })
+})
