@@ -2,7 +2,7 @@
 // behaviour as test/fixtures/fake-ipvsadm.mjs (-R of -A/-E/-D/-a/-e/-d lines, -Sn, -Ln with an empty listing,
 // -Ln --timeout), but with the table in Maps and no process, so a 50,000-rule table costs nothing per call and the
 // figures measure the daemon, not a fake.
-import type { Exec, ExecResult } from '../src/exec.js'
+import { inputText, type Exec, type ExecResult } from '../src/exec.js'
 
 const LISTING_HEAD = 'IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n'
 
@@ -29,7 +29,7 @@ export function fakeIpvsadm(): { exec: Exec; calls: Map<string, number>; rules()
   const exec: Exec = async (_file, argv, options) => {
     calls.set(argv[0] ?? '', (calls.get(argv[0] ?? '') ?? 0) + 1)
     if (argv[0] === '-R') {
-      for (const line of ((await options.input) ?? '').split('\n')) if (line) apply(line)
+      for (const line of inputText(options.input).split('\n')) if (line) apply(line)
       return ok()
     }
     if (CHANGE_COMMANDS.has(argv[0] ?? '')) {

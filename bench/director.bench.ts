@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util'
 import { fastify } from 'fastify'
 import { Pool, request } from 'undici'
 import { buildApi } from '../src/api/app.js'
-import { nodeExec, type Exec } from '../src/exec.js'
+import { inputText, nodeExec, type Exec } from '../src/exec.js'
 import { startDaemon, type Daemon } from '../src/main.js'
 import { CHANGE_COMMANDS } from './director-fake-exec.js'
 import { median, mustRun, now, percentile, runRaw } from './ipvs-measure.js'
@@ -78,7 +78,7 @@ const observedExec = (inner: Exec): Exec => async (file, argv, options) => {
   const result = await inner(file, argv, options)
   const at = now()
   // A batch: `-R` with its lines on stdin, or one line run as the command itself (-A/-E/-D/-a/-e/-d).
-  const lines = argv[0] === '-R' ? ((await options.input) ?? '').split('\n').filter(Boolean) : CHANGE_COMMANDS.has(argv[0] ?? '') ? [argv.join(' ')] : []
+  const lines = argv[0] === '-R' ? inputText(options.input).split('\n').filter(Boolean) : CHANGE_COMMANDS.has(argv[0] ?? '') ? [argv.join(' ')] : []
   processes.push({ argv, ms: at - start, lines: lines.length })
   const ok = result.code === 0 && !result.stderr.trim()
   for (const line of lines) {

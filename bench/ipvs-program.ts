@@ -2,7 +2,8 @@
 // a full table of N services x 4 DR real servers through the wrapper against one raw `ipvsadm -R` of the same
 // rules, alternating, in one node process; then one incremental change on the 50,000-rule table against one
 // raw `ipvsadm -a`, with one `ipvsadm -Sn` of that table for contrast. Prints a markdown table and a JSON line.
-// Each full-programming run gets a fresh namespace (see freshNamespace); bench/README.md has the method and figures.
+// Each full-programming run gets a fresh namespace (see freshNamespace) and runs from a node process inside it
+// (runInNamespace); bench/README.md has the method and figures.
 //
 //   npm run -s bench:ipvs                       (host: boots the lab and runs this)
 //   npm run -s lab -- --script bench/ipvs-incremental.sh   (the one-change part alone: --sizes 10000 --only incremental)
@@ -21,7 +22,7 @@ import { parseTableText } from '../src/table-file.js'
 import { median, medianPhases, mustRun, now, runRaw } from './ipvs-measure.js'
 import { formatReport, type Report, type SizeResult } from './ipvs-report.js'
 import { BENCH_VIP, benchPort, benchRules, DIRECTOR_IP, benchTableInput, EXTRA_SERVER, rawExtraArgs, rawRestoreText } from './ipvs-rules.js'
-import { assertClean, BenchDirector, netnsExec, type Phases } from './ipvs-wrapper.js'
+import { assertClean, BenchDirector, type Phases } from './ipvs-wrapper.js'
 
 const IPVSADM = 'ipvsadm'
 const log = (line: string) => process.stderr.write(`[bench ${(process.uptime()).toFixed(1)}s] ${line}\n`)
@@ -34,10 +35,8 @@ function alternating(repeats: number): Array<'raw' | 'wrapper'> {
   return order
 }
 
-/** ipvsadm `args` as [file, argv]: directly in our own namespace (`ns` undefined), else through ip netns exec. */
-function ipvsadmIn(ns: string | undefined, args: string[]): [string, string[]] {
-  return ns ? ['ip', ['netns', 'exec', ns, IPVSADM, ...args]] : [IPVSADM, args]
-}
+/** ipvsadm `args` in namespace `ns`, through ip netns exec (untimed steps). */
+const ipvsadmIn = (ns: string, args: string[]): [string, string[]] => ['ip', ['netns', 'exec', ns, IPVSADM, ...args]]
 
 /**
  * A new network namespace whose IPVS table has never held anything, with 192.0.2.0/24 connected (on a dummy
@@ -54,13 +53,45 @@ async function freshNamespace(name: string): Promise<string> {
 }
 
 /** The kernel table of `ns` as sorted -Sn lines (untimed check that both methods loaded the same rules). */
-async function kernelLines(ns: string | undefined): Promise<string[]> {
+async function kernelLines(ns: string): Promise<string[]> {
   return (await mustRun(...ipvsadmIn(ns, ['-Sn']))).stdout.split('\n').filter(Boolean).sort()
 }
 
-type Programmed = Awaited<ReturnType<BenchDirector['program']>>
+/** What one programming run, in its own namespace, reports (stdout of `--run`). */
+interface RunReport {
+  ms: number
+  phases?: Phases
+  /** The wrapper's -R lines, as a set, equal the hand-written ones (order differs: the plan puts every -A first). */
+  sameLines?: boolean
+}
 
 let runCount = 0
+
+/**
+ * One programming run of `n` services from a node process inside namespace `ns` (`ip netns exec`, untimed start):
+ * the wrapper reads that namespace's table over netlink and runs ipvsadm directly, as a director there does; the
+ * raw run spawns its ipvsadm -R from the same place. Only the run is timed, by the child.
+ */
+async function runInNamespace(ns: string, method: 'raw' | 'wrapper', n: number, stateDir: string): Promise<RunReport> {
+  const out = await mustRun('ip', ['netns', 'exec', ns, process.execPath, process.argv[1]!, '--run', method, '--sizes', String(n), '--state', join(stateDir, 'owned.json')])
+  return JSON.parse(out.stdout.trim().split('\n').at(-1)!) as RunReport
+}
+
+/** The `--run` child: one run in this process's namespace, its report as the last line of stdout. */
+async function runOne(method: 'raw' | 'wrapper', n: number, statePath: string): Promise<RunReport> {
+  if (method === 'raw') {
+    const run = await runRaw(IPVSADM, ['-R'], rawRestoreText(n))
+    if (run.code !== 0 || run.stderr.trim()) throw new Error(`raw ipvsadm -R exited ${run.code}: ${run.stderr.slice(0, 500)}`)
+    return { ms: run.ms }
+  }
+  const table = parseTable(benchTableInput(n))
+  const director = new BenchDirector(statePath)
+  await director.warmUp(table)
+  const { phases, result } = await director.program(table)
+  assertClean(result, benchRules(n), `wrapper, ${n} services`)
+  const sameLines = result.applied.map(restoreLine).sort().join('\n') === rawRestoreText(n).trim().split('\n').sort().join('\n')
+  return { ms: phases.total, phases, sameLines }
+}
 
 async function programSize(n: number, repeats: number, stateDir: string, reuse: boolean): Promise<{ size: SizeResult; table: Table }> {
   const rawText = rawRestoreText(n)
@@ -77,40 +108,39 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
   const raw: number[] = []
   const wrapper: number[] = []
   const phases: Phases[] = []
-  let last: Programmed | undefined
   let rawRules: string[] | undefined
   let checked = false
+  let sameLines = true
   for (const method of alternating(repeats)) {
-    // Untimed set-up: a fresh namespace per run (or, with --reuse-namespace, dir-a cleared with -C).
-    const ns = reuse ? undefined : await freshNamespace(`lvsb-${++runCount}`)
-    if (reuse) await mustRun(IPVSADM, ['-C'])
-    if (method === 'raw') {
-      const run = await runRaw(...ipvsadmIn(ns, ['-R']), rawText)
-      if (run.code !== 0 || run.stderr.trim()) throw new Error(`raw ipvsadm -R exited ${run.code}: ${run.stderr.slice(0, 500)}`)
-      raw.push(run.ms)
-      log(`${n} services: raw ipvsadm -R ${sec(run.ms).toFixed(2)} s${ns ? ` (${ns})` : ''}`)
-      if (!rawRules) rawRules = await kernelLines(ns)
+    let run: RunReport
+    if (reuse) {
+      // dir-a cleared with -C, the runs from this process (see --reuse-namespace).
+      await mustRun(IPVSADM, ['-C'])
+      run = await runOne(method, n, join(stateDir, 'owned.json'))
     } else {
-      const director = new BenchDirector(join(stateDir, 'owned.json'), ns ? netnsExec(ns) : undefined)
-      last = await director.program(table)
-      assertClean(last.result, rules, `wrapper, ${n} services`)
-      wrapper.push(last.phases.total)
-      phases.push(last.phases)
-      log(`${n} services: wrapper ${sec(last.phases.total).toFixed(2)} s (ipvsadm -R process ${sec(last.phases.process).toFixed(2)} s)${ns ? ` (${ns})` : ''}`)
-      if (!checked && rawRules) {
+      // Untimed set-up: a fresh namespace per run.
+      const ns = await freshNamespace(`lvsb-${++runCount}`)
+      run = await runInNamespace(ns, method, n, stateDir)
+      if (method === 'raw' && !rawRules) rawRules = await kernelLines(ns)
+      if (method === 'wrapper' && !checked && rawRules) {
         const mine = await kernelLines(ns)
         if (mine.length !== rules) throw new Error(`wrapper left ${mine.length} rules in the kernel, not ${rules}`)
         if (mine.join('\n') !== rawRules.join('\n')) throw new Error(`the wrapper's kernel table differs from the raw one (${n} services)`)
         checked = true
       }
+      // Empty the run's table so its estimators stop (the namespace is left for the end: deleting it would start
+      // the kernel's namespace clean-up work in the background of the next run).
+      await mustRun(...ipvsadmIn(ns, ['-C']))
     }
-    // Empty the run's table so its estimators stop (the namespace is left for the end: deleting it would start
-    // the kernel's namespace clean-up work in the background of the next run).
-    if (ns) await mustRun(...ipvsadmIn(ns, ['-C']))
+    if (method === 'raw') raw.push(run.ms)
+    else {
+      wrapper.push(run.ms)
+      phases.push(run.phases!)
+      sameLines &&= run.sameLines === true
+    }
+    const detail = run.phases ? ` (ipvsadm -R process ${sec(run.phases.process).toFixed(2)} s)` : ''
+    log(`${n} services: ${method === 'raw' ? 'raw ipvsadm -R' : 'wrapper'} ${sec(run.ms).toFixed(2)} s${detail}`)
   }
-  // The same rules: the wrapper's -R lines, as a set, equal the hand-written ones (order differs: the plan puts
-  // every -A before the -a lines; the raw text is in -Sn order, each service followed by its real servers).
-  const sameLines = last!.result.applied.map(restoreLine).sort().join('\n') === rawText.trim().split('\n').sort().join('\n')
   const size: SizeResult = {
     services: n, rules, validateMs, yamlMs, sameLines, kernelChecked: checked,
     raw: { medianMs: median(raw), samplesMs: raw },
@@ -227,17 +257,6 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   return { ...timings, contrast: { saveTableMs: median(save), oneShotMs, oneShotReadMs: readMs, oneShotReadProcesses: readProcesses } }
 }
 
-/** What `ip netns exec` adds to each process of the full-programming runs (both methods pay it). */
-async function netnsExecCost(ns: string): Promise<number> {
-  const plain: number[] = []
-  const inNs: number[] = []
-  for (let k = 0; k < 5; k++) {
-    plain.push((await mustRun('/bin/true', [])).ms)
-    inNs.push((await mustRun('ip', ['netns', 'exec', ns, '/bin/true'])).ms)
-  }
-  return median(inNs) - median(plain)
-}
-
 function cpuModel(): string {
   try {
     return /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
@@ -252,8 +271,14 @@ async function main(): Promise<void> {
       sizes: { type: 'string', default: '1000,10000' }, repeats: { type: 'string', default: '3' },
       changes: { type: 'string', default: '5' }, 'reuse-namespace': { type: 'boolean', default: false },
       only: { type: 'string' }, 'change-services': { type: 'string' }, 'skip-contrast': { type: 'boolean', default: false },
+      run: { type: 'string' }, state: { type: 'string' },
     },
   })
+  if (values.run !== undefined) {
+    if ((values.run !== 'raw' && values.run !== 'wrapper') || !values.state) throw new Error('usage: --run raw|wrapper --sizes N --state FILE')
+    process.stdout.write(`${JSON.stringify(await runOne(values.run, Number(values.sizes), values.state))}\n`)
+    return
+  }
   const onlyIncremental = values.only === 'incremental'
   if (values.only !== undefined && !onlyIncremental) throw new Error('usage: --only incremental (skip the full-programming runs)')
   const sizes = values.sizes.split(',').map(Number)
@@ -278,12 +303,11 @@ async function main(): Promise<void> {
   const changeServices = values['change-services'] === undefined ? Math.max(...sizes) : Number(values['change-services'])
   if (!Number.isInteger(changeServices) || changeServices < 1 || changeServices > 50_000) throw new Error('usage: --change-services N (1..50000)')
   if (!largest || largest.services.length !== changeServices) largest = parseTable(benchTableInput(changeServices))
-  const netnsMs = reuse || onlyIncremental ? 0 : await netnsExecCost('lvsb-1')
   const inc = await incremental(largest, new BenchDirector(join(stateDir, 'owned.json')), changes, !values['skip-contrast'])
   const report: Report = {
     bench: 'ipvs-program', kernel: release(), cpu: cpuModel(), vcpus: cpus().length, node: process.version, ipvsadm: version,
-    namespaces: reuse ? 'dir-a, cleared with ipvsadm -C between runs' : 'a fresh namespace per programming run; the change in dir-a',
-    netnsExecMs: netnsMs, repeats, sizes: results, incremental: inc, seconds: sec(now() - started),
+    namespaces: reuse ? 'dir-a, cleared with ipvsadm -C between runs' : 'a fresh namespace per programming run, run by a node process inside it; the change in dir-a',
+    repeats, sizes: results, incremental: inc, seconds: sec(now() - started),
   }
   process.stdout.write(formatReport(report))
   if (process.env.LAB_OUT) writeFileSync(join(process.env.LAB_OUT, 'ipvs-program.json'), `${JSON.stringify(report)}\n`)

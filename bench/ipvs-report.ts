@@ -42,8 +42,6 @@ export interface Report {
   ipvsadm: string
   /** Where the runs ran. */
   namespaces: string
-  /** What `ip netns exec` adds to one process (paid by both methods in the full-programming runs). */
-  netnsExecMs: number
   repeats: number
   sizes: SizeResult[]
   incremental: {
@@ -112,7 +110,7 @@ export function formatReport(r: Report): string {
       `parsing ${s(c.oneShotReadMs - rp.reduce((a, p) => a + p.ms, 0))}.`)
   }
   out.push(`One change: raw ${inc.raw.samplesMs.map(s).join(', ')}; wrapper ${inc.wrapper.samplesMs.map(s).join(', ')}. ` +
-    `\`ip netns exec\` adds ${s(r.netnsExecMs)} per process (both methods). Whole benchmark ${r.seconds.toFixed(0)} s.`)
+    `Whole benchmark ${r.seconds.toFixed(0)} s.`)
   out.push('')
   out.push(JSON.stringify(r))
   return `${out.join('\n')}\n`

@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises'
 import { applyPlan, type ApplyDriver, type ApplyOutcome, type ApplyResult, type ApplyRun } from '../src/ipvs/apply.js'
 import { applyRecorded, type OwnedRecorder } from '../src/ipvs/apply-recorded.js'
 import { diff, diffServices, type ServiceLookup } from '../src/ipvs/diff.js'
-import { nodeExec, type Exec } from '../src/exec.js'
+import { nodeExec } from '../src/exec.js'
 import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
 import { netlinkReader } from '../src/ipvs/netlink-read.js'
 import type { Table } from '../src/ipvs/model.js'
@@ -27,16 +27,11 @@ export interface Phases {
   restore: number
   /** Of `restore`, the process alone (spawn to exit). */
   process: number
-  /** applyPlan after the restore: the new kernel view and owned set. */
+  /** After the restore: the new kernel view and owned set, worked out and saved beside the process (what is left). */
   post: number
-  /** Writing the owned set (temporary file, fsync, rename; a running director: one journal line, fsync). */
+  /** A running director: the owned set's journal line (fsync) after the process; the one-shot path saves in `post`. */
   save: number
   total: number
-}
-
-/** An Exec that runs each program in network namespace `ns` through `ip netns exec` (what lab.execIn does). */
-export function netnsExec(ns: string): Exec {
-  return (file, argv, options) => nodeExec('ip', ['netns', 'exec', ns, file, ...argv], options)
 }
 
 /** A director's handle for the benchmark: an Ipvsadm whose processes are timed, and its state file. */
@@ -45,12 +40,21 @@ export class BenchDirector {
   readonly ipvs: Ipvsadm
   /** A running director's state (see keep): its kernel view, owned set and state file. */
   running: { view: TableView; owned: Set<string>; store: OwnedStore } | undefined
+  /** ipvsadm runs directly, in the benchmark process's own namespace; the table is read over netlink (src/main.ts). */
+  constructor(readonly statePath: string) {
+    this.ipvs = new Ipvsadm({ exec: timedExec(nodeExec, this.processes), timeoutMs: 600_000, netlink: netlinkReader() })
+  }
+
   /**
-   * `exec` defaults to running ipvsadm directly, in the benchmark process's own namespace; the table is then read
-   * over netlink as a director reads it (src/main.ts).
+   * Untimed, before `program`: its code compiled, as in a director process that has run before it programs a table
+   * (a standby taking over, a reload): a read of the kernel, and the same plan applied to an in-memory ipvsadm and
+   * saved to the state file. Node's start-up and first compilation are not the programming.
    */
-  constructor(readonly statePath: string, exec?: Exec) {
-    this.ipvs = new Ipvsadm({ exec: timedExec(exec ?? nodeExec, this.processes), timeoutMs: 600_000, netlink: exec ? undefined : netlinkReader() })
+  async warmUp(desired: Table): Promise<void> {
+    await this.ipvs.read()
+    const plan = diff(desired, { services: [] }, await loadOwned(this.statePath))
+    const memory: ApplyDriver = { restoreOps: async () => ({ code: 0, stderr: '' }), read: async () => ({ services: [] }) }
+    await applyPlan(memory, plan, { services: [] }, new Set(), { save: (next) => saveOwned(this.statePath, next) })
   }
 
   /** A fresh director programs `desired`: no state file, reads the kernel, diffs, applies, saves. */
@@ -106,10 +110,10 @@ export class BenchDirector {
 
   #driver(marks: { restoreStart: number; restoreEnd: number; process: number }): ApplyDriver {
     return {
-      restore: async (lines) => {
+      restoreOps: async (ops) => {
         marks.restoreStart = now()
         const before = this.processes.length
-        const res = await this.ipvs.restore(lines)
+        const res = await this.ipvs.restoreOps(ops)
         marks.restoreEnd = now()
         marks.process = this.processes.slice(before).reduce((sum, p) => sum + p.ms, 0)
         return res
@@ -124,11 +128,10 @@ export class BenchDirector {
     const t0 = now()
     const plan = diff(desired, kernel, owned)
     const t1 = now()
-    const result = await applyPlan(this.#driver(marks), plan, kernel, owned)
+    // As `lvs-director apply`: the owned set is saved beside the process (its wait, if any, is in `post`).
+    const result = await applyPlan(this.#driver(marks), plan, kernel, owned, { save: (next) => saveOwned(this.statePath, next) })
     const t2 = now()
-    await saveOwned(this.statePath, result.owned)
-    const t3 = now()
-    return { phases: phasesOf(marks, t0, t1, t2, t3), result }
+    return { phases: phasesOf(marks, t0, t1, t2, t2), result }
   }
 }
 

@@ -9,6 +9,7 @@
 //   changeAddress(add, ifname, family, address, prefix, label, ipv6Quiet)
 //                           RTM_NEWADDR (create, exclusive) or RTM_DELADDR; label '' for none; ipv6Quiet: no DAD,
 //                           preferred lifetime 0 (never a source address)
+// A child's long stdin written by a thread of its own while the event loop does other work: native/feed.c.
 // And the plain TCP connect of a health check: native/connect.c; the IPVS table read over generic netlink: native/ipvs.c.
 // Errors are thrown with the errno's name as `code` (EPERM, ENODEV, EEXIST, EADDRNOTAVAIL...). Needs CAP_NET_RAW
 // and CAP_NET_ADMIN.
@@ -269,6 +270,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   connect_init(env, exports);
+  feed_init(env, exports);
   ipvs_init(env, exports);
   return exports;
 }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { ERR_APPLY_PARTIAL, ERR_IPVSADM_FAILED, ERR_NOT_OWNED } from './errors.js'
-import { applyPlan, type ApplyError } from './ipvs/apply.js'
+import { applyPlan } from './ipvs/apply.js'
 import { restoreLine } from './ipvs/commands.js'
 import { diff } from './ipvs/diff.js'
 import { nodeExec } from './exec.js'
@@ -86,13 +86,10 @@ async function applyLocked(desired: Table, o: Common & { dryRun?: boolean; state
   }
   const result = plan.ops.length || plan.adopted.length
     // One-shot: it has read the whole table already, so a failed batch is read back whole too (no per-service reads).
-    ? await applyPlan({ restore: (lines) => ipvs.restore(lines), read: () => ipvs.read() }, plan, kernel, owned).catch(async (err: ApplyError) => {
-      // ipvsadm and the read after it failed: keep every entry we may have created, then report the error.
-      if (err.owned) await saveOwned(o.state, err.owned)
-      throw err
-    })
+    // The owned set is saved as applyPlan says (beside the process; after ipvsadm and the read failed, every entry
+    // we may have created).
+    ? await applyPlan({ restoreOps: (ops) => ipvs.restoreOps(ops), read: () => ipvs.read() }, plan, kernel, owned, { save: (next) => saveOwned(o.state, next) })
     : undefined
-  if (result) await saveOwned(o.state, result.owned)
   const failed = result?.failed ?? []
   if (o.json) {
     say(JSON.stringify({

@@ -1,6 +1,8 @@
 // The one way the project runs a child process: an argv array (never a shell), stdin text, a deadline or an abort
 // that kills the process and everything it started, and output collected up to a cap.
 import { spawn } from 'node:child_process'
+import { closeSync } from 'node:fs'
+import { lvsPacket, type NativeFeeder } from './native.js'
 
 /** What a finished process left behind; `timedOut` means it was killed at its deadline or abort. */
 export interface ExecResult {
@@ -15,8 +17,11 @@ export interface ExecResult {
 
 /** Options of one run. */
 export interface ExecOptions {
-  /** Written to stdin, which is then closed. @default '' */
-  input?: string
+  /**
+   * Written to stdin, which is then closed. Chunks of an iterable are made after the process started, while it
+   * reads the first (see fedStdin). @default ''
+   */
+  input?: string | Iterable<string>
   /** Deadline in ms, after which the process is killed. @default no deadline */
   timeoutMs?: number
   /** Kills the process as the deadline does. */
@@ -58,13 +63,56 @@ function collector(max: number) {
   }
 }
 
+/** A Linux pipe's capacity: an input up to this size is all in the pipe the moment it is written. */
+const PIPE_CAPACITY = 65536
+
+/** The whole text of an input (an iterable's chunks joined). */
+export function inputText(input: string | Iterable<string> | undefined): string {
+  return typeof input === 'string' ? input : [...(input ?? [])].join('')
+}
+
+/**
+ * For an input of chunks, or longer than a pipe holds: the read end of a pipe whose write end a thread of its own
+ * writes (native/feed.c), so the process reads its whole input while this thread goes on (formatting the rest of
+ * a 50,000-line restore, working out the table it will leave); through Node's stream pipe, what the pipe does not
+ * hold would wait for this thread's next loop turn. Undefined without the native module.
+ */
+function fedStdin(input: string | Iterable<string>): { fd: number; feeder: NativeFeeder; done: Promise<void> } | undefined {
+  if (typeof input === 'string' && input.length <= PIPE_CAPACITY) return undefined
+  try {
+    let opened: [number, NativeFeeder] | undefined
+    const done = new Promise<void>((resolve) => { opened = lvsPacket().feedOpen(resolve) })
+    return { fd: opened![0], feeder: opened![1], done }
+  } catch {
+    return undefined
+  }
+}
+
 /** The real Exec: node's spawn with `shell: false`. */
 export const nodeExec: Exec = (file, argv, options) =>
   new Promise((resolve, reject) => {
     const group = options.processGroup ?? true
-    const child = spawn(file, [...argv], {
-      shell: false, stdio: ['pipe', 'pipe', 'pipe'], detached: group, cwd: options.cwd, env: options.env,
-    })
+    const input = options.input ?? ''
+    const fed = fedStdin(input)
+    let child
+    try {
+      child = spawn(file, [...argv], {
+        shell: false, stdio: [fed?.fd ?? 'pipe', 'pipe', 'pipe'], detached: group, cwd: options.cwd, env: options.env,
+      })
+    } finally {
+      if (fed) closeSync(fed.fd) // the child has its own copy
+    }
+    if (fed) {
+      // Made and queued after the start: the process reads the first chunk while the next is made. A process that
+      // never started, or is gone, leaves no reader: the feeder drops the rest (EPIPE) and ends.
+      try {
+        if (child.pid !== undefined) for (const chunk of typeof input === 'string' ? [input] : input) lvsPacket().feedWrite(fed.feeder, chunk)
+      } finally {
+        lvsPacket().feedEnd(fed.feeder)
+      }
+    }
+    // Settled once the feed's thread is done too: nothing of this run is left open.
+    const fedDone = fed?.done ?? Promise.resolve()
     const out = collector(options.maxOutputBytes ?? MAX_OUTPUT)
     const err = collector(options.maxOutputBytes ?? MAX_OUTPUT)
     let timedOut = false
@@ -85,11 +133,6 @@ export const nodeExec: Exec = (file, argv, options) =>
       if (options.graceMs !== undefined) graceTimer = setTimeout(() => settled || signalAll('SIGKILL'), options.graceMs)
     }
     let deadline: NodeJS.Timeout | undefined
-    const write = (text: string) => {
-      if (settled) return
-      if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) deadline = setTimeout(kill, options.timeoutMs)
-      child.stdin.end(text)
-    }
     options.signal?.addEventListener('abort', kill, { once: true })
     if (options.signal?.aborted) kill()
     const done = () => {
@@ -103,19 +146,20 @@ export const nodeExec: Exec = (file, argv, options) =>
       done()
       const result: ExecResult = { code, signal, stdout: out.text(), stderr: err.text(), timedOut }
       if (out.truncated || err.truncated) result.truncated = true
-      resolve(result)
+      void fedDone.then(() => resolve(result))
     }
-    child.stdout.on('data', (c: Buffer) => out.add(c))
-    child.stderr.on('data', (c: Buffer) => err.add(c))
+    child.stdout!.on('data', (c: Buffer) => out.add(c))
+    child.stderr!.on('data', (c: Buffer) => err.add(c))
     child.on('error', (e) => {
       if (settled) return
       done()
-      reject(e)
+      void fedDone.then(() => reject(e))
     })
     child.once('close', finish)
     // A leftover child can keep the output open after the process exits: report the exit a little later anyway.
     child.once('exit', (code, signal) => setTimeout(() => finish(code, signal), EXIT_LINGER_MS).unref())
     // A program that exits before reading all of stdin makes the write fail with EPIPE: its exit says why.
-    child.stdin.on('error', () => {})
-    write(options.input ?? '')
+    child.stdin?.on('error', () => {})
+    if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) deadline = setTimeout(kill, options.timeoutMs)
+    child.stdin?.end(inputText(input)) // (a fed stdin is written already)
   })

@@ -1,6 +1,7 @@
-// The project's native module, native/packet.c, connect.c and ipvs.c (build/Release/lvs_packet.node, built by
-// `npm ci` with node-gyp as raw-socket is): the takeover's host changes done in-process (gratuitous ARP, VIP
-// addresses over rtnetlink), the engine of plain TCP connect checks, and the IPVS table read over generic netlink.
+// The project's native module, native/packet.c, connect.c, ipvs.c and feed.c (build/Release/lvs_packet.node, built
+// by `npm ci` with node-gyp as raw-socket is): the takeover's host changes done in-process (gratuitous ARP, VIP
+// addresses over rtnetlink), the engine of plain TCP connect checks, the IPVS table read over generic netlink, and
+// a child's stdin written by a thread of its own.
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -14,7 +15,7 @@ export interface NativeAddress {
   prefix: number
 }
 
-/** What native/packet.c exports; every call is synchronous and throws an Error whose `code` is the errno's name. */
+/** What the module exports; every call but the feeder's writes is synchronous and throws an Error whose `code` is the errno's name. */
 export interface LvsPacket {
   /** A packet socket bound to `iface` that receives nothing. */
   open(iface: string): number
@@ -37,6 +38,14 @@ export interface LvsPacket {
   /** [started, completed, timeouts, late, inFlight, queued, targets] */
   tcpStats(engine: NativeTcpEngine): number[]
   tcpClose(engine: NativeTcpEngine): void
+  /**
+   * A child's stdin written by a thread of its own (native/feed.c): the read end of a new pipe (close-on-exec; close
+   * it after the spawn) and its writer. `feedWrite` queues text, written in order; after `feedEnd` the write end is
+   * closed once the queue is written (or the reader is gone), then `done` is called on the loop.
+   */
+  feedOpen(done: () => void): [number, NativeFeeder]
+  feedWrite(feeder: NativeFeeder, text: string): void
+  feedEnd(feeder: NativeFeeder): void
   /** The network namespace's IPVS table over generic netlink (native/ipvs.c); ENOENT when the kernel has no IPVS. */
   ipvsRead(): NativeIpvsService[]
 }
@@ -77,6 +86,9 @@ export interface NativeIpvsDestination {
   /** bit 0: csum, bit 1: remcsum. */
   tunFlags: number
 }
+
+/** A feeder's handle (an external value). */
+export type NativeFeeder = { readonly __brand: 'NativeFeeder' }
 
 /** An engine's handle (an external value). */
 export type NativeTcpEngine = { readonly __brand: 'NativeTcpEngine' }

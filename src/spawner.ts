@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Exec, ExecOptions, ExecResult } from './exec.js'
+import { inputText, type Exec, type ExecOptions, type ExecResult } from './exec.js'
 
 /** What the director sends the spawner: a run (with its stdin), or its abort. */
 export type SpawnerRequest =
@@ -92,7 +92,7 @@ export function createSpawner(o: SpawnerOptions = {}): Spawner {
       const abort = () => send(c, { kind: 'abort', id })
       const done = () => signal?.removeEventListener('abort', abort)
       pending.set(id, { resolve, reject, done })
-      send(c, { kind: 'run', id, file, argv: [...argv], options: rest, input: input ?? '' })
+      send(c, { kind: 'run', id, file, argv: [...argv], options: rest, input: inputText(input) })
       signal?.addEventListener('abort', abort, { once: true })
       if (signal?.aborted) abort()
     })

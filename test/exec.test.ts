@@ -1,9 +1,11 @@
 // The one Exec with real processes: argv never through a shell, stdin, deadline and abort killing the whole process
-// group (SIGKILL, or SIGTERM then SIGKILL after a grace), output capped at its head, and a missing program rejecting.
+// group (SIGKILL, or SIGTERM then SIGKILL after a grace), output capped at its head, a missing program rejecting,
+// and an input longer than a pipe holds read by the process while this thread is busy.
 import t from 'tap'
 import { nodeExec } from '../src/exec.js'
 import { alive, readPids, waitGone } from './healthchecks/process.js'
 import { join } from 'node:path'
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 
 t.test('argv reaches the program literally; stdin is passed; exit status kept', async (t) => {
   const r = await nodeExec('sh', ['-c', 'cat; echo "$1" >&2; exit 3', 'sh', '$(reboot); x'], { input: 'hello', timeoutMs: 5000 })
@@ -42,3 +44,55 @@ t.test('a missing program rejects with its errno code', async (t) => {
 })
 
 
+
+// Open pipes of this process (the feed's are pipes; Node's own stdio to a child are socket pairs).
+const openPipes = () => readdirSync('/proc/self/fd').filter((fd) => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`).startsWith('pipe:')
+  } catch {
+    return false
+  }
+}).length
+
+t.test('an input longer than a pipe holds reaches the process while this thread is busy (written from the threadpool)', async (t) => {
+  const file = join(t.testdir({}), 'input')
+  const input = 'x'.repeat(1_000_000)
+  const fds = openPipes()
+  const running = nodeExec('dd', [`of=${file}`, 'status=none'], { input, timeoutMs: 60_000 })
+  // Hold this thread (no event loop turn) until the process has written the whole input to its file, at most 30 s:
+  // through Node's stream pipe only the first 64 KiB could reach it until the loop turned again.
+  const stop = Date.now() + 30_000
+  let size = 0
+  while (size < input.length && Date.now() < stop) size = statSync(file, { throwIfNoEntry: false })?.size ?? 0
+  t.equal(size, input.length, 'the whole input was read while the loop was held')
+  t.match(await running, { code: 0, stderr: '' })
+  t.equal(readFileSync(file, 'utf8'), input)
+  t.equal(openPipes(), fds, 'no descriptor left open')
+})
+
+t.test('a long input to a process that exits without reading it: its exit, no hang, no descriptor left', async (t) => {
+  const fds = openPipes()
+  t.match(await nodeExec('sh', ['-c', 'exit 4'], { input: 'y'.repeat(500_000), timeoutMs: 60_000 }), { code: 4 })
+  await t.rejects(nodeExec('/nonexistent/program', [], { input: 'z'.repeat(500_000), timeoutMs: 1000 }), { code: 'ENOENT' })
+  t.equal(openPipes(), fds, 'no descriptor left open') // the feed's write end: closed by its thread
+})
+
+t.test('an input of chunks: each is made after the process started, which reads the first while the next is made', async (t) => {
+  const file = join(t.testdir({}), 'input')
+  const fileSize = () => statSync(file, { throwIfNoEntry: false })?.size ?? 0
+  const first = 'a'.repeat(1000)
+  let sawFirst = false
+  function* chunks() {
+    yield first
+    // Made while the process runs: it has the first chunk already (at most 30 s of waiting, this thread held).
+    const stop = Date.now() + 30_000
+    while (fileSize() < first.length && Date.now() < stop);
+    sawFirst = fileSize() === first.length
+    yield 'b'.repeat(200_000)
+  }
+  const fds = openPipes()
+  t.match(await nodeExec('dd', [`of=${file}`, 'status=none', 'bs=1000', 'iflag=fullblock'], { input: chunks(), timeoutMs: 60_000 }), { code: 0 })
+  t.ok(sawFirst, 'the process had read the first chunk before the second was made')
+  t.equal(fileSize(), 201_000)
+  t.equal(openPipes(), fds, 'no descriptor left open')
+})

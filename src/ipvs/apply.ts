@@ -27,6 +27,7 @@
 //    is read back and the batch attributed as above with no messages. If that read fails too, the error
 //    propagates, but with the owned set widened by every add that may have taken (`owned` / `ownedDelta` on
 //    the error) and the view marked stale, so nothing we created is lost and the next run reads first.
+import { setImmediate } from 'node:timers/promises'
 import { opKey, restoreLine, type Op } from './commands.js'
 import { indexTable, opHolds, type Plan, type TableIndex } from './diff.js'
 import type { RestoreResult } from './ipvsadm.js'
@@ -36,7 +37,8 @@ import { TableView } from './table-view.js'
 
 /** The part of Ipvsadm that apply needs. */
 export interface ApplyDriver {
-  restore(lines: string[]): Promise<RestoreResult>
+  /** The ops as one `ipvsadm -R` (Ipvsadm.restoreOps). */
+  restoreOps(ops: readonly Op[]): Promise<RestoreResult>
   read(): Promise<Table>
   /** A read of these services only; with it, a failed batch reads back only the services it touched. */
   readServices?(services: Service[]): Promise<Table>
@@ -93,23 +95,52 @@ class Unknown {
   constructor(readonly error: unknown, readonly mayHaveTaken: string[]) {}
 }
 
+/** Options of applyPlan. */
+export interface ApplyPlanOptions {
+  /**
+   * Persists the owned set (saveOwned to the state file). Called while ipvsadm runs with the set a clean batch leaves
+   * (the common case, so the write costs nothing after the process), and again after it only when the outcome
+   * differs; after ipvsadm and the read both failed, with the widened set of the error. One call at a time.
+   */
+  save?: (owned: Set<string>) => Promise<void>
+}
+
 /**
  * Apply `plan` to a kernel believed to hold `kernel`; never throws for failed lines (see FailedOp). Leaves its
- * arguments as they were; the owned set is trimmed to the kernel (stale keys of a state file go). O(table).
- * Throws (an ApplyError with `owned`) only when ipvsadm and the table read after it both failed.
+ * arguments as they were; the owned set is trimmed to the kernel (stale keys of a state file go). O(table), worked
+ * out while the first ipvsadm process runs. Throws (an ApplyError with `owned`, saved first when `save` is given)
+ * only when ipvsadm and the table read after it both failed.
  */
-export async function applyPlan(driver: ApplyDriver, plan: Plan, kernel: Table, owned: Owned): Promise<ApplyResult> {
+export async function applyPlan(driver: ApplyDriver, plan: Plan, kernel: Table, owned: Owned, options: ApplyPlanOptions = {}): Promise<ApplyResult> {
   const view = new TableView(kernel)
-  try {
-    const run = await applyBatches(driver, plan, view)
+  // What a clean first batch leaves, and its save: worked out while that batch's process runs.
+  let clean: { kernel: Table; owned: Set<string> } | undefined
+  let saving: Promise<void> | undefined
+  const whileRunning = (batch: Op[]) => {
     const after = view.toTable()
-    return { ...run, kernel: after, owned: nextOwned(owned, plan.adopted, run.applied, after) }
+    clean = { kernel: after, owned: nextOwned(owned, plan.adopted, batch, after) }
+    saving = options.save?.(clean.owned)
+    saving?.catch(() => {}) // awaited below
+  }
+  let result: ApplyResult
+  try {
+    const run = await applyBatches(driver, plan, view, { whileRunning })
+    if (clean && run.batches === 1 && run.reads === 0) result = { ...run, ...clean }
+    else {
+      const after = view.toTable()
+      result = { ...run, kernel: after, owned: nextOwned(owned, plan.adopted, run.applied, after) }
+    }
   } catch (err) {
     if (!(err instanceof Unknown)) throw err
     const e = err.error as ApplyError
     e.owned = new Set([...owned, ...plan.adopted, ...err.mayHaveTaken])
+    await saving?.catch(() => {})
+    await options.save?.(e.owned)
     throw e
   }
+  await saving
+  if (options.save && result.owned !== clean?.owned) await options.save(result.owned)
+  return result
 }
 
 /**
@@ -124,7 +155,7 @@ export async function applyPlanInPlace(driver: ApplyDriver, plan: Plan, view: Ta
   let run: ApplyRun
   try {
     // A clean first batch: the owned set follows its ops (before the view does: a deleted service's real servers).
-    run = await applyBatches(driver, plan, view, (batch) => { ownedDelta = updateOwned(owned, plan.adopted, batch, view) })
+    run = await applyBatches(driver, plan, view, { beforeClean: (batch) => { ownedDelta = updateOwned(owned, plan.adopted, batch, view) } })
   } catch (err) {
     if (!(err instanceof Unknown)) throw err
     view.stale = true
@@ -139,31 +170,45 @@ export async function applyPlanInPlace(driver: ApplyDriver, plan: Plan, view: Ta
   return { ...run, ownedDelta: ownedDelta ?? updateOwned(owned, plan.adopted, [], view) }
 }
 
+/** What applyBatches calls on the way. */
+interface BatchHooks {
+  /** Before a clean batch is applied to the view, when no read happened: the view still shows the kernel before it. */
+  beforeClean?: (batch: Op[]) => void
+  /**
+   * While the first batch's process runs, with the view already holding that batch's effect (a failed batch's
+   * read puts it right): what a clean batch leaves is worked out beside the process, not after it.
+   */
+  whileRunning?: (batch: Op[]) => void
+}
+
 /**
  * Send the plan (one batch, plus one per abort), keeping `view` as the kernel holds it: a clean batch is applied
  * to it (after `beforeClean`, only when no read happened), a failed one makes it the table read back.
  */
-async function applyBatches(driver: ApplyDriver, plan: Plan, view: TableView, beforeClean?: (batch: Op[]) => void): Promise<ApplyRun> {
+async function applyBatches(driver: ApplyDriver, plan: Plan, view: TableView, hooks: BatchHooks = {}): Promise<ApplyRun> {
   const result: ApplyRun = { applied: [], failed: [], batches: 0, reads: 0 }
   let pending = plan.ops
   while (pending.length > 0) {
     const batch = pending
     pending = []
-    let res: RestoreResult
-    let thrown: unknown
-    try {
-      res = await driver.restore(batch.map(restoreLine))
-    } catch (err) {
-      // Killed at its deadline (or worse): the kernel may have taken any part of the batch, and said nothing.
-      thrown = err
-      res = { code: null, stderr: '' }
+    let res: RestoreResult = { code: null, stderr: '' }
+    let thrown: unknown // killed at its deadline (or worse): the kernel may have taken any part of the batch, and said nothing
+    const running = driver.restoreOps(batch).then((r) => { res = r }, (err: unknown) => { thrown = err })
+    const early = hooks.whileRunning !== undefined && result.batches === 0
+    if (early) {
+      await setImmediate() // the queued process starts first
+      view.apply(batch)
+      hooks.whileRunning!(batch)
     }
+    await running
     result.batches++
     const errors = res.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
     if (thrown === undefined && res.code === 0 && errors.length === 0) {
       result.applied.push(...batch)
-      if (result.reads === 0) beforeClean?.(batch)
-      view.apply(batch)
+      if (!early) {
+        if (result.reads === 0) hooks.beforeClean?.(batch)
+        view.apply(batch)
+      }
       break
     }
     try {

@@ -57,6 +57,15 @@ export function restoreLine(op: Op): string {
   return opArgs(op).join(' ')
 }
 
+/** `ipvsadm -R` input for `ops`, a chunk of lines at a time (made as it is read: see Ipvsadm.restoreOps). */
+export function* restoreText(ops: readonly Op[], linesPerChunk = 1000): Generator<string> {
+  for (let i = 0; i < ops.length; i += linesPerChunk) {
+    let chunk = ''
+    for (const op of ops.slice(i, i + linesPerChunk)) chunk += `${restoreLine(op)}\n`
+    yield chunk
+  }
+}
+
 /** Identity of the entry an op touches: a service key, or `service -> destination`. */
 export function opKey(op: Op): string {
   const s = serviceKey(op.service)

@@ -5,7 +5,7 @@ import {
 } from '../errors.js'
 import type { Exec, ExecResult } from '../exec.js'
 import type { Service, Table } from './model.js'
-import { serviceIdArgs } from './commands.js'
+import { opArgs, restoreText, serviceIdArgs, type Op } from './commands.js'
 import { listedService, parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing, type SavedTable } from './parse.js'
 import { startDaemonArgs, stopDaemonArgs, timeoutArgs, type SyncDaemon, type Timeouts } from './settings.js'
 
@@ -54,7 +54,7 @@ export class Ipvsadm {
   }
 
   /** Run ipvsadm with `argv` (queued); returns the result of a process that ran, or throws a coded error. */
-  run(argv: string[], input?: string): Promise<ExecResult> {
+  run(argv: string[], input?: string | Iterable<string>): Promise<ExecResult> {
     return this.#queued(() => this.#runNow(argv, input))
   }
 
@@ -64,7 +64,7 @@ export class Ipvsadm {
     return next
   }
 
-  async #runNow(argv: string[], input?: string): Promise<ExecResult> {
+  async #runNow(argv: string[], input?: string | Iterable<string>): Promise<ExecResult> {
     const what = argv.join(' ')
     let result: ExecResult
     try {
@@ -106,8 +106,18 @@ export class Ipvsadm {
    * stdin pipe and the restore loop: a lone change costs what a hand-typed `ipvsadm -a` does). Does not throw on
    * failed lines: apply.ts reads code and stderr.
    */
-  async restore(lines: string[]): Promise<RestoreResult> {
+  async restore(lines: readonly string[]): Promise<RestoreResult> {
     const result = lines.length === 1 ? await this.run(lines[0]!.split(' ')) : await this.run(['-R'], lines.map((l) => `${l}\n`).join(''))
+    return { code: result.code, stderr: result.stderr }
+  }
+
+  /**
+   * `restore` of the ops' lines (commands.ts), whose text is made after ipvsadm has started, a chunk at a time, while
+   * it already reads the first (nodeExec writes it from a thread of its own): a big plan's formatting costs nothing
+   * before the process.
+   */
+  async restoreOps(ops: readonly Op[]): Promise<RestoreResult> {
+    const result = ops.length === 1 ? await this.run(opArgs(ops[0]!)) : await this.run(['-R'], restoreText(ops))
     return { code: result.code, stderr: result.stderr }
   }
 

@@ -30,9 +30,17 @@ export function nextOwned(before: Owned, adopted: string[], succeeded: Op[], ker
     present.add(key)
     for (const d of s.destinations) present.add(entryKey(key, destinationKey(d)))
   }
-  const next = new Set([...before, ...adopted])
-  for (const op of succeeded) if (op.kind === 'add-service' || op.kind === 'add-dest') next.add(opKey(op))
-  for (const key of next) if (!present.has(key)) next.delete(key)
+  const next = new Set<string>()
+  for (const key of before) if (present.has(key)) next.add(key)
+  for (const key of adopted) if (present.has(key)) next.add(key)
+  const keys = new Map<object, string>() // service key per service object (a plan's ops share them)
+  for (const op of succeeded) {
+    if (op.kind !== 'add-service' && op.kind !== 'add-dest') continue
+    let s = keys.get(op.service)
+    if (s === undefined) keys.set(op.service, (s = serviceKey(op.service)))
+    const key = op.kind === 'add-dest' ? entryKey(s, destinationKey(op.dest)) : s
+    if (present.has(key)) next.add(key)
+  }
   return next
 }
 

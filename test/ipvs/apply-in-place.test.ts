@@ -7,6 +7,7 @@ import { diff, diffServices } from '../../src/ipvs/diff.js'
 import { parseTable, serviceKey, type Table } from '../../src/ipvs/model.js'
 import { nextOwned, trimOwned } from '../../src/ipvs/owned.js'
 import { TableView } from '../../src/ipvs/table-view.js'
+import type { Op } from '../../src/ipvs/commands.js'
 import { FakeKernel } from './fake-kernel.js'
 
 const svc = (port: number, dests: Array<string | Record<string, unknown>>, over: Record<string, unknown> = {}) =>
@@ -94,7 +95,7 @@ t.test('with a per-service read, a failed batch reads back only the services it 
   const kernel = new FakeKernel(have)
   const serviceReads: string[][] = []
   const driver = {
-    restore: (lines: string[]) => kernel.restore(lines),
+    restoreOps: (ops: readonly Op[]) => kernel.restoreOps(ops),
     read: () => kernel.read(),
     readServices: async (services: Table['services']) => {
       const keys = services.map(serviceKey)

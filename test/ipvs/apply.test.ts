@@ -180,3 +180,59 @@ t.test('an add failing on an entry that exists with other attributes takes that 
   ])
   t.notOk(res.owned.has('tcp/192.0.2.100:80'))
 })
+
+/** A save that records each set it is given, and how many saves ran at once at most. */
+function recordingSave() {
+  const saved: string[][] = []
+  let running = 0
+  let most = 0
+  const save = async (owned: Set<string>) => {
+    most = Math.max(most, ++running)
+    await new Promise((resolve) => setImmediate(resolve))
+    saved.push([...owned].sort())
+    running--
+  }
+  return { saved, save, most: () => most }
+}
+
+t.test('save: a clean batch saves its owned set once, while ipvsadm runs', async (t) => {
+  const kernel = new FakeKernel()
+  const { saved, save } = recordingSave()
+  // The fake ipvsadm finishes only once the save has begun: the save is beside the process, not after it.
+  let began!: () => void
+  const saveBegan = new Promise<void>((resolve) => (began = resolve))
+  const restore = kernel.restore.bind(kernel)
+  kernel.restore = async (lines) => {
+    await saveBegan
+    return restore(lines)
+  }
+  const res = await applyPlan(kernel, diff(desired, kernel.table, new Set()), { services: [] }, new Set(), {
+    save: (owned) => { began(); return save(owned) },
+  })
+  t.same(saved, [[...res.owned].sort()], 'one save, of the result')
+  t.equal(res.owned.size, 6)
+})
+
+t.test('save: a failed line makes a second save, of what the kernel took; never two at once', async (t) => {
+  const kernel = new FakeKernel()
+  kernel.rules.push({ match: '-r 192.0.2.12:80', message: NOT_UNICAST })
+  const { saved, save, most } = recordingSave()
+  const res = await applyPlan(kernel, diff(desired, kernel.table, new Set()), { services: [] }, new Set(), { save })
+  t.equal(saved.length, 2)
+  t.equal(saved[0]!.length, 6, 'first the clean outcome, while ipvsadm ran')
+  t.same(saved[1], [...res.owned].sort(), 'then the outcome, without the failed real server')
+  t.notOk(saved[1]!.includes('tcp/192.0.2.100:80 -> 192.0.2.12:80'))
+  t.same(res.kernel, kernel.table)
+  t.equal(most(), 1)
+})
+
+t.test('save: ipvsadm killed and the read failing: the widened set is saved last, then the error', async (t) => {
+  const kernel = new FakeKernel()
+  kernel.timeoutAfter = 3
+  kernel.failReads = 1
+  const { saved, save, most } = recordingSave()
+  const err = await applyPlan(kernel, diff(desired, kernel.table, new Set()), { services: [] }, new Set(), { save }).catch((e: ApplyError) => e)
+  t.equal((err as ApplyError).code, 'LVS_ERR_IPVSADM_TIMEOUT')
+  t.same(saved.at(-1), ALL_KEYS)
+  t.equal(most(), 1)
+})

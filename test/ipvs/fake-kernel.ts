@@ -3,6 +3,7 @@
 import { parseSave } from '../../src/ipvs/parse.js'
 import { destinationKey, serviceKey, type Table } from '../../src/ipvs/model.js'
 import type { ApplyDriver } from '../../src/ipvs/apply.js'
+import { restoreLine, type Op } from '../../src/ipvs/commands.js'
 import { ERR_IPVSADM_FAILED, ERR_IPVSADM_TIMEOUT } from '../../src/errors.js'
 
 /** A line matching `match` fails with `message`; `abort` makes ipvsadm stop there (exit 2). */
@@ -24,6 +25,11 @@ export class FakeKernel implements ApplyDriver {
     this.table = structuredClone(table)
   }
 
+  restoreOps(ops: readonly Op[]) {
+    return this.restore(ops.map(restoreLine))
+  }
+
+  /** `ipvsadm -R` of these lines. */
   async restore(lines: string[]) {
     this.batches.push(lines)
     this.meanwhile?.()

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { nodeExec, type Exec } from '../../src/exec.js'
+import { inputText, nodeExec, type Exec } from '../../src/exec.js'
 import { Ipvsadm } from '../../src/ipvs/ipvsadm.js'
 
 const ok = (stdout = '') => ({ code: 0, stdout, stderr: '' })
@@ -33,7 +33,7 @@ t.test('other failures are LVS_ERR_IPVSADM_FAILED with the stderr; timeouts LVS_
 
 t.test('restore sends the lines on stdin to ipvsadm -R and reports code and stderr without throwing', async (t) => {
   const calls: Array<[string, string[], string | undefined]> = []
-  const exec: Exec = async (file, argv, o) => { calls.push([file, argv, await o.input]); return { code: 255, stdout: '', stderr: 'Service not defined\n' } }
+  const exec: Exec = async (file, argv, o) => { calls.push([file, argv, inputText(o.input)]); return { code: 255, stdout: '', stderr: 'Service not defined\n' } }
   const res = await new Ipvsadm({ exec, path: '/usr/sbin/ipvsadm' }).restore(['-A -t 192.0.2.1:80 -s rr', '-D -t 192.0.2.1:81'])
   t.same(calls, [['/usr/sbin/ipvsadm', ['-R'], '-A -t 192.0.2.1:80 -s rr\n-D -t 192.0.2.1:81\n']])
   t.same(res, { code: 255, stderr: 'Service not defined\n' })
