@@ -74,11 +74,13 @@ interface Seen { line: string; at: number; start: number; ok: boolean }
 const waiters: Array<{ match: (l: string) => boolean; resolve: (s: Seen) => void }> = []
 const processes: Array<{ argv: string[]; ms: number; lines: number }> = []
 const observedExec = (inner: Exec): Exec => async (file, argv, options) => {
+  // The input once, as text: an input of chunks is made as the process reads it, and can be read only once.
+  const input = inputText(options.input)
   const start = now()
-  const result = await inner(file, argv, options)
+  const result = await inner(file, argv, { ...options, input })
   const at = now()
   // A batch: `-R` with its lines on stdin, or one line run as the command itself (-A/-E/-D/-a/-e/-d).
-  const lines = argv[0] === '-R' ? inputText(options.input).split('\n').filter(Boolean) : CHANGE_COMMANDS.has(argv[0] ?? '') ? [argv.join(' ')] : []
+  const lines = argv[0] === '-R' ? input.split('\n').filter(Boolean) : CHANGE_COMMANDS.has(argv[0] ?? '') ? [argv.join(' ')] : []
   processes.push({ argv, ms: at - start, lines: lines.length })
   const ok = result.code === 0 && !result.stderr.trim()
   for (const line of lines) {
