@@ -1,12 +1,14 @@
-// A child process's stdin written by a thread of its own, so the child reads its whole input while Node's event loop
-// does other work (through Node's stream pipe, what the pipe does not hold waits for the loop's next turn):
+// A child process's stdin written while Node's event loop does other work (through Node's stream pipe, what the pipe
+// does not hold waits for the loop's next turn): what the pipe takes is written at once, from the loop; once it is
+// full, the rest by a thread of its own.
 //   feedOpen(done) -> [readFd, feeder]   a new pipe; the read end (close-on-exec: spawn dup2s it onto the child's
 //                                        stdin; close it here after the spawn) and the writer of its write end
-//   feedWrite(feeder, text)              queue a copy of `text` (UTF-8), written in order
+//   feedWrite(feeder, text)              write `text` (UTF-8) now as far as the pipe takes it; the rest (and all
+//                                        that follows) is queued for the thread, written in order
 //   feedEnd(feeder)                      no more: the write end is closed once the queue is written, then done()
 //                                        is called on the loop. Writing stops early (the rest dropped) when the
 //                                        reader is gone (EPIPE: the child exited or was killed).
-// Until done() the feeder holds the loop open; its thread is joined and freed after that.
+// Until done() the feeder holds the loop open; its thread, if one was needed, is joined and freed after that.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 typedef struct chunk {
   struct chunk *next;
   size_t length;
+  size_t written; // bytes of data already in the pipe
   char data[];
 } chunk_t;
 
@@ -29,8 +32,9 @@ typedef struct {
   uv_cond_t more;
   chunk_t *head, *tail; // queued, not yet written (under lock)
   int ended;            // feedEnd was called (under lock)
-  int fd;               // the write end (the thread's alone)
+  int fd;               // the write end: the loop's until the thread starts, then the thread's alone
   int started;          // the thread runs (the finalizer joins it)
+  int broken;           // a write found no reader (EPIPE): the rest is dropped
   napi_threadsafe_function done;
 } feeder_t;
 
@@ -39,9 +43,28 @@ typedef struct {
   feeder_t *feeder;
 } handle_t;
 
+// Writes what it can of `c`: 0 once all of it is in the pipe, EAGAIN when the pipe is full (a non-blocking write end),
+// EPIPE when no reader is left.
+static int write_chunk(int fd, chunk_t *c) {
+  while (c->written < c->length) {
+    ssize_t n = write(fd, c->data + c->written, c->length - c->written);
+    if (n > 0) c->written += (size_t)n;
+    else if (n < 0 && errno == EINTR) continue;
+    else return n < 0 && errno == EAGAIN ? EAGAIN : EPIPE;
+  }
+  return 0;
+}
+
+// The write end closed (the reader sees the end of its input), then done() on the loop; from either thread.
+static void feeder_done(feeder_t *f) {
+  close(f->fd);
+  napi_call_threadsafe_function(f->done, NULL, napi_tsfn_blocking);
+  napi_release_threadsafe_function(f->done, napi_tsfn_release);
+}
+
 static void feeder_run(void *arg) {
   feeder_t *f = arg;
-  int broken = 0;
+  int broken = f->broken;
   for (;;) {
     uv_mutex_lock(&f->lock);
     while (!f->head && !f->ended) uv_cond_wait(&f->more, &f->lock);
@@ -52,17 +75,10 @@ static void feeder_run(void *arg) {
     }
     uv_mutex_unlock(&f->lock);
     if (!c) break; // ended and drained
-    for (size_t done = 0; !broken && done < c->length;) {
-      ssize_t n = write(f->fd, c->data + done, c->length - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) broken = 1; // EPIPE: nobody reads any more
-      else done += (size_t)n;
-    }
+    if (!broken && write_chunk(f->fd, c) != 0) broken = 1; // EPIPE: nobody reads any more
     free(c);
   }
-  close(f->fd);
-  napi_call_threadsafe_function(f->done, NULL, napi_tsfn_blocking);
-  napi_release_threadsafe_function(f->done, napi_tsfn_release);
+  feeder_done(f);
 }
 
 // On the loop, after done() was called and released: the thread has finished.
@@ -114,6 +130,8 @@ static napi_value js_feed_open(napi_env env, napi_callback_info info) {
   // A pipe of up to 1 MiB (the unprivileged maximum): a reader that takes a page from a full pipe wakes the writer
   // for the next one, a round trip per page that a bigger pipe spares until it is full.
   fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+  // Written from the loop while the pipe takes it (no thread for an input the pipe holds), by the thread after.
+  fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
   f->fd = fds[1];
   uv_mutex_init(&f->lock);
   uv_cond_init(&f->more);
@@ -128,15 +146,6 @@ static napi_value js_feed_open(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "EIO", "feedOpen: no threadsafe function");
     return NULL;
   }
-  int err = uv_thread_create(&f->thread, feeder_run, f);
-  if (err) {
-    close(fds[0]);
-    close(fds[1]);
-    free(h);
-    napi_release_threadsafe_function(f->done, napi_tsfn_abort); // its finalizer frees f (no thread to join)
-    return lvs_fail(env, -err, "feedOpen: thread");
-  }
-  f->started = 1;
   h->feeder = f;
   napi_create_array_with_length(env, 2, &pair);
   napi_create_int32(env, fds[0], &fd);
@@ -171,7 +180,26 @@ static napi_value js_feed_write(napi_env env, napi_callback_info info) {
   if (!c) return lvs_fail(env, ENOMEM, "feedWrite");
   napi_get_value_string_utf8(env, argv[1], c->data, length + 1, &c->length);
   c->next = NULL;
-  feeder_push(h->feeder, c);
+  c->written = 0;
+  feeder_t *f = h->feeder;
+  if (!f->started) {
+    // What the pipe takes now, from here; the rest (the pipe full) to a thread of its own, with blocking writes.
+    int r = f->broken ? EPIPE : write_chunk(f->fd, c);
+    if (r != EAGAIN) {
+      f->broken = r == EPIPE; // nobody reads any more
+      free(c);
+      return NULL;
+    }
+    fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK);
+    if (uv_thread_create(&f->thread, feeder_run, f) != 0) {
+      // No thread: this and what follows written here, blocking (never a reader left with a cut line).
+      f->broken = write_chunk(f->fd, c) != 0;
+      free(c);
+      return NULL;
+    }
+    f->started = 1;
+  }
+  feeder_push(f, c);
   return NULL;
 }
 
@@ -186,7 +214,8 @@ static napi_value js_feed_end(napi_env env, napi_callback_info info) {
   }
   feeder_t *f = h->feeder;
   h->feeder = NULL;
-  feeder_push(f, NULL);
+  if (f->started) feeder_push(f, NULL);
+  else feeder_done(f); // all written from the loop: no thread
   return NULL;
 }
 

@@ -54,13 +54,14 @@ const openPipes = () => readdirSync('/proc/self/fd').filter((fd) => {
   }
 }).length
 
-t.test('an input longer than a pipe holds reaches the process while this thread is busy (written from the threadpool)', async (t) => {
+t.test('an input longer than a pipe holds reaches the process while this thread is busy (the rest written by a thread)', async (t) => {
   const file = join(t.testdir({}), 'input')
-  const input = 'x'.repeat(1_000_000)
+  const input = 'x'.repeat(3_000_000) // three times the feed's pipe (1 MiB): most of it by the feed's thread
   const fds = openPipes()
   const running = nodeExec('dd', [`of=${file}`, 'status=none'], { input, timeoutMs: 60_000 })
   // Hold this thread (no event loop turn) until the process has written the whole input to its file, at most 30 s:
-  // through Node's stream pipe only the first 64 KiB could reach it until the loop turned again.
+  // through Node's stream pipe only the first 64 KiB could reach it until the loop turned again, and only what the
+  // feed's pipe holds without its thread.
   const stop = Date.now() + 30_000
   let size = 0
   while (size < input.length && Date.now() < stop) size = statSync(file, { throwIfNoEntry: false })?.size ?? 0
@@ -95,4 +96,17 @@ t.test('an input of chunks: each is made after the process started, which reads 
   t.ok(sawFirst, 'the process had read the first chunk before the second was made')
   t.equal(fileSize(), 201_000)
   t.equal(openPipes(), fds, 'no descriptor left open')
+})
+
+// Threads of this process (/proc/self/task): the feed's own thread shows there while it runs.
+const threads = () => readdirSync('/proc/self/task').length
+
+t.test('an input the feed pipe holds is written at once, without a thread; a longer one starts one for the rest', async (t) => {
+  const before = threads()
+  const running = nodeExec('sh', ['-c', 'sleep 0.2; wc -c'], { input: ['x'.repeat(500_000), 'y'.repeat(100_000)], timeoutMs: 60_000 })
+  t.equal(threads(), before, 'no thread while the process has not read anything yet')
+  t.match(await running, { code: 0, stdout: /^600000\n$/ })
+  const long = nodeExec('sh', ['-c', 'sleep 0.2; wc -c'], { input: ['x'.repeat(3_000_000)], timeoutMs: 60_000 })
+  t.equal(threads(), before + 1, 'a thread for what the full pipe did not take')
+  t.match(await long, { code: 0, stdout: /^3000000\n$/ })
 })
