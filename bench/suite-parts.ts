@@ -52,6 +52,10 @@ export function lastJson<T>(stdout: string): T {
 
 const round = (x: number, digits = 0) => Number(x.toFixed(digits))
 function compare(name: string, value: number, unit: string, reference: { name: string; value: number }, better: 'higher' | 'lower', target?: { text: string; met: (ratio: number, value: number) => boolean }): Figure {
+  if (!(reference.value > 0 && Number.isFinite(reference.value))) {
+    // A reference that measured nothing (its program did not get going): nothing to compare with, no target met.
+    return { name, value, unit, reference, better, ...(target ? { target: { text: `${target.text} (the reference measured nothing)`, met: false } } : {}) }
+  }
   const ratio = round(value / reference.value, 3)
   return { name, value, unit, reference, ratio, better, ...(target ? { target: { text: target.text, met: target.met(ratio, value) } } : {}) }
 }

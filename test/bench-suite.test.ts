@@ -57,6 +57,11 @@ t.test("checks: our probes per core against keepalived's on the same servers; th
   t.notOk(fig(out.figures, /per CPU core, 1,000/).target, 'no target at 1,000')
   t.match(fig(out.figures, /per CPU core, 10,000/), { ratio: 1.333, target: { met: true } })
   t.equal(out.series!.probesPerCore!.length, 4, 'both checkers at both sizes, for the chart')
+  // keepalived counted no probe at 10,000 (it did not get going in the window): no ratio, and the target is not met.
+  const none = part('checks').parse(JSON.stringify({ keepalived: 'Keepalived v2.2.7', runs: [run('lvs-director', 10000, 8000, 1), { ...run('keepalived', 10000, 1, 1), probesPerSec: 0, probesPerCore: 0 }] }))
+  const f = fig(none.figures, /per CPU core, 10,000/)
+  t.equal(f.ratio, undefined, 'no ratio against nothing')
+  t.match(f.target, { met: false, text: /the reference measured nothing/ })
 })
 
 t.test('failover: our gaps against keepalived tuned and default; the target is 0.2 s and no worse than the tuned one', async (t) => {
