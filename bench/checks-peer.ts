@@ -42,7 +42,8 @@ export interface PeerRun {
 
 /**
  * Wait until the servers' accept rate holds: N per second reached (within 3%), or three seconds in a row no more
- * than 5% above the best second before them (the checker is at its limit). Bounded by `maxS`.
+ * than 5% above the best second before them (the checker is at its limit) once that best is 5% of N or more (a
+ * checker still starting, a few early probes then none, is not at a limit). Bounded by `maxS`.
  */
 async function steady(listeners: Listeners, n: number, maxS: number): Promise<number> {
   const t0 = performance.now()
@@ -55,7 +56,7 @@ async function steady(listeners: Listeners, n: number, maxS: number): Promise<nu
     const rate = now - last
     last = now
     if (rate >= n * 0.97) break
-    flat = rate <= best * 1.05 && rate > 0 ? flat + 1 : 0
+    flat = rate <= best * 1.05 && rate > 0 && best >= n * 0.05 ? flat + 1 : 0
     best = Math.max(best, rate)
     if (flat >= 3) break
   }
