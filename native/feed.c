@@ -34,7 +34,7 @@ typedef struct {
   int ended;            // feedEnd was called (under lock)
   int fd;               // the write end: the loop's until the thread starts, then the thread's alone
   int started;          // the thread runs (the finalizer joins it)
-  int broken;           // a write found no reader (EPIPE): the rest is dropped
+  int broken;           // a write found no reader (EPIPE): the rest is dropped (the fd's owner's, as fd)
   napi_threadsafe_function done;
 } feeder_t;
 
@@ -64,7 +64,6 @@ static void feeder_done(feeder_t *f) {
 
 static void feeder_run(void *arg) {
   feeder_t *f = arg;
-  int broken = f->broken;
   for (;;) {
     uv_mutex_lock(&f->lock);
     while (!f->head && !f->ended) uv_cond_wait(&f->more, &f->lock);
@@ -75,7 +74,7 @@ static void feeder_run(void *arg) {
     }
     uv_mutex_unlock(&f->lock);
     if (!c) break; // ended and drained
-    if (!broken && write_chunk(f->fd, c) != 0) broken = 1; // EPIPE: nobody reads any more
+    if (!f->broken && write_chunk(f->fd, c) != 0) f->broken = 1; // EPIPE: nobody reads any more
     free(c);
   }
   feeder_done(f);
