@@ -98,8 +98,10 @@ export function parseIcmp(family: Family, data: Buffer, source: string): IcmpMes
 
 interface Shared {
   family: Family
-  /** Undefined between an error (raw-socket closes the socket) and the next send, which opens a fresh one. */
+  /** Undefined between an error (the socket is then closed) and the next send, which opens a fresh one. */
   socket?: Socket
+  /** The rejections of the sends still queued on `socket`: a socket closed under them never calls them back. */
+  queued: Set<(err: Error) => void>
   endpoints: Map<number, (message: IcmpMessage) => void>
   mark: number
 }
@@ -120,18 +122,28 @@ export function createIcmpTransport(options: { random?: () => number } = {}): Ic
       const message = parseIcmp(family, data, source)
       if (message) entry.endpoints.get(message.id)?.(message)
     })
-    socket.on('error', () => {
-      if (entry.socket === socket) entry.socket = undefined
+    // raw-socket closes the socket on a poll error but not on a receive error: either way it is closed here, and
+    // the sends queued on it fail (the probes wait for their replies or timeouts as for any lost request).
+    socket.on('error', (err: Error) => {
+      if (entry.socket === socket) drop(entry, err)
     })
     entry.socket = socket
     entry.mark = 0
     return socket
   }
 
+  function drop(entry: Shared, err: Error): void {
+    entry.socket?.close()
+    entry.socket = undefined
+    const queued = [...entry.queued]
+    entry.queued.clear()
+    for (const reject of queued) reject(err)
+  }
+
   function entryFor(family: Family): Shared {
     let entry = shared.get(family)
     if (!entry) {
-      entry = { family, endpoints: new Map(), mark: 0 }
+      entry = { family, endpoints: new Map(), queued: new Set(), mark: 0 }
       socketOf(entry) // opened now, so a missing permission shows at open()
       shared.set(family, entry)
     }
@@ -155,6 +167,7 @@ export function createIcmpTransport(options: { random?: () => number } = {}): Ic
           const packet = echoRequest(family, id, seq & 0xffff)
           return new Promise<void>((resolve, reject) => {
             const socket = socketOf(entry)
+            entry.queued.add(reject)
             socket.send(
               packet,
               0,
@@ -167,7 +180,11 @@ export function createIcmpTransport(options: { random?: () => number } = {}): Ic
                   entry.mark = mark
                 }
               },
-              (err) => (err ? reject(err) : resolve()),
+              (err) => {
+                entry.queued.delete(reject)
+                if (err) reject(err)
+                else resolve()
+              },
             )
           })
         },
@@ -177,8 +194,7 @@ export function createIcmpTransport(options: { random?: () => number } = {}): Ic
           entry.endpoints.delete(id)
           if (entry.endpoints.size === 0 && shared.get(family) === entry) {
             shared.delete(family)
-            entry.socket?.close()
-            entry.socket = undefined
+            drop(entry, new Error('ICMP transport closed'))
           }
         },
       }

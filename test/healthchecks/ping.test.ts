@@ -53,6 +53,14 @@ t.test('a probe aborted before it starts is a timeout, and a non-address is a cl
   t.match(await checker.check({ address: 'not-an-ip', port: 0, protocol: 'tcp' }, new AbortController().signal), { ok: false, code: 'bad-address' })
 })
 
+t.test('a send still queued when its socket closes fails instead of waiting forever', async (t) => {
+  const ep = createIcmpTransport().open(4, () => {})
+  // raw-socket sends once the socket is writable, on a later turn of the loop: closing now drops the request.
+  const sent = ep.send('127.0.0.1', 1)
+  ep.close()
+  await t.rejects(sent, /ICMP transport closed/)
+})
+
 t.test('packets are built and parsed as the RFCs say', async (t) => {
   const req = echoRequest(4, 0x1234, 0xbeef)
   t.equal(req[0], 8)
