@@ -344,6 +344,14 @@ export const scenarios: Scenario[] = [
         await a.waitFor((l) => l.msg === 'role standby', 'dir-a back as standby', { timeoutMs: 120_000 })
         assert.ok(!(await holdsVip(lab, 'dir-a')), 'the returning director gave up the VIP its crash left')
         note('pair roles: dir-a back as standby; a planned switchover to it next')
+        // From here the client's connections leave from ports it has not used yet. Until now the probe's 50
+        // connections a second went round its ports every minute or so, and dir-a, standby meanwhile, holds for 15
+        // minutes what dir-b's sync daemon sent it of each: the real server dir-b first gave that client port. A
+        // connection whose SYN dir-b reschedules to another real server just before the switch, and whose next
+        // packet reaches dir-a just after it, would follow that stale entry to a real server that never saw its SYN
+        // and be reset: IPVS takes it before the handoff window could (CI at b31e289 lost a run to one). That is
+        // four-tuple reuse across the sync daemon's entries, for any IPVS pair, not the switchover this part proves.
+        await lab.ownClientPorts(1)
 
         // A planned switchover back: no request fails. A kept-alive connection opened on dir-b just before it (not
         // yet sent to dir-a by the sync daemon, which flushes every 2-3 s) goes on: in the handoff window dir-a passes

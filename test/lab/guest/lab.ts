@@ -17,9 +17,9 @@ export interface ExecOptions {
   input?: string
 }
 
-// Linux's default ephemeral range, and one above it for a scenario that must not share ports (ownClientPorts).
+// Linux's default ephemeral range, and two outside it for a scenario that must not share ports (ownClientPorts).
 const DEFAULT_PORT_RANGE = '32768 60999'
-const OWN_PORT_RANGE = '61000 65535'
+const OWN_PORT_RANGES = ['61000 65535', '10000 32767'] as const
 const EXPIRE_NODEST_CONN = 'net.ipv4.vs.expire_nodest_conn'
 
 /** A background program a scenario started; the lab stops it at reset if the scenario did not. */
@@ -312,10 +312,11 @@ export class Lab {
    * Gives the clients' connections from now to the next reset source ports no other scenario uses. A director's
    * connection table outlives the reset (IPVS has no flush of it): a scenario with thousands of connections leaves
    * entries, some synced from the other director and held for 15 minutes, that a later scenario's connection from the
-   * same port would reuse (its real server chosen before, not counted on the new service).
+   * same port would reuse (its real server chosen before, not counted on the new service). `set` 1 is a second
+   * range, for a part of a scenario that must not meet the entries of its own earlier parts.
    */
-  async ownClientPorts(): Promise<void> {
-    await Promise.all(byRole('client').map((c) => this.run(c.ns, ['sysctl', '-qw', `net.ipv4.ip_local_port_range=${OWN_PORT_RANGE}`])))
+  async ownClientPorts(set: 0 | 1 = 0): Promise<void> {
+    await Promise.all(byRole('client').map((c) => this.run(c.ns, ['sysctl', '-qw', `net.ipv4.ip_local_port_range=${OWN_PORT_RANGES[set]}`])))
   }
 
   /** Stops everything the lab started (end of the run). */
