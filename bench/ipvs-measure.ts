@@ -1,6 +1,7 @@
 // Timing tools of the IPVS programming benchmark: a raw process runner (the baseline: a plain spawn, no wrapper
 // code), an Exec that records how long each wrapper process took, and medians.
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import type { Exec } from '../src/exec.js'
 
@@ -29,6 +30,16 @@ export function runRaw(file: string, argv: string[], input?: string): Promise<Ra
     child.stdin.on('error', () => {}) // an early exit shows in code and stderr
     child.stdin.end(input ?? '')
   })
+}
+
+/**
+ * CPU time (user + system, ms) of this process's children that have ended and been waited for: cutime + cstime of
+ * /proc/self/stat, in 10 ms ticks. The difference around one run is what its processes computed, as opposed to
+ * how long they took (which includes waiting for a CPU).
+ */
+export function childrenCpuMs(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
+  return (Number(f[13]) + Number(f[14])) * 10
 }
 
 /** Like runRaw, but a non-zero exit or any stderr is an error (for the untimed set-up steps). */

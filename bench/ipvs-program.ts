@@ -19,7 +19,7 @@ import { restoreLine } from '../src/ipvs/commands.js'
 import { parseTable, serviceKey, type Service, type Table } from '../src/ipvs/model.js'
 import { loadOwned } from '../src/ipvs/owned.js'
 import { parseTableText } from '../src/table-file.js'
-import { median, medianPhases, mustRun, now, runRaw } from './ipvs-measure.js'
+import { childrenCpuMs, median, medianPhases, mustRun, now, runRaw } from './ipvs-measure.js'
 import { formatReport, type Report, type SizeResult } from './ipvs-report.js'
 import { BENCH_VIP, benchPort, benchRules, DIRECTOR_IP, benchTableInput, EXTRA_SERVER, rawExtraArgs, rawRestoreText } from './ipvs-rules.js'
 import { assertClean, BenchDirector, type Phases } from './ipvs-wrapper.js'
@@ -63,6 +63,8 @@ interface RunReport {
   phases?: Phases
   /** The wrapper's -R lines, as a set, equal the hand-written ones (order differs: the plan puts every -A first). */
   sameLines?: boolean
+  /** CPU time of the run's ipvsadm process (see childrenCpuMs). */
+  processCpuMs: number
 }
 
 let runCount = 0
@@ -80,17 +82,20 @@ async function runInNamespace(ns: string, method: 'raw' | 'wrapper', n: number, 
 /** The `--run` child: one run in this process's namespace, its report as the last line of stdout. */
 async function runOne(method: 'raw' | 'wrapper', n: number, statePath: string): Promise<RunReport> {
   if (method === 'raw') {
+    const cpu0 = childrenCpuMs()
     const run = await runRaw(IPVSADM, ['-R'], rawRestoreText(n))
     if (run.code !== 0 || run.stderr.trim()) throw new Error(`raw ipvsadm -R exited ${run.code}: ${run.stderr.slice(0, 500)}`)
-    return { ms: run.ms }
+    return { ms: run.ms, processCpuMs: childrenCpuMs() - cpu0 }
   }
   const table = parseTable(benchTableInput(n))
   const director = new BenchDirector(statePath)
   await director.warmUp(table)
+  const cpu0 = childrenCpuMs()
   const { phases, result } = await director.program(table)
+  const processCpuMs = childrenCpuMs() - cpu0
   assertClean(result, benchRules(n), `wrapper, ${n} services`)
   const sameLines = result.applied.map(restoreLine).sort().join('\n') === rawRestoreText(n).trim().split('\n').sort().join('\n')
-  return { ms: phases.total, phases, sameLines }
+  return { ms: phases.total, phases, sameLines, processCpuMs }
 }
 
 async function programSize(n: number, repeats: number, stateDir: string, reuse: boolean): Promise<{ size: SizeResult; table: Table }> {
@@ -107,6 +112,7 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
   const rules = benchRules(n)
   const raw: number[] = []
   const wrapper: number[] = []
+  const cpu = { raw: [] as number[], wrapper: [] as number[] }
   const phases: Phases[] = []
   let rawRules: string[] | undefined
   let checked = false
@@ -132,19 +138,20 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
       // the kernel's namespace clean-up work in the background of the next run).
       await mustRun(...ipvsadmIn(ns, ['-C']))
     }
+    cpu[method].push(run.processCpuMs)
     if (method === 'raw') raw.push(run.ms)
     else {
       wrapper.push(run.ms)
       phases.push(run.phases!)
       sameLines &&= run.sameLines === true
     }
-    const detail = run.phases ? ` (ipvsadm -R process ${sec(run.phases.process).toFixed(2)} s)` : ''
-    log(`${n} services: ${method === 'raw' ? 'raw ipvsadm -R' : 'wrapper'} ${sec(run.ms).toFixed(2)} s${detail}`)
+    const detail = `${run.phases ? `, ipvsadm -R process ${sec(run.phases.process).toFixed(2)} s` : ''}, its CPU ${sec(run.processCpuMs).toFixed(2)} s`
+    log(`${n} services: ${method === 'raw' ? 'raw ipvsadm -R' : 'wrapper'} ${sec(run.ms).toFixed(2)} s (${detail.slice(2)})`)
   }
   const size: SizeResult = {
     services: n, rules, validateMs, yamlMs, sameLines, kernelChecked: checked,
-    raw: { medianMs: median(raw), samplesMs: raw },
-    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
+    raw: { medianMs: median(raw), samplesMs: raw, processCpuMs: cpu.raw },
+    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, processCpuMs: cpu.wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
     ownMs: median(phases.map((p) => p.total - p.process)),
   }
@@ -193,6 +200,7 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   }
   const raw: number[] = []
   const wrapper: number[] = []
+  const cpu = { raw: [] as number[], wrapper: [] as number[] }
   const phases: Phases[] = []
   for (const [k, method] of alternating(changes).entries()) {
     const i = (k * 997 + 13) % n // a different service each time, spread over the table
@@ -229,8 +237,8 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   await director.stop()
   const timings = {
     tableRules: benchRules(n),
-    raw: { medianMs: median(raw), samplesMs: raw },
-    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
+    raw: { medianMs: median(raw), samplesMs: raw, processCpuMs: cpu.raw },
+    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, processCpuMs: cpu.wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
     ownMs: median(phases.map((p) => p.total - p.process)),
   }

@@ -1,9 +1,12 @@
 // Formats the IPVS programming benchmark's results: a markdown table for people, one JSON line for tools.
+import { median } from './ipvs-measure.js'
 
 /** Medians and samples of one method, in milliseconds. */
 export interface Timing {
   medianMs: number
   samplesMs: number[]
+  /** CPU time (user + system, 10 ms ticks) of the run's ipvsadm process, per sample: computing, not waiting. */
+  processCpuMs?: number[]
   /** Wrapper only: median milliseconds per phase (see ipvs-wrapper.ts Phases). */
   phasesMs?: Record<string, number>
 }
@@ -102,7 +105,10 @@ export function formatReport(r: Report): string {
   for (const z of r.sizes) {
     out.push(`${n(z.services)} services: raw ${z.raw.samplesMs.map(s).join(', ')}; wrapper ${z.wrapper.samplesMs.map(s).join(', ')}; ` +
       `not in the wrapper time: validating the table (parseTable) ${s(z.validateMs)}, ` +
-      `or from a YAML file as \`lvs-director apply FILE\` reads it (parse + parseTable) ${s(z.yamlMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.`)
+      `or from a YAML file as \`lvs-director apply FILE\` reads it (parse + parseTable) ${s(z.yamlMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.` +
+      (z.raw.processCpuMs?.length && z.wrapper.processCpuMs?.length
+        ? ` The ipvsadm -R process's own CPU time (user + system, median): raw ${s(median(z.raw.processCpuMs))}, wrapper ${s(median(z.wrapper.processCpuMs))}.`
+        : ''))
   }
   if (c) {
     const rp = c.oneShotReadProcesses
