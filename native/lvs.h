@@ -1,4 +1,4 @@
-// What the parts of the lvs_packet module share (native/packet.c, connect.c, ipvs.c, feed.c).
+// What the parts of the lvs_packet module share (native/packet.c, connect.c, ipvs.c, feed.c, memory.c).
 #ifndef LVS_H
 #define LVS_H
 #include <node_api.h>
@@ -15,6 +15,8 @@ void connect_init(napi_env env, napi_value exports);
 void ipvs_init(napi_env env, napi_value exports);
 // native/feed.c: a child's stdin written by a thread of its own.
 void feed_init(napi_env env, napi_value exports);
+// Adds mallocTrim to the module's exports (memory.c).
+void memory_init(napi_env env, napi_value exports);
 
 // A table of slots whose ids JavaScript holds: an id is slot + generation (20 bits above 32 of slot, so it stays an
 // exact integer in a double), and a slot's generation moves on when it is freed, so a stale id finds nothing.

@@ -272,6 +272,7 @@ static napi_value init(napi_env env, napi_value exports) {
   connect_init(env, exports);
   feed_init(env, exports);
   ipvs_init(env, exports);
+  memory_init(env, exports);
   return exports;
 }
 

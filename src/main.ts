@@ -200,6 +200,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     if (shared) followPair(shared, director, position)
     if (pair) await pair.start()
     armDrift(director, s.driftInterval * 1000, log, closers)
+    armMemoryTrim(closers)
     let url: string | undefined
     if (o.buildApi) {
       const https = s.api.tls ? { cert: readFileSync(s.api.tls.cert), key: readFileSync(s.api.tls.key) } : undefined
@@ -433,6 +434,20 @@ function armDrift(director: Director, everyMs: number, log: Logger, closers: Arr
     clearTimeout(timer)
   })
 }
+
+/**
+ * Hands the C allocator's free pages back to the system now (after the start-up's peak: the config, the first
+ * table and read) and every minute after (a reload's peak, the probes' bursts): glibc keeps freed chunks between
+ * live ones to itself. At 10,000 services x 4 real servers that is ~13 MB of RSS (bench/README.md, memory).
+ */
+function armMemoryTrim(closers: Array<() => Promise<unknown>>): void {
+  const trim = () => lvsPacket().mallocTrim()
+  trim()
+  const timer = setInterval(trim, MEMORY_TRIM_MS)
+  timer.unref()
+  closers.push(async () => clearInterval(timer))
+}
+const MEMORY_TRIM_MS = 60_000
 
 /**
  * Run the daemon in the foreground until SIGTERM/SIGINT: SIGHUP reloads; the first SIGTERM stops cleanly

@@ -1,7 +1,7 @@
-// The project's native module, native/packet.c, connect.c, ipvs.c and feed.c (build/Release/lvs_packet.node, built
+// The project's native module, native/packet.c, connect.c, ipvs.c, feed.c and memory.c (build/Release/lvs_packet.node, built
 // by `npm ci` with node-gyp as raw-socket is): the takeover's host changes done in-process (gratuitous ARP, VIP
 // addresses over rtnetlink), the engine of plain TCP connect checks, the IPVS table read over generic netlink, and
-// a child's stdin written by a thread of its own.
+// a child's stdin written by a thread of its own, and the C allocator's free memory handed back.
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -48,6 +48,8 @@ export interface LvsPacket {
   feedEnd(feeder: NativeFeeder): void
   /** The network namespace's IPVS table over generic netlink (native/ipvs.c); ENOENT when the kernel has no IPVS. */
   ipvsRead(): NativeIpvsService[]
+  /** glibc's malloc_trim(0) (native/memory.c): the allocator's free pages back to the system; true when some went. */
+  mallocTrim(): boolean
 }
 
 /** A virtual service as the kernel sends it over netlink: its numbers (include/uapi/linux/ip_vs.h), unmapped. */
