@@ -122,8 +122,8 @@ export function createIcmpTransport(options: { random?: () => number } = {}): Ic
       const message = parseIcmp(family, data, source)
       if (message) entry.endpoints.get(message.id)?.(message)
     })
-    // raw-socket closes the socket on a poll error but not on a receive error: either way it is closed here, and
-    // the sends queued on it fail (the probes wait for their replies or timeouts as for any lost request).
+    // raw-socket closes the socket on a poll error but not on a receive error: either way it is closed here, the
+    // sends queued on it fail with the error (as a send the kernel refused does), and the next send opens a new one.
     socket.on('error', (err: Error) => {
       if (entry.socket === socket) drop(entry, err)
     })
