@@ -61,7 +61,7 @@ async function kernelLines(ns: string): Promise<string[]> {
 interface RunReport {
   ms: number
   phases?: Phases
-  /** The wrapper's -R lines, as a set, equal the hand-written ones (order differs: the plan puts every -A first). */
+  /** The wrapper's -R lines, as a set, equal the hand-written ones. */
   sameLines?: boolean
   /** CPU time of the run's ipvsadm process (see childrenCpuMs). */
   processCpuMs: number

@@ -9,7 +9,13 @@ import { TableView } from './table-view.js'
 
 /** What reconciling would do, and what it leaves alone. */
 export interface Plan {
-  /** Ordered: service adds/edits, destination adds/edits, destination deletes, service deletes. */
+  /**
+   * Ordered: service by service, its add or edit and then its destinations' adds and edits; then destination
+   * deletes; then service deletes. A service's destinations right after it: `ipvsadm -R` adds each destination by
+   * looking its service up in the kernel's hash of services (256 chains), where a service just added is first in its
+   * chain; with every service first, each lookup of a 10,000-service table walks half a chain of ~40 (in the lab, the
+   * ipvsadm process's CPU time 11% over raw's at 10,000 services).
+   */
   ops: Op[]
   /** Kernel entries this director does not own and does not want: never touched. */
   foreign: string[]
@@ -53,8 +59,7 @@ export function diff(desired: Table, kernel: Table, owned: Owned, options: FullD
  */
 export function diffServices(desired: ServiceLookup, kernel: ServiceLookup, owned: Owned, keys: Iterable<string>, options: DiffOptions = {}): Plan {
   const plan: Plan = { ops: [], foreign: [], conflicts: [], adopted: [] }
-  const svcOps: Op[] = []
-  const destOps: Op[] = []
+  const changes: Op[] = []
   const destDeletes: Op[] = []
   const svcDeletes: Op[] = []
   const mine = (key: string) => owned.has(key)
@@ -69,8 +74,8 @@ export function diffServices(desired: ServiceLookup, kernel: ServiceLookup, owne
       continue
     }
     if (!have) {
-      svcOps.push({ kind: 'add-service', service: want })
-      for (const dest of want.destinations) destOps.push({ kind: 'add-dest', service: want, dest })
+      changes.push({ kind: 'add-service', service: want })
+      for (const dest of want.destinations) changes.push({ kind: 'add-dest', service: want, dest })
       continue
     }
     if (!mine(key)) {
@@ -80,19 +85,19 @@ export function diffServices(desired: ServiceLookup, kernel: ServiceLookup, owne
       }
       plan.adopted.push(key)
     }
-    if (!sameServiceAttrs(want, have)) svcOps.push({ kind: 'edit-service', service: want })
+    if (!sameServiceAttrs(want, have)) changes.push({ kind: 'edit-service', service: want })
     const haveDests = new Map(have.destinations.map((d) => [destinationKey(d), d]))
     for (const dest of want.destinations) {
       const dk = destinationKey(dest)
       const cur = haveDests.get(dk)
-      if (!cur) destOps.push({ kind: 'add-dest', service: want, dest })
+      if (!cur) changes.push({ kind: 'add-dest', service: want, dest })
       else {
         const dkey = entryKey(key, dk)
         if (!mine(dkey)) {
           if (!options.adopt) { plan.conflicts.push(dkey); continue }
           plan.adopted.push(dkey)
         }
-        if (!sameDestinationAttrs(dest, cur)) destOps.push({ kind: 'edit-dest', service: want, dest })
+        if (!sameDestinationAttrs(dest, cur)) changes.push({ kind: 'edit-dest', service: want, dest })
       }
     }
     const wantDests = new Set(want.destinations.map((d) => destinationKey(d)))
@@ -104,7 +109,7 @@ export function diffServices(desired: ServiceLookup, kernel: ServiceLookup, owne
       else plan.foreign.push(dkey)
     }
   }
-  plan.ops = [...svcOps, ...destOps, ...destDeletes, ...svcDeletes]
+  plan.ops = [...changes, ...destDeletes, ...svcDeletes]
   return plan
 }
 

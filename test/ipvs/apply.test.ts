@@ -62,8 +62,9 @@ t.test('a line that makes ipvsadm stop (exit 2): later lines are sent again, the
   t.equal(kernel.batches.length, 2)
   t.same(kernel.batches[1], [
     '-a -t 192.0.2.100:80 -r 192.0.2.13:80 -g -w 1',
+    '-A -u 192.0.2.100:5060 -s sh -p 900 --pe sip',
     '-a -u 192.0.2.100:5060 -r 192.0.2.21:5060 -g -w 1',
-  ], 'only the lines that never ran')
+  ], 'only the lines that never ran (a service, then its real servers)')
   t.same(res.failed.map((f) => f.key), ['tcp/192.0.2.100:80 -> 192.0.2.12:80'])
   t.same(res.kernel, kernel.table)
   t.equal(res.owned.size, 5)
@@ -144,8 +145,8 @@ t.test('an add that meets an entry another tool created meanwhile is not taken a
   kernel.meanwhile = () => kernel.run('-a -t 192.0.2.100:80 -r 192.0.2.12:80 -g -w 1')
   kernel.rules.push({ match: '-r 192.0.2.13:80', message: NOT_UNICAST })
   const plan = diff(desired, have, owned)
-  t.same(plan.ops.map(opKey), ['udp/192.0.2.100:5060', 'tcp/192.0.2.100:80 -> 192.0.2.12:80',
-    'tcp/192.0.2.100:80 -> 192.0.2.13:80', 'udp/192.0.2.100:5060 -> 192.0.2.21:5060'])
+  t.same(plan.ops.map(opKey), ['tcp/192.0.2.100:80 -> 192.0.2.12:80', 'tcp/192.0.2.100:80 -> 192.0.2.13:80',
+    'udp/192.0.2.100:5060', 'udp/192.0.2.100:5060 -> 192.0.2.21:5060'])
   const res = await applyPlan(kernel, plan, have, owned)
   t.notOk(res.owned.has('tcp/192.0.2.100:80 -> 192.0.2.12:80'), "the other tool's real server is not ours")
   t.ok(res.owned.has('udp/192.0.2.100:5060 -> 192.0.2.21:5060'), 'ours is')

@@ -24,6 +24,16 @@ t.test('an empty kernel gets the service first, then its real servers', async (t
   ])
 })
 
+t.test('two new services: each is followed by its own real servers (ipvsadm -R finds a service just added first in its hash chain)', async (t) => {
+  const plan = diff(table(web([three[0]]), web([three[1]], { port: 8080 })), table(), new Set())
+  t.same(lines(plan), [
+    '-A -t 192.0.2.100:80 -s wrr',
+    '-a -t 192.0.2.100:80 -r 192.0.2.11:80 -g -w 1',
+    '-A -t 192.0.2.100:8080 -s wrr',
+    '-a -t 192.0.2.100:8080 -r 192.0.2.12:8080 -g -w 1',
+  ])
+})
+
 t.test('the same table twice is an empty plan (idempotent)', async (t) => {
   const want = table(web(three))
   t.same(diff(want, want, ownedAll(want)).ops, [])
