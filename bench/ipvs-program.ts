@@ -145,8 +145,8 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
       phases.push(run.phases!)
       sameLines &&= run.sameLines === true
     }
-    const detail = `${run.phases ? `, ipvsadm -R process ${sec(run.phases.process).toFixed(2)} s` : ''}, its CPU ${sec(run.processCpuMs).toFixed(2)} s`
-    log(`${n} services: ${method === 'raw' ? 'raw ipvsadm -R' : 'wrapper'} ${sec(run.ms).toFixed(2)} s (${detail.slice(2)})`)
+    const processTime = run.phases ? `ipvsadm -R process ${sec(run.phases.process).toFixed(2)} s, ` : ''
+    log(`${n} services: ${method === 'raw' ? 'raw ipvsadm -R' : 'wrapper'} ${sec(run.ms).toFixed(2)} s (${processTime}its CPU ${sec(run.processCpuMs).toFixed(2)} s)`)
   }
   const size: SizeResult = {
     services: n, rules, validateMs, yamlMs, sameLines, kernelChecked: checked,
@@ -200,7 +200,6 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   }
   const raw: number[] = []
   const wrapper: number[] = []
-  const cpu = { raw: [] as number[], wrapper: [] as number[] }
   const phases: Phases[] = []
   for (const [k, method] of alternating(changes).entries()) {
     const i = (k * 997 + 13) % n // a different service each time, spread over the table
@@ -237,8 +236,8 @@ async function incremental(table: Table, director: BenchDirector, changes: numbe
   await director.stop()
   const timings = {
     tableRules: benchRules(n),
-    raw: { medianMs: median(raw), samplesMs: raw, processCpuMs: cpu.raw },
-    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, processCpuMs: cpu.wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
+    raw: { medianMs: median(raw), samplesMs: raw },
+    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
     ownMs: median(phases.map((p) => p.total - p.process)),
   }

@@ -438,7 +438,7 @@ function armDrift(director: Director, everyMs: number, log: Logger, closers: Arr
 /**
  * Hands the C allocator's free pages back to the system now (after the start-up's peak: the config, the first
  * table and read) and every minute after (a reload's peak, the probes' bursts): glibc keeps freed chunks between
- * live ones to itself. At 10,000 services x 4 real servers that is ~13 MB of RSS (bench/README.md, memory).
+ * live ones to itself. At 10,000 services x 4 real servers that is 8-13 MB of RSS (bench/README.md, memory).
  */
 function armMemoryTrim(closers: Array<() => Promise<unknown>>): void {
   const trim = () => lvsPacket().mallocTrim()
