@@ -1,7 +1,8 @@
 // Timing tools of the IPVS programming benchmark: a raw process runner (the baseline: a plain spawn, no wrapper
 // code), an Exec that records how long each wrapper process took, and medians.
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { performance } from 'node:perf_hooks'
 import type { Exec } from '../src/exec.js'
 
@@ -40,6 +41,45 @@ export function runRaw(file: string, argv: string[], input?: string): Promise<Ra
 export function childrenCpuMs(): number {
   const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
   return (Number(f[13]) + Number(f[14])) * 10
+}
+
+/** CPU time (user + system, ms) this process has used so far, all its threads together. */
+export function selfCpuMs(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
+
+/** CPU ticks (user + system, 10 ms each) this process's threads other than the main one have used so far. */
+function helperTicks(): number {
+  let ticks = 0
+  for (const tid of readdirSync('/proc/self/task')) {
+    if (tid === String(process.pid)) continue
+    try {
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      ticks += Number(f[11]) + Number(f[12])
+    } catch {
+      // the thread ended
+    }
+  }
+  return ticks
+}
+
+/**
+ * Waits until V8's helper threads (optimizing compiler, GC) and libuv's have been idle for `quietMs` (at most
+ * `maxMs`): what a warm-up started, such as compiling the functions it made hot, finishes before the timed run
+ * instead of during it, on a CPU the measured process needs. Returns the milliseconds waited.
+ */
+export async function settle(quietMs = 300, maxMs = 30_000): Promise<number> {
+  const start = now()
+  let last = helperTicks()
+  let quietSince = start
+  while (now() - quietSince < quietMs && now() - start < maxMs) {
+    await sleep(50)
+    const ticks = helperTicks()
+    if (ticks !== last) quietSince = now()
+    last = ticks
+  }
+  return now() - start
 }
 
 /** Like runRaw, but a non-zero exit or any stderr is an error (for the untimed set-up steps). */

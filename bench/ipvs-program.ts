@@ -19,7 +19,7 @@ import { restoreLine } from '../src/ipvs/commands.js'
 import { parseTable, serviceKey, type Service, type Table } from '../src/ipvs/model.js'
 import { loadOwned } from '../src/ipvs/owned.js'
 import { parseTableText } from '../src/table-file.js'
-import { childrenCpuMs, median, medianPhases, mustRun, now, runRaw } from './ipvs-measure.js'
+import { childrenCpuMs, median, medianPhases, mustRun, now, runRaw, selfCpuMs, settle } from './ipvs-measure.js'
 import { formatReport, type Report, type SizeResult } from './ipvs-report.js'
 import { BENCH_VIP, benchPort, benchRules, DIRECTOR_IP, benchTableInput, EXTRA_SERVER, rawExtraArgs, rawRestoreText } from './ipvs-rules.js'
 import { assertClean, BenchDirector, type Phases } from './ipvs-wrapper.js'
@@ -65,6 +65,8 @@ interface RunReport {
   sameLines?: boolean
   /** CPU time of the run's ipvsadm process (see childrenCpuMs). */
   processCpuMs: number
+  /** CPU time of the node process itself over the timed run (all its threads). */
+  selfCpuMs: number
 }
 
 let runCount = 0
@@ -82,20 +84,27 @@ async function runInNamespace(ns: string, method: 'raw' | 'wrapper', n: number, 
 /** The `--run` child: one run in this process's namespace, its report as the last line of stdout. */
 async function runOne(method: 'raw' | 'wrapper', n: number, statePath: string): Promise<RunReport> {
   if (method === 'raw') {
+    const text = rawRestoreText(n)
+    await settle()
     const cpu0 = childrenCpuMs()
-    const run = await runRaw(IPVSADM, ['-R'], rawRestoreText(n))
+    const self0 = selfCpuMs()
+    const run = await runRaw(IPVSADM, ['-R'], text)
+    const selfCpu = selfCpuMs() - self0
     if (run.code !== 0 || run.stderr.trim()) throw new Error(`raw ipvsadm -R exited ${run.code}: ${run.stderr.slice(0, 500)}`)
-    return { ms: run.ms, processCpuMs: childrenCpuMs() - cpu0 }
+    return { ms: run.ms, processCpuMs: childrenCpuMs() - cpu0, selfCpuMs: selfCpu }
   }
   const table = parseTable(benchTableInput(n))
   const director = new BenchDirector(statePath)
   await director.warmUp(table)
+  await settle()
   const cpu0 = childrenCpuMs()
+  const self0 = selfCpuMs()
   const { phases, result } = await director.program(table)
+  const selfCpu = selfCpuMs() - self0
   const processCpuMs = childrenCpuMs() - cpu0
   assertClean(result, benchRules(n), `wrapper, ${n} services`)
   const sameLines = result.applied.map(restoreLine).sort().join('\n') === rawRestoreText(n).trim().split('\n').sort().join('\n')
-  return { ms: phases.total, phases, sameLines, processCpuMs }
+  return { ms: phases.total, phases, sameLines, processCpuMs, selfCpuMs: selfCpu }
 }
 
 async function programSize(n: number, repeats: number, stateDir: string, reuse: boolean): Promise<{ size: SizeResult; table: Table }> {
@@ -113,6 +122,7 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
   const raw: number[] = []
   const wrapper: number[] = []
   const cpu = { raw: [] as number[], wrapper: [] as number[] }
+  const self = { raw: [] as number[], wrapper: [] as number[] }
   const phases: Phases[] = []
   let rawRules: string[] | undefined
   let checked = false
@@ -139,6 +149,7 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
       await mustRun(...ipvsadmIn(ns, ['-C']))
     }
     cpu[method].push(run.processCpuMs)
+    self[method].push(run.selfCpuMs)
     if (method === 'raw') raw.push(run.ms)
     else {
       wrapper.push(run.ms)
@@ -146,12 +157,12 @@ async function programSize(n: number, repeats: number, stateDir: string, reuse: 
       sameLines &&= run.sameLines === true
     }
     const processTime = run.phases ? `ipvsadm -R process ${sec(run.phases.process).toFixed(2)} s, ` : ''
-    log(`${n} services: ${method === 'raw' ? 'raw ipvsadm -R' : 'wrapper'} ${sec(run.ms).toFixed(2)} s (${processTime}its CPU ${sec(run.processCpuMs).toFixed(2)} s)`)
+    log(`${n} services: ${method === 'raw' ? 'raw ipvsadm -R' : 'wrapper'} ${sec(run.ms).toFixed(2)} s (${processTime}its CPU ${sec(run.processCpuMs).toFixed(2)} s; node's own ${sec(run.selfCpuMs).toFixed(2)} s)`)
   }
   const size: SizeResult = {
     services: n, rules, validateMs, yamlMs, sameLines, kernelChecked: checked,
-    raw: { medianMs: median(raw), samplesMs: raw, processCpuMs: cpu.raw },
-    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, processCpuMs: cpu.wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
+    raw: { medianMs: median(raw), samplesMs: raw, processCpuMs: cpu.raw, selfCpuMs: self.raw },
+    wrapper: { medianMs: median(wrapper), samplesMs: wrapper, processCpuMs: cpu.wrapper, selfCpuMs: self.wrapper, phasesMs: medianPhases(phases as unknown as Array<Record<string, number>>) },
     ratio: median(wrapper) / median(raw),
     ownMs: median(phases.map((p) => p.total - p.process)),
   }

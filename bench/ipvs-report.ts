@@ -7,6 +7,8 @@ export interface Timing {
   samplesMs: number[]
   /** CPU time (user + system, 10 ms ticks) of the run's ipvsadm process, per sample: computing, not waiting. */
   processCpuMs?: number[]
+  /** CPU time of the benchmark's node process itself over the timed run, per sample (all its threads). */
+  selfCpuMs?: number[]
   /** Wrapper only: median milliseconds per phase (see ipvs-wrapper.ts Phases). */
   phasesMs?: Record<string, number>
 }
@@ -108,6 +110,9 @@ export function formatReport(r: Report): string {
       `or from a YAML file as \`lvs-director apply FILE\` reads it (parse + parseTable) ${s(z.yamlMs)}; same rules as raw: ${z.sameLines ? 'yes' : 'NO'}; kernel tables compared: ${z.kernelChecked ? 'equal' : 'not compared'}.` +
       (z.raw.processCpuMs?.length && z.wrapper.processCpuMs?.length
         ? ` The ipvsadm -R process's own CPU time (user + system, median): raw ${s(median(z.raw.processCpuMs))}, wrapper ${s(median(z.wrapper.processCpuMs))}.`
+        : '') +
+      (z.raw.selfCpuMs?.length && z.wrapper.selfCpuMs?.length
+        ? ` The node process's own CPU time beside it (all threads, median): raw ${s(median(z.raw.selfCpuMs))}, wrapper ${s(median(z.wrapper.selfCpuMs))}.`
         : ''))
   }
   if (c) {
