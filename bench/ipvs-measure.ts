@@ -33,20 +33,35 @@ export function runRaw(file: string, argv: string[], input?: string): Promise<Ra
   })
 }
 
+/** The fields of a /proc stat file after the command name (the state is [0]; utime [11], cutime [13]). */
+function statFields(path: string): string[] {
+  const text = readFileSync(path, 'utf8')
+  return text.slice(text.lastIndexOf(') ') + 2).split(' ')
+}
+
 /**
  * CPU time (user + system, ms) of this process's children that have ended and been waited for: cutime + cstime of
  * /proc/self/stat, in 10 ms ticks. The difference around one run is what its processes computed, as opposed to
  * how long they took (which includes waiting for a CPU).
  */
-export function childrenCpuMs(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
+function childrenCpuMs(): number {
+  const f = statFields('/proc/self/stat')
   return (Number(f[13]) + Number(f[14])) * 10
 }
 
 /** CPU time (user + system, ms) this process has used so far, all its threads together. */
-export function selfCpuMs(): number {
+function selfCpuMs(): number {
   const { user, system } = process.cpuUsage()
   return (user + system) / 1000
+}
+
+/** CPU time (ms) used while `fn` ran: by its ended child processes (childrenCpuMs), and by this process itself. */
+export async function cpuAround<T>(fn: () => Promise<T>): Promise<{ value: T; processCpuMs: number; selfCpuMs: number }> {
+  const children0 = childrenCpuMs()
+  const self0 = selfCpuMs()
+  const value = await fn()
+  const selfCpu = selfCpuMs() - self0
+  return { value, processCpuMs: childrenCpuMs() - children0, selfCpuMs: selfCpu }
 }
 
 /** CPU ticks (user + system, 10 ms each) this process's threads other than the main one have used so far. */
@@ -55,7 +70,7 @@ function helperTicks(): number {
   for (const tid of readdirSync('/proc/self/task')) {
     if (tid === String(process.pid)) continue
     try {
-      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      const f = statFields(`/proc/self/task/${tid}/stat`)
       ticks += Number(f[11]) + Number(f[12])
     } catch {
       // the thread ended
@@ -67,9 +82,9 @@ function helperTicks(): number {
 /**
  * Waits until V8's helper threads (optimizing compiler, GC) and libuv's have been idle for `quietMs` (at most
  * `maxMs`): what a warm-up started, such as compiling the functions it made hot, finishes before the timed run
- * instead of during it, on a CPU the measured process needs. Returns the milliseconds waited.
+ * instead of during it, on a CPU the measured process needs.
  */
-export async function settle(quietMs = 300, maxMs = 30_000): Promise<number> {
+export async function settle(quietMs = 300, maxMs = 30_000): Promise<void> {
   const start = now()
   let last = helperTicks()
   let quietSince = start
@@ -79,7 +94,6 @@ export async function settle(quietMs = 300, maxMs = 30_000): Promise<number> {
     if (ticks !== last) quietSince = now()
     last = ticks
   }
-  return now() - start
 }
 
 /** Like runRaw, but a non-zero exit or any stderr is an error (for the untimed set-up steps). */

@@ -19,7 +19,7 @@ import { restoreLine } from '../src/ipvs/commands.js'
 import { parseTable, serviceKey, type Service, type Table } from '../src/ipvs/model.js'
 import { loadOwned } from '../src/ipvs/owned.js'
 import { parseTableText } from '../src/table-file.js'
-import { childrenCpuMs, median, medianPhases, mustRun, now, runRaw, selfCpuMs, settle } from './ipvs-measure.js'
+import { cpuAround, median, medianPhases, mustRun, now, runRaw, settle } from './ipvs-measure.js'
 import { formatReport, type Report, type SizeResult } from './ipvs-report.js'
 import { BENCH_VIP, benchPort, benchRules, DIRECTOR_IP, benchTableInput, EXTRA_SERVER, rawExtraArgs, rawRestoreText } from './ipvs-rules.js'
 import { assertClean, BenchDirector, type Phases } from './ipvs-wrapper.js'
@@ -86,25 +86,18 @@ async function runOne(method: 'raw' | 'wrapper', n: number, statePath: string): 
   if (method === 'raw') {
     const text = rawRestoreText(n)
     await settle()
-    const cpu0 = childrenCpuMs()
-    const self0 = selfCpuMs()
-    const run = await runRaw(IPVSADM, ['-R'], text)
-    const selfCpu = selfCpuMs() - self0
+    const { value: run, processCpuMs, selfCpuMs } = await cpuAround(() => runRaw(IPVSADM, ['-R'], text))
     if (run.code !== 0 || run.stderr.trim()) throw new Error(`raw ipvsadm -R exited ${run.code}: ${run.stderr.slice(0, 500)}`)
-    return { ms: run.ms, processCpuMs: childrenCpuMs() - cpu0, selfCpuMs: selfCpu }
+    return { ms: run.ms, processCpuMs, selfCpuMs }
   }
   const table = parseTable(benchTableInput(n))
   const director = new BenchDirector(statePath)
   await director.warmUp(table)
   await settle()
-  const cpu0 = childrenCpuMs()
-  const self0 = selfCpuMs()
-  const { phases, result } = await director.program(table)
-  const selfCpu = selfCpuMs() - self0
-  const processCpuMs = childrenCpuMs() - cpu0
+  const { value: { phases, result }, processCpuMs, selfCpuMs } = await cpuAround(() => director.program(table))
   assertClean(result, benchRules(n), `wrapper, ${n} services`)
   const sameLines = result.applied.map(restoreLine).sort().join('\n') === rawRestoreText(n).trim().split('\n').sort().join('\n')
-  return { ms: phases.total, phases, sameLines, processCpuMs, selfCpuMs: selfCpu }
+  return { ms: phases.total, phases, sameLines, processCpuMs, selfCpuMs }
 }
 
 async function programSize(n: number, repeats: number, stateDir: string, reuse: boolean): Promise<{ size: SizeResult; table: Table }> {
