@@ -29,7 +29,7 @@ export function fakeIpvsadm(): { exec: Exec; calls: Map<string, number>; rules()
   const exec: Exec = async (_file, argv, options) => {
     calls.set(argv[0] ?? '', (calls.get(argv[0] ?? '') ?? 0) + 1)
     if (argv[0] === '-R') {
-      for (const line of (await inputText(options.input)).split('\n')) if (line) apply(line)
+      for (const line of inputText(options.input).split('\n')) if (line) apply(line)
       return ok()
     }
     if (CHANGE_COMMANDS.has(argv[0] ?? '')) {

@@ -75,7 +75,7 @@ const waiters: Array<{ match: (l: string) => boolean; resolve: (s: Seen) => void
 const processes: Array<{ argv: string[]; ms: number; lines: number }> = []
 const observedExec = (inner: Exec): Exec => async (file, argv, options) => {
   // The input once, as text: an input of chunks is made as the process reads it, and can be read only once.
-  const input = await inputText(options.input)
+  const input = inputText(options.input)
   const start = now()
   const result = await inner(file, argv, { ...options, input })
   const at = now()

@@ -7,7 +7,7 @@ import { applyRecorded, type OwnedRecorder } from '../src/ipvs/apply-recorded.js
 import { restoreText } from '../src/ipvs/commands.js'
 import { diff, diffServices, type ServiceLookup } from '../src/ipvs/diff.js'
 import { nodeExec } from '../src/exec.js'
-import { Ipvsadm, type StartedRestore } from '../src/ipvs/ipvsadm.js'
+import { Ipvsadm } from '../src/ipvs/ipvsadm.js'
 import { netlinkReader } from '../src/ipvs/netlink-read.js'
 import type { Table } from '../src/ipvs/model.js'
 import { loadOwned, OwnedStore, saveOwned, type Owned } from '../src/ipvs/owned.js'
@@ -24,9 +24,9 @@ export interface Phases {
   diff: number
   /** applyPlan up to the restore call: building the -R lines (and, for applyPlan, copying the owned set). */
   lines: number
-  /** The restore call: spawning ipvsadm -R (unless it was started ahead), feeding it, waiting for its exit. */
+  /** The restore call: joining the lines, spawning ipvsadm -R, feeding it, waiting for its exit. */
   restore: number
-  /** The process, spawn to exit (a process started ahead counts from its start: total - process is time outside it). */
+  /** Of `restore`, the process alone (spawn to exit). */
   process: number
   /** After the restore: the new kernel view and owned set, worked out and saved beside the process (what is left). */
   post: number
@@ -70,24 +70,16 @@ export class BenchDirector {
     }
   }
 
-  /**
-   * A fresh director programs `desired` as `lvs-director apply` does: starts its ipvsadm -R, reads the state file
-   * (none) and the kernel, diffs, feeds the process, saves.
-   */
+  /** A fresh director programs `desired`: no state file, reads the kernel, diffs, applies, saves. */
   async program(desired: Table): Promise<{ phases: Phases; result: ApplyResult }> {
     await rm(this.statePath, { force: true })
     const t0 = now()
-    const restore = this.ipvs.startRestore()
-    try {
-      const owned = await loadOwned(this.statePath)
-      const t1 = now()
-      const kernel = await this.ipvs.read()
-      const t2 = now()
-      const { phases, result } = await this.change(desired, kernel, owned, restore)
-      return { phases: { ...phases, loadOwned: t1 - t0, read: t2 - t1, total: phases.total + (t2 - t0) }, result }
-    } finally {
-      await restore.close()
-    }
+    const owned = await loadOwned(this.statePath)
+    const t1 = now()
+    const kernel = await this.ipvs.read()
+    const t2 = now()
+    const { phases, result } = await this.change(desired, kernel, owned)
+    return { phases: { ...phases, loadOwned: t1 - t0, read: t2 - t1, total: phases.total + (t2 - t0) }, result }
   }
 
   /** Become a running director holding `kernel` (after program): index the view, open the state file (untimed). */
@@ -129,12 +121,12 @@ export class BenchDirector {
     return { phases: phasesOf(marks, t0, t1, saveStart ?? t3, t3), result }
   }
 
-  #driver(marks: { restoreStart: number; restoreEnd: number; process: number }, restore: Pick<Ipvsadm, 'restoreOps'> = this.ipvs): ApplyDriver {
+  #driver(marks: { restoreStart: number; restoreEnd: number; process: number }): ApplyDriver {
     return {
       restoreOps: async (ops) => {
         marks.restoreStart = now()
         const before = this.processes.length
-        const res = await restore.restoreOps(ops)
+        const res = await this.ipvs.restoreOps(ops)
         marks.restoreEnd = now()
         marks.process = this.processes.slice(before).reduce((sum, p) => sum + p.ms, 0)
         return res
@@ -144,13 +136,13 @@ export class BenchDirector {
   }
 
   /** The one-shot path (`lvs-director apply`) with a known kernel view and owned set: whole diff, applyPlan, snapshot. */
-  async change(desired: Table, kernel: Table, owned: Owned, restore?: StartedRestore): Promise<{ phases: Phases; result: ApplyResult }> {
+  async change(desired: Table, kernel: Table, owned: Owned): Promise<{ phases: Phases; result: ApplyResult }> {
     const marks = { restoreStart: 0, restoreEnd: 0, process: 0 }
     const t0 = now()
     const plan = diff(desired, kernel, owned)
     const t1 = now()
     // As `lvs-director apply`: the owned set is saved beside the process (its wait, if any, is in `post`).
-    const result = await applyPlan(this.#driver(marks, restore), plan, kernel, owned, { save: (next) => saveOwned(this.statePath, next) })
+    const result = await applyPlan(this.#driver(marks), plan, kernel, owned, { save: (next) => saveOwned(this.statePath, next) })
     const t2 = now()
     return { phases: phasesOf(marks, t0, t1, t2, t2), result }
   }

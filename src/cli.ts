@@ -11,7 +11,7 @@ import { restoreLine } from './ipvs/commands.js'
 import { diff } from './ipvs/diff.js'
 import { nodeExec } from './exec.js'
 import { formatListing, mergeListings } from './ipvs/format.js'
-import { Ipvsadm, type StartedRestore } from './ipvs/ipvsadm.js'
+import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { netlinkReader } from './ipvs/netlink-read.js'
 import { DEFAULT_OWNED_PATH, loadOwnedState, saveOwned } from './ipvs/owned.js'
 import { loadConfig } from './config/load.js'
@@ -49,10 +49,7 @@ function ipvsadm(o: Common): Ipvsadm {
   return new Ipvsadm({ exec: nodeExec, path: o.ipvsadm, timeoutMs: o.timeout * 1000, exists: existsSync, netlink: netlinkReader() })
 }
 
-/** The options of `lvs-director apply`. */
-type ApplyOptions = Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }
-
-async function apply(file: string, o: ApplyOptions): Promise<number> {
+async function apply(file: string, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {
   const desired = staticTable((await loadConfig(file)).services) // a bad file stops here, before any process runs
   // A running director holds the state directory: apply beside it would lose its writes.
   const lock = o.dryRun ? undefined : await lockDir(dirname(o.state))
@@ -63,20 +60,10 @@ async function apply(file: string, o: ApplyOptions): Promise<number> {
   }
 }
 
-async function applyLocked(desired: Table, o: ApplyOptions): Promise<number> {
-  const ipvs = ipvsadm(o)
-  // The batch's ipvsadm -R starts now and takes its lines after the read and diff: its start-up costs nothing.
-  const restore = o.dryRun ? undefined : ipvs.startRestore()
-  try {
-    return await applyWith(ipvs, restore, desired, o)
-  } finally {
-    await restore?.close()
-  }
-}
-
-async function applyWith(ipvs: Ipvsadm, restore: StartedRestore | undefined, desired: Table, o: ApplyOptions): Promise<number> {
+async function applyLocked(desired: Table, o: Common & { dryRun?: boolean; state: string; adopt?: boolean; json?: boolean }): Promise<number> {
   const { owned, warnings } = await loadOwnedState(o.state)
   for (const w of warnings) warn(`lvs-director: warning: ${w}`)
+  const ipvs = ipvsadm(o)
   let kernel: SavedTable
   try {
     kernel = await ipvs.read()
@@ -89,7 +76,7 @@ async function applyWith(ipvs: Ipvsadm, restore: StartedRestore | undefined, des
   const plan = diff(desired, kernel, owned, { adopt: o.adopt })
   plan.foreign.push(...(kernel.skipped ?? [])) // other protocols' services (sctp, icmp): another tool's
   for (const key of plan.conflicts) warn(coded(new ERR_NOT_OWNED(`${key} (exists, not created by this director; --adopt takes it over)`)))
-  if (!restore) { // --dry-run: the plan, printed
+  if (o.dryRun) {
     if (o.json) say(JSON.stringify({ lines: plan.ops.map(restoreLine), foreign: plan.foreign, conflicts: plan.conflicts, adopted: plan.adopted }))
     else {
       for (const op of plan.ops) say(restoreLine(op))
@@ -101,7 +88,7 @@ async function applyWith(ipvs: Ipvsadm, restore: StartedRestore | undefined, des
     // One-shot: it has read the whole table already, so a failed batch is read back whole too (no per-service reads).
     // The owned set is saved as applyPlan says (beside the process; after ipvsadm and the read failed, every entry
     // we may have created).
-    ? await applyPlan({ restoreOps: (ops) => restore.restoreOps(ops), read: () => ipvs.read() }, plan, kernel, owned, { save: (next) => saveOwned(o.state, next) })
+    ? await applyPlan({ restoreOps: (ops) => ipvs.restoreOps(ops), read: () => ipvs.read() }, plan, kernel, owned, { save: (next) => saveOwned(o.state, next) })
     : undefined
   const failed = result?.failed ?? []
   if (o.json) {

@@ -19,10 +19,9 @@ export interface ExecResult {
 export interface ExecOptions {
   /**
    * Written to stdin, which is then closed. Chunks of an iterable are made after the process started, while it
-   * reads the first (see fedStdin). A promise is written when it resolves: the process starts at once and waits
-   * for its input (a rejected one closes stdin empty). @default ''
+   * reads the first (see fedStdin). @default ''
    */
-  input?: Input
+  input?: string | Iterable<string>
   /** Deadline in ms, after which the process is killed. @default no deadline */
   timeoutMs?: number
   /** Kills the process as the deadline does. */
@@ -38,9 +37,6 @@ export interface ExecOptions {
   cwd?: string
   env?: NodeJS.ProcessEnv
 }
-
-/** What a process reads on stdin: text, chunks made while it reads, or either of them later. */
-export type Input = string | Iterable<string> | Promise<string | Iterable<string>>
 
 /** Runs `file` with `argv` (never through a shell); rejects only when the process cannot start (ENOENT...). */
 export type Exec = (file: string, argv: string[], options: ExecOptions) => Promise<ExecResult>
@@ -70,11 +66,8 @@ function collector(max: number) {
 /** A Linux pipe's capacity: an input up to this size is all in the pipe the moment it is written. */
 const PIPE_CAPACITY = 65536
 
-/** The whole text of an input (an iterable's chunks joined; a promise's once it resolves). */
-export function inputText(input: string | Iterable<string> | undefined): string
-export function inputText(input: Input | undefined): string | Promise<string>
-export function inputText(input: Input | undefined): string | Promise<string> {
-  if (input instanceof Promise) return input.then((i) => inputText(i))
+/** The whole text of an input (an iterable's chunks joined). */
+export function inputText(input: string | Iterable<string> | undefined): string {
   return typeof input === 'string' ? input : [...(input ?? [])].join('')
 }
 
@@ -84,7 +77,7 @@ export function inputText(input: Input | undefined): string | Promise<string> {
  * a 50,000-line restore, working out the table it will leave); through Node's stream pipe, what the pipe does not
  * hold would wait for this thread's next loop turn. Undefined without the native module.
  */
-function fedStdin(input: Input): { fd: number; feeder: NativeFeeder; done: Promise<void> } | undefined {
+function fedStdin(input: string | Iterable<string>): { fd: number; feeder: NativeFeeder; done: Promise<void> } | undefined {
   if (typeof input === 'string' && input.length <= PIPE_CAPACITY) return undefined
   try {
     let opened: [number, NativeFeeder] | undefined
@@ -112,15 +105,11 @@ export const nodeExec: Exec = (file, argv, options) =>
     if (fed) {
       // Made and queued after the start: the process reads the first chunk while the next is made. A process that
       // never started, or is gone, leaves no reader: the feeder drops the rest (EPIPE) and ends.
-      const feed = (chunks: string | Iterable<string>) => {
-        try {
-          if (child.pid !== undefined) for (const chunk of typeof chunks === 'string' ? [chunks] : chunks) lvsPacket().feedWrite(fed.feeder, chunk)
-        } finally {
-          lvsPacket().feedEnd(fed.feeder)
-        }
+      try {
+        if (child.pid !== undefined) for (const chunk of typeof input === 'string' ? [input] : input) lvsPacket().feedWrite(fed.feeder, chunk)
+      } finally {
+        lvsPacket().feedEnd(fed.feeder)
       }
-      if (input instanceof Promise) input.then(feed, () => feed(''))
-      else feed(input)
     }
     // Settled once the feed's thread is done too: nothing of this run is left open.
     const fedDone = fed?.done ?? Promise.resolve()
@@ -172,9 +161,5 @@ export const nodeExec: Exec = (file, argv, options) =>
     // A program that exits before reading all of stdin makes the write fail with EPIPE: its exit says why.
     child.stdin?.on('error', () => {})
     if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) deadline = setTimeout(kill, options.timeoutMs)
-    if (!fed) {
-      // Through Node's pipe (a short text, or no native module); a promised input when it comes.
-      if (input instanceof Promise) input.then((i) => child.stdin?.end(inputText(i)), () => child.stdin?.end())
-      else child.stdin?.end(inputText(input))
-    }
+    child.stdin?.end(inputText(input)) // (a fed stdin is written already)
   })

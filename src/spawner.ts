@@ -83,19 +83,16 @@ export function createSpawner(o: SpawnerOptions = {}): Spawner {
     if (c.connected) c.send(m)
   }
 
-  // A promised input is awaited here, then sent whole: the helper starts the process when the text is known.
-  const exec: Exec = async (file, argv, options) => run(file, argv, options, await inputText(options.input))
-
-  const run = (file: string, argv: string[], options: ExecOptions, text: string) =>
+  const exec: Exec = (file, argv, options) =>
     new Promise<ExecResult>((resolve, reject) => {
       if (closed) return reject(Object.assign(new Error('the spawner is closed'), { code: 'ESPAWNER' }))
       const c = (child ??= start())
       const id = nextId++
-      const { input: _, signal, ...rest } = options
+      const { input, signal, ...rest } = options
       const abort = () => send(c, { kind: 'abort', id })
       const done = () => signal?.removeEventListener('abort', abort)
       pending.set(id, { resolve, reject, done })
-      send(c, { kind: 'run', id, file, argv: [...argv], options: rest, input: text })
+      send(c, { kind: 'run', id, file, argv: [...argv], options: rest, input: inputText(input) })
       signal?.addEventListener('abort', abort, { once: true })
       if (signal?.aborted) abort()
     })

@@ -5,8 +5,7 @@ import t from 'tap'
 import { nodeExec } from '../src/exec.js'
 import { alive, readPids, waitGone } from './healthchecks/process.js'
 import { join } from 'node:path'
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 
 t.test('argv reaches the program literally; stdin is passed; exit status kept', async (t) => {
   const r = await nodeExec('sh', ['-c', 'cat; echo "$1" >&2; exit 3', 'sh', '$(reboot); x'], { input: 'hello', timeoutMs: 5000 })
@@ -38,16 +37,6 @@ t.test('output past maxOutputBytes keeps the head and says truncated', async (t)
   const r = await nodeExec('sh', ['-c', 'printf 0123456789; printf abc >&2'], { timeoutMs: 5000, maxOutputBytes: 4 })
   t.same([r.stdout, r.stderr, r.truncated], ['0123', 'abc', true])
   t.notOk('truncated' in (await nodeExec('true', [], { timeoutMs: 5000 })))
-})
-
-t.test('a promised input: the process starts at once and reads the input when it comes; a rejected one is no input', async (t) => {
-  const file = join(t.testdir({}), 'started')
-  let give!: (text: Iterable<string>) => void
-  const running = nodeExec('sh', ['-c', `: > ${file}; cat`], { input: new Promise((resolve) => { give = resolve }), timeoutMs: 10_000 })
-  while (!existsSync(file)) await sleep(10) // started, and waiting on stdin (the test's deadline bounds this)
-  give(['chunk 1, ', 'chunk 2'])
-  t.match(await running, { code: 0, stdout: 'chunk 1, chunk 2' })
-  t.match(await nodeExec('cat', [], { input: Promise.reject(new Error('no plan')), timeoutMs: 10_000 }), { code: 0, stdout: '' })
 })
 
 t.test('a missing program rejects with its errno code', async (t) => {

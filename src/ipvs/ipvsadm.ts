@@ -3,7 +3,7 @@
 import {
   ERR_IPVS_UNAVAILABLE, ERR_IPVSADM_FAILED, ERR_IPVSADM_MISSING, ERR_IPVSADM_TIMEOUT,
 } from '../errors.js'
-import type { Exec, ExecResult, Input } from '../exec.js'
+import type { Exec, ExecResult } from '../exec.js'
 import type { Service, Table } from './model.js'
 import { opArgs, restoreText, serviceIdArgs, type Op } from './commands.js'
 import { listedService, parseDaemons, parseList, parseSave, withThresholds, type ListedDaemon, type Listing, type SavedTable } from './parse.js'
@@ -54,7 +54,7 @@ export class Ipvsadm {
   }
 
   /** Run ipvsadm with `argv` (queued); returns the result of a process that ran, or throws a coded error. */
-  run(argv: string[], input?: Input): Promise<ExecResult> {
+  run(argv: string[], input?: string | Iterable<string>): Promise<ExecResult> {
     return this.#queued(() => this.#runNow(argv, input))
   }
 
@@ -64,7 +64,7 @@ export class Ipvsadm {
     return next
   }
 
-  async #runNow(argv: string[], input?: Input): Promise<ExecResult> {
+  async #runNow(argv: string[], input?: string | Iterable<string>): Promise<ExecResult> {
     const what = argv.join(' ')
     let result: ExecResult
     try {
@@ -119,36 +119,6 @@ export class Ipvsadm {
   async restoreOps(ops: readonly Op[]): Promise<RestoreResult> {
     const result = ops.length === 1 ? await this.run(opArgs(ops[0]!)) : await this.run(['-R'], restoreText(ops))
     return { code: result.code, stderr: result.stderr }
-  }
-
-  /**
-   * An `ipvsadm -R` started now, for ops known later: the process's start-up (exec, its libraries, the kernel's
-   * netlink handle; tens of ms under emulation) runs while the caller reads the table and diffs. It changes nothing
-   * until fed. Its first `restoreOps` feeds it, in turn with this instance's queue; later ones run as restoreOps
-   * does. `close` ends it unfed (empty input: it exits having done nothing) and waits for it; call it in a finally.
-   */
-  startRestore(): StartedRestore {
-    let feed!: (text: Iterable<string>) => void
-    let fed = false
-    const input = new Promise<Iterable<string>>((resolve) => { feed = resolve })
-    // Not queued: it waits for its input, and a read queued meanwhile must not wait for it.
-    const running = this.#runNow(['-R'], input)
-    running.catch(() => {}) // its error is restoreOps's, or nobody's after close
-    const restoreOps = (ops: readonly Op[]): Promise<RestoreResult> => {
-      if (fed) return this.restoreOps(ops)
-      fed = true
-      return this.#queued(async () => {
-        feed(restoreText(ops))
-        const result = await running
-        return { code: result.code, stderr: result.stderr }
-      })
-    }
-    const close = async () => {
-      if (!fed) feed([])
-      fed = true
-      await running.catch(() => {})
-    }
-    return { restoreOps, close }
   }
 
   /** The kernel table as `ipvsadm -Sn` shows it (no thresholds: -Sn does not print them; other protocols skipped). */
@@ -233,14 +203,6 @@ export class Ipvsadm {
     if (!m) throw new ERR_IPVSADM_FAILED('-Ln --timeout', `unexpected output ${JSON.stringify(out.trim())}`)
     return { tcp: Number(m[1]), tcpfin: Number(m[2]), udp: Number(m[3]) }
   }
-}
-
-/** An `ipvsadm -R` started ahead of its ops (Ipvsadm.startRestore). */
-export interface StartedRestore {
-  /** The first call feeds the started process; later ones start their own. Like Ipvsadm.restoreOps. */
-  restoreOps(ops: readonly Op[]): Promise<RestoreResult>
-  /** Ends the process if it was never fed, and waits for it to exit. */
-  close(): Promise<void>
 }
 
 /** stderr as one line (ipvsadm's messages span lines). */
