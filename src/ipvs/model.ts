@@ -236,9 +236,17 @@ export function destinationKey(d: Pick<Destination, 'address' | 'port'>): string
   return hostPort(d.address, d.port ?? 0)
 }
 
+/** What separates the service and the real server in an entry key. */
+export const ENTRY_SEPARATOR = ' -> '
+
 /** Key of a real server in plans and the owned set: `<service key> -> <destination key>` (kept in state files). */
 export function entryKey(service: string, destination: string): string {
-  return `${service} -> ${destination}`
+  return `${service}${ENTRY_SEPARATOR}${destination}`
+}
+
+/** True when two destinations are the same real server of a service (same destinationKey). */
+export function sameDestination(a: Pick<Destination, 'address' | 'port'>, b: Pick<Destination, 'address' | 'port'>): boolean {
+  return a.address === b.address && (a.port ?? 0) === (b.port ?? 0)
 }
 
 /** True when two services have the same attributes (identity and destinations aside). */

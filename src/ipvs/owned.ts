@@ -2,7 +2,7 @@
 // it shares the kernel with other tools; how it follows an applied plan (whole or incrementally). The state file
 // that keeps it across restarts is owned-journal.ts (re-exported here).
 import { opKey, type Op } from './commands.js'
-import { destinationKey, entryKey, serviceKey, type Table } from './model.js'
+import { destinationKey, ENTRY_SEPARATOR, entryKey, sameDestination, serviceKey, type Destination, type Service, type Table } from './model.js'
 import type { TableView } from './table-view.js'
 
 export { loadOwned, loadOwnedState, OwnedStore, saveOwned, type OwnedState } from './owned-journal.js'
@@ -21,25 +21,40 @@ export interface OwnedDelta {
 
 /**
  * The owned set after applying a plan: what was owned, plus adopted entries and the entries the succeeded adds
- * created, minus whatever the kernel no longer holds (deleted by us or by someone else).
+ * created, minus whatever the kernel no longer holds (deleted by us or by someone else). Makes each owned entry's
+ * key once: the table after is looked up by service key, and an add's real server found by address and port.
  */
 export function nextOwned(before: Owned, adopted: string[], succeeded: Op[], kernelAfter: Table): Set<string> {
-  const present = new Set<string>()
-  for (const s of kernelAfter.services) {
-    const key = serviceKey(s)
-    present.add(key)
-    for (const d of s.destinations) present.add(entryKey(key, destinationKey(d)))
+  const kernel = new Map<string, Service>()
+  for (const s of kernelAfter.services) kernel.set(serviceKey(s), s)
+  const destKeys = new Map<Service, Set<string>>() // made only for a service whose real servers are looked up by key
+  const holdsDestKey = (svc: Service, key: string) => {
+    let keys = destKeys.get(svc)
+    if (!keys) destKeys.set(svc, (keys = new Set(svc.destinations.map(destinationKey))))
+    return keys.has(key)
   }
+  const holdsKey = (key: string) => {
+    const i = key.indexOf(ENTRY_SEPARATOR)
+    if (i < 0) return kernel.has(key)
+    const svc = kernel.get(key.slice(0, i))
+    return svc !== undefined && holdsDestKey(svc, key.slice(i + ENTRY_SEPARATOR.length))
+  }
+  // A few real servers are compared, many looked up; the view after a clean batch holds the op's own object.
+  const holdsDest = (svc: Service, dest: Destination) => svc.destinations.length <= 32
+    ? svc.destinations.some((d) => d === dest || sameDestination(d, dest))
+    : holdsDestKey(svc, destinationKey(dest))
   const next = new Set<string>()
-  for (const key of before) if (present.has(key)) next.add(key)
-  for (const key of adopted) if (present.has(key)) next.add(key)
+  for (const key of before) if (holdsKey(key)) next.add(key)
+  for (const key of adopted) if (holdsKey(key)) next.add(key)
   const keys = new Map<object, string>() // service key per service object (a plan's ops share them)
   for (const op of succeeded) {
     if (op.kind !== 'add-service' && op.kind !== 'add-dest') continue
     let s = keys.get(op.service)
     if (s === undefined) keys.set(op.service, (s = serviceKey(op.service)))
-    const key = op.kind === 'add-dest' ? entryKey(s, destinationKey(op.dest)) : s
-    if (present.has(key)) next.add(key)
+    const svc = kernel.get(s)
+    if (!svc) continue
+    if (!('dest' in op)) next.add(s)
+    else if (holdsDest(svc, op.dest)) next.add(entryKey(s, destinationKey(op.dest)))
   }
   return next
 }

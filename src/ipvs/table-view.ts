@@ -1,9 +1,7 @@
 // A table indexed by service key and changed in place one service at a time: the director's picture of the
 // kernel, kept up to date after each clean batch in time proportional to the change, not to the table.
 import type { Op } from './commands.js'
-import { serviceKey, type Destination, type Service, type Table } from './model.js'
-
-const sameEntry = (a: Destination, b: Destination) => a.address === b.address && (a.port ?? 0) === (b.port ?? 0)
+import { sameDestination, serviceKey, type Service, type Table } from './model.js'
 
 /**
  * Services by key, in table order. Service objects are never changed: a touched service is replaced by a new
@@ -74,7 +72,7 @@ export class TableView {
           if (!svc) break
           const own = copied.has(key) ? svc : { ...svc, destinations: [...svc.destinations] }
           if (own !== svc) { this.#services.set(key, own); copied.add(key) }
-          const i = own.destinations.findIndex((d) => sameEntry(d, op.dest))
+          const i = own.destinations.findIndex((d) => sameDestination(d, op.dest))
           // An edit keeps the real server's place, as the kernel does; an add goes last.
           if (op.kind === 'edit-dest' && i >= 0) own.destinations[i] = op.dest
           else {

@@ -30,3 +30,21 @@ t.test('nextOwned adds what was created or adopted and drops what the kernel no 
   const next = nextOwned(new Set(['tcp/192.0.2.100:80', 'udp/192.0.2.1:53']), ['tcp/192.0.2.100:80 -> 192.0.2.12:80'], ops, table)
   t.same([...next].sort(), ['tcp/192.0.2.100:80', 'tcp/192.0.2.100:80 -> 192.0.2.11:80', 'tcp/192.0.2.100:80 -> 192.0.2.12:80'])
 })
+
+t.test('nextOwned against a table read back (equal objects, not the ops\' own), small and large services alike', async (t) => {
+  const addresses = (n: number) => Array.from({ length: n }, (_, i) => ({ address: `192.0.2.${i + 1}` }))
+  for (const n of [3, 40]) { // compared one by one, or looked up by key
+    const desired = parseTable({ services: [{ protocol: 'udp', address: '198.51.100.1', port: 5060, destinations: addresses(n) }] })
+    const service = desired.services[0]!
+    const ops: Op[] = [{ kind: 'add-service', service }, ...service.destinations.map((dest): Op => ({ kind: 'add-dest', service, dest }))]
+    // The kernel as read: new objects; the first real server is gone (another tool removed it), IPv4 port 5060 as given.
+    const read = structuredClone(desired)
+    read.services[0]!.destinations.shift()
+    const next = nextOwned(new Set(['udp/198.51.100.1:5060 -> 192.0.2.2:5060', 'udp/198.51.100.1:5060 -> 192.0.2.99:5060']), [], ops, read)
+    t.equal(next.size, n, `${n} real servers: the service and all but the removed one`)
+    t.ok(next.has('udp/198.51.100.1:5060'))
+    t.notOk(next.has('udp/198.51.100.1:5060 -> 192.0.2.1:5060'), 'the removed one is not owned')
+    t.notOk(next.has('udp/198.51.100.1:5060 -> 192.0.2.99:5060'), 'a stale key of the state file goes')
+    t.ok(next.has(`udp/198.51.100.1:5060 -> 192.0.2.${n}:5060`))
+  }
+})
