@@ -32,8 +32,10 @@ export interface TcpEngine {
   /**
    * Probes `target` first after `firstMs`, then every `intervalMs` on a fixed cadence (0: once, then the target is
    * gone); a probe without an answer after `timeoutMs` (0: never) ends with code 'timeout'. Returns the target's id.
+   * `onResult` hears each result with `tag`, so one function can serve every target (a closure per target costs
+   * ~100 bytes, 4 MB at 40,000 targets).
    */
-  add(target: BareTcpTarget, intervalMs: number, timeoutMs: number, firstMs: number, onResult: (result: CheckResult) => void): number
+  add<T>(target: BareTcpTarget, intervalMs: number, timeoutMs: number, firstMs: number, onResult: (result: CheckResult, tag: T) => void, tag?: T): number
   /** Stops a target: its probe in flight is closed and reports nothing. False when it is already gone. */
   remove(id: number): boolean
   stats(): TcpEngineStats
@@ -71,7 +73,7 @@ export function bareTcpTarget(address: string, port: number): BareTcpTarget | un
 export function createTcpEngine(maxInFlight: number): TcpEngine | undefined {
   const m = loadModule()
   if (!m) return undefined
-  const handlers = new Map<number, { timeoutMs: number; onResult: (result: CheckResult) => void; once: boolean }>()
+  const handlers = new Map<number, { timeoutMs: number; onResult: (result: CheckResult, tag: unknown) => void; tag: unknown; once: boolean }>()
   const engine = m.tcpOpen((batch) => {
     for (let i = 0; i < batch.length; i += 3) {
       const id = batch[i]!
@@ -79,19 +81,19 @@ export function createTcpEngine(maxInFlight: number): TcpEngine | undefined {
       const h = handlers.get(id)
       if (!h) continue
       if (h.once) handlers.delete(id)
-      h.onResult(resultOf(errno, batch[i + 2]! / 1000, h.timeoutMs))
+      h.onResult(resultOf(errno, batch[i + 2]! / 1000, h.timeoutMs), h.tag)
     }
   }, maxInFlight)
   let closed = false
   return {
-    add(target, intervalMs, timeoutMs, firstMs, onResult) {
+    add(target, intervalMs, timeoutMs, firstMs, onResult, tag) {
       if (!(intervalMs >= 0 && timeoutMs >= 0 && firstMs >= 0)) {
         throw Object.assign(new TypeError(`times must be >= 0 ms, got ${intervalMs}, ${timeoutMs}, ${firstMs}`), { code: 'EINVAL' })
       }
       // Whole milliseconds, and a cadence of at least 1 ms (0 would mean once).
       const interval = intervalMs === 0 ? 0 : Math.max(1, Math.round(intervalMs))
       const id = m.tcpAdd(engine, target.family, target.address, target.port, interval, Math.round(timeoutMs), Math.round(firstMs))
-      handlers.set(id, { timeoutMs, onResult, once: interval === 0 })
+      handlers.set(id, { timeoutMs, onResult: onResult as (result: CheckResult, tag: unknown) => void, tag, once: interval === 0 })
       return id
     },
     remove(id) {

@@ -15,11 +15,11 @@ import type { Clock } from './clock.js'
 import { ERR_BAD_REQUEST, ERR_NOT_FOUND, ERR_SWITCHOVER_REFUSED } from './errors.js'
 import type { ListedService } from './ipvs/parse.js'
 import { destinationKey, type Service } from './ipvs/model.js'
-import { expandService, type Expanded } from './reconcile/expand.js'
+import { effectiveWeight, expandService, type Expanded } from './reconcile/expand.js'
 import type { Reconciler, ReconcileEvent } from './reconcile/reconciler.js'
 import { DesiredTable, etag, realKey, type Applied, type Mutation } from './table/desired-table.js'
 import { mergeConfig } from './table/reload-merge.js'
-import { realView, serviceView } from './director-views.js'
+import { realView, serviceView, type RealLive } from './director-views.js'
 import type { PersistedTable, TableChange, TableStore } from './table/state-file.js'
 
 /** The pino-style logger of the director. */
@@ -91,6 +91,8 @@ const DRAIN_POLL_MS = 1000
 /** How long a write refused by Redis for a newer revision waits for this director to catch up before it retries. */
 const CATCH_UP_MS = 2000
 const CONFLICT_RETRIES = 8
+/** Shared checkers kept (see #checkers). */
+const CHECKERS_KEPT = 1024
 
 /** The director core. `start()` once, `close()` at the end. */
 export class Director implements DirectorControl {
@@ -101,9 +103,14 @@ export class Director implements DirectorControl {
   #base: DesiredService[]
   readonly #drains: Map<string, number>
   readonly #subs = new Map<string, Subscription>() // by `service|real`
-  // A checker that keeps nothing of its own (no prepare, no close) serves every real server of its spec.
-  readonly #checkers = new WeakMap<CheckSpec, Checker>()
-  readonly #expanded = new Map<string, Expanded>() // by service name
+  // A checker that keeps nothing of its own (no prepare, no close) serves every real server whose check spec reads
+  // the same, in any service: one per distinct spec (by its JSON), not one per service (~400 bytes each, its
+  // closures and their scope). Bounded: cleared when full (a checker in use stays with its probes).
+  readonly #checkers = new Map<string, Checker>()
+  // By service name: what the kernel is wanted to hold, and whether the fallback is in. Not the expansion's
+  // weights: a view works out a real server's from its health (effectiveWeight, the same rule); a Map per
+  // service kept 40,000 key strings (~4 MB at 10,000 services).
+  readonly #expanded = new Map<string, Omit<Expanded, 'weights'>>()
   readonly #kernelKeys = new Map<string, string>() // service name -> kernel key
   readonly #audit: AuditEntry[] = []
   #seq = 0
@@ -567,7 +574,7 @@ export class Director implements DirectorControl {
   #expand(s: DesiredService, now = false): void {
     const e = expandService(s, (rk) => this.#healthOf(`${s.name}|${rk}`))
     const prev = this.#expanded.get(s.name)
-    this.#expanded.set(s.name, e)
+    this.#expanded.set(s.name, { service: e.service, fallbackActive: e.fallbackActive })
     if (prev && prev.fallbackActive !== e.fallbackActive) {
       this.#record('health', e.fallbackActive ? 'fallback-in' : 'fallback-out', `service ${s.name}`)
     }
@@ -600,10 +607,14 @@ export class Director implements DirectorControl {
   }
 
   #checkerFor(spec: CheckSpec): Checker {
-    const shared = this.#checkers.get(spec)
+    const text = JSON.stringify(spec) // a spec is plain JSON data (its schema's): equal text, equal checker
+    const shared = this.#checkers.get(text)
     if (shared) return shared
     const checker = this.#d.createChecker(spec)
-    if (!checker.prepare && !checker.close) this.#checkers.set(spec, checker)
+    if (!checker.prepare && !checker.close) {
+      if (this.#checkers.size >= CHECKERS_KEPT) this.#checkers.clear()
+      this.#checkers.set(text, checker)
+    }
     return checker
   }
 
@@ -715,16 +726,19 @@ export class Director implements DirectorControl {
 
   #view(s: DesiredService, stats: Map<string, ListedService>): ServiceView {
     const e = this.#expanded.get(s.name)
-    return serviceView(s, stats.get(kernelKey(s)), e?.fallbackActive ?? false, (r) => {
-      const id = `${s.name}|${realKey(r)}`
-      return { check: this.#d.scheduler.get(id), weight: e?.weights.get(realKey(r)) ?? null, drainSince: this.#drains.get(id) }
-    }, this.#wallOf)
+    return serviceView(s, stats.get(kernelKey(s)), e?.fallbackActive ?? false, (r) => this.#live(s, r), this.#wallOf)
   }
 
   #realView(s: DesiredService, r: RealConfig, listed: ListedService | undefined): RealView {
+    return realView(s, r, listed, this.#live(s, r), this.#wallOf)
+  }
+
+  /** A real server's check, effective weight (as its service was expanded: null before that) and drain. */
+  #live(s: DesiredService, r: RealConfig): RealLive {
     const id = `${s.name}|${realKey(r)}`
-    const live = { check: this.#d.scheduler.get(id), weight: this.#expanded.get(s.name)?.weights.get(realKey(r)) ?? null, drainSince: this.#drains.get(id) }
-    return realView(s, r, listed, live, this.#wallOf)
+    const check = this.#d.scheduler.get(id)
+    const weight = this.#expanded.has(s.name) ? effectiveWeight(r, check?.health ?? 'unknown', s.quiescent) : null
+    return { check, weight, drainSince: this.#drains.get(id) }
   }
 
   /** Wall-clock ms of a monotonic clock time (scheduler times are monotonic). */

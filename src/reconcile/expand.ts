@@ -48,7 +48,8 @@ export function expandService(s: DesiredService, healthOf: HealthOf): Expanded {
     destinations.push({ address: f.address, port: f.port, forwarding: f.forwarding, weight: f.weight, upperThreshold: 0, lowerThreshold: 0 })
   }
   const { name: _n, profile: _p, check: _c, quiescent: _q, fallback: _f, drainTimeout: _t, destinations: _d, ...ipvs } = s
-  return { service: withFields(ipvs, { destinations }), weights, fallbackActive }
+  // A copy of exact length: an array pushed to from empty keeps 17 slots (~140 bytes more per service kept).
+  return { service: withFields(ipvs, { destinations: destinations.slice() }), weights, fallbackActive }
 }
 
 /** The kernel table of desired services taken as healthy (the one-shot `apply`, which runs no checks). */
