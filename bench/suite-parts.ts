@@ -203,7 +203,7 @@ function inLab(script: string, json: string): Pick<Part, 'where' | 'argv' | 'com
 const ipvs: Part = {
   name: 'ipvs-program',
   title: 'Programming the IPVS table: the wrapper against raw `ipvsadm -R` (full) and `ipvsadm -a` (one change)',
-  estimateS: { full: 540, quick: 140 },
+  estimateS: { full: 700, quick: 140 },
   ...inLab('ipvs', 'ipvs-program.json'),
   parse(output) {
     const r = JSON.parse(output) as IpvsReport
