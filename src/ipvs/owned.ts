@@ -39,9 +39,9 @@ export function nextOwned(before: Owned, adopted: string[], succeeded: Op[], ker
     const svc = kernel.get(key.slice(0, i))
     return svc !== undefined && holdsDestKey(svc, key.slice(i + ENTRY_SEPARATOR.length))
   }
-  // A few real servers are compared, many looked up; the view after a clean batch holds the op's own object.
+  // A few real servers are compared, many looked up by key.
   const holdsDest = (svc: Service, dest: Destination) => svc.destinations.length <= 32
-    ? svc.destinations.some((d) => d === dest || sameDestination(d, dest))
+    ? svc.destinations.some((d) => sameDestination(d, dest))
     : holdsDestKey(svc, destinationKey(dest))
   const next = new Set<string>()
   for (const key of before) if (holdsKey(key)) next.add(key)
