@@ -1,10 +1,9 @@
-// Timing tools of the IPVS programming benchmark: a raw process runner (the baseline: a plain spawn, no wrapper
+// Timing tools of the IPVS programming benchmark: a raw process runner (the baseline: a plain start, no wrapper
 // code), an Exec that records how long each wrapper process took, and medians.
-import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { performance } from 'node:perf_hooks'
-import type { Exec } from '../src/exec.js'
+import { nodeExec, type Exec } from '../src/exec.js'
 
 /** Milliseconds since an arbitrary origin (monotonic). */
 export const now = (): number => performance.now()
@@ -17,20 +16,16 @@ export interface RawRun {
   stderr: string
 }
 
-/** Run `file argv` once with `input` on stdin, as a shell pipe would; times spawn to exit. */
-export function runRaw(file: string, argv: string[], input?: string): Promise<RawRun> {
-  return new Promise((resolve, reject) => {
-    const start = now()
-    const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ ms: now() - start, code, stdout, stderr }))
-    child.stdin.on('error', () => {}) // an early exit shows in code and stderr
-    child.stdin.end(input ?? '')
-  })
+/**
+ * Run `file argv` once with `input` on stdin, as a shell pipe would; times spawn to exit. Started as the project starts
+ * every process (src/exec.ts: posix_spawn, no fork of this node process, whose page tables a fork would copy), so
+ * the reference pays what a process start costs from a shell, whatever this process's heap, and nothing of the IPVS
+ * wrapper.
+ */
+export async function runRaw(file: string, argv: string[], input?: string): Promise<RawRun> {
+  const start = now()
+  const r = await nodeExec(file, argv, { input: input ?? '', processGroup: false })
+  return { ms: now() - start, code: r.code, stdout: r.stdout, stderr: r.stderr }
 }
 
 /** The fields of a /proc stat file after the command name (the state is [0]; utime [11], cutime [13]). */

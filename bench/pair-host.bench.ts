@@ -6,7 +6,7 @@
 //
 //   npm run -s bench:pair-host        (under `flock /tmp/lvs-lab.lock`: never beside a lab run)
 //   node dist/bench/pair-host.bench.js [--only ours-default,ours-test,keepalived,keepalived-fast,sync-lag] [--trials 10]
-//                                      [--interval 20] [--probe-timeout 300] [--part-budget 300] [--writes 100] [--out FILE]
+//                                      [--rounds 1] [--interval 20] [--probe-timeout 300] [--part-budget 300] [--writes 100] [--out FILE]
 //
 // Parts (--only, default all):
 //   ours-default     lvs-director with the config's defaults (heartbeat 0.05 s x 3, stallLimit 2 s, lease ttl 1 s,
@@ -25,8 +25,10 @@
 // a random phase of heartbeats and adverts); takeover = the kill to the survivor's "role active" line (its
 // own ms time) / "Entering MASTER STATE" (when the line reached this process). The dead one comes back as after a
 // reboot (VIP removed, link up, restarted, state folder kept) and is the next trial's standby. Flaps: takeovers
-// beyond the first start and one per trial. No new trial once a part has run --part-budget seconds; every wait is
-// bounded; everything started is stopped and every namespace removed at the end, on failure and on SIGINT/SIGTERM.
+// beyond the first start and one per trial. --rounds R: each part's trials in R blocks, a fresh pair each, the parts'
+// order reversed every other round (no pair always first or last). No new trial once a block has run --part-budget
+// seconds; every wait is bounded; everything started is stopped and every namespace removed at the end, on failure
+// and on SIGINT/SIGTERM.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release } from 'node:os'
@@ -45,6 +47,7 @@ const { values: args } = parseArgs({
   options: {
     only: { type: 'string', default: PARTS.join(',') },
     trials: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '1' },
     interval: { type: 'string', default: '20' },
     'probe-timeout': { type: 'string', default: '300' },
     'part-budget': { type: 'string', default: '300' },
@@ -55,6 +58,7 @@ const { values: args } = parseArgs({
 const ONLY = args.only.split(',').map((p) => p.trim())
 for (const p of ONLY) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--only: unknown part ${p} (parts: ${PARTS.join(', ')})`)
 const TRIALS = Number(args.trials)
+const ROUNDS = Math.max(1, Number(args.rounds))
 const INTERVAL = Number(args.interval)
 const PROBE_TIMEOUT = Number(args['probe-timeout'])
 const BUDGET_MS = Number(args['part-budget']) * 1000
@@ -219,7 +223,7 @@ async function removeVip(pn: PairNet, node: PairNode): Promise<void> {
   if (await pn.holdsVip(node)) await ip('-n', pn.ns[node], 'addr', 'del', `${pn.vip}/32`, 'dev', 'eth0')
 }
 
-async function runPart(pn: PairNet, part: PartName, label: string, kind: PairKind): Promise<PartResult> {
+async function runPart(pn: PairNet, part: PartName, label: string, kind: PairKind, trials: number): Promise<PartResult> {
   const res: PartResult = { part, label, trials: [], flaps: 0, takeovers: [], seconds: 0 }
   const started = Date.now()
   const all: Side[] = []
@@ -232,7 +236,7 @@ async function runPart(pn: PairNet, part: PartName, label: string, kind: PairKin
     const mark = sides.a.count()
     all.push((sides.b = await kind.start('b', false)))
     await kind.settled(sides.b, sides.a, mark)
-    for (let i = 0; i < TRIALS; i++) {
+    for (let i = 0; i < trials; i++) {
       if (Date.now() - started > BUDGET_MS) {
         res.stopped = `part budget (${BUDGET_MS / 1000} s) spent after ${i} trials`
         break
@@ -283,6 +287,12 @@ async function runPart(pn: PairNet, part: PartName, label: string, kind: PairKin
     res.seconds = Math.round((Date.now() - started) / 1000)
   }
   return res
+}
+
+/** Two blocks of one part's trials as one (the later block's times from its own start). */
+function mergeParts(a: PartResult, b: PartResult): PartResult {
+  const stopped = [a.stopped, b.stopped].filter(Boolean).join('; ')
+  return { ...a, trials: [...a.trials, ...b.trials], flaps: a.flaps + b.flaps, takeovers: [...a.takeovers, ...b.takeovers], seconds: a.seconds + b.seconds, ...(stopped ? { stopped } : {}) }
 }
 
 // --- sync lag: API writes on b until a's table and kernel have them
@@ -381,7 +391,18 @@ async function main(cleanup: Cleanup): Promise<void> {
       keepalived: () => keepalived(pn, cleanup, false),
       'keepalived-fast': () => keepalived(pn, cleanup, true),
     }
-    for (const part of PARTS) if (part !== 'sync-lag' && ONLY.includes(part)) results.parts.push(await runPart(pn, part, LABELS[part], kinds[part]()))
+    // The trials of each part in --rounds blocks, the parts' order reversed every other round: no pair always runs
+    // first (after whatever ran before this benchmark) or last.
+    const failover = PARTS.filter((p): p is Exclude<PartName, 'sync-lag'> => p !== 'sync-lag' && ONLY.includes(p))
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const part of round % 2 ? [...failover].reverse() : failover) {
+        const trials = Math.floor(TRIALS / ROUNDS) + (round < TRIALS % ROUNDS ? 1 : 0)
+        const r = await runPart(pn, part, LABELS[part], kinds[part](), trials)
+        const seen = results.parts.find((p) => p.part === part)
+        if (!seen) results.parts.push(r)
+        else Object.assign(seen, mergeParts(seen, r))
+      }
+    }
     if (ONLY.includes('sync-lag')) results.syncLag = await syncLag(pn, Number(args.writes))
   } finally {
     await cleanup.run()

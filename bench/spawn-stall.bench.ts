@@ -1,9 +1,11 @@
-// What a command costs the director's main loop: N runs of `true`, one after another, spawned from this process
-// (nodeExec: a fork of its whole memory each time) and through the spawner (src/spawner.ts: the helper forks), with
-// this process holding a heap the size of a large director's. Reports the main loop's longest and total delay and
+// What a command costs the director's main loop: N runs of `true`, one after another, started by this process with
+// Node's own spawn (a fork: its whole memory's page tables copied each time), with nodeExec (posix_spawn: nothing
+// copied), and through the spawner (src/spawner.ts: a small helper starts them), with this process holding a heap
+// the size of a large director's. Reports the main loop's longest and total delay and
 // the run time per command for each, and the ratios. Stops by itself.
 //
 //   npm run -s bench:spawn -- [--runs 50] [--heap-mb 300]
+import { spawn } from 'node:child_process'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { nodeExec, type Exec } from '../src/exec.js'
@@ -41,14 +43,19 @@ async function measure(name: string, exec: Exec): Promise<Part> {
 
 const rss = Math.round(process.memoryUsage().rss / 2 ** 20)
 process.stderr.write(`bench:spawn: ${runs} runs each, this process's RSS ${rss} MiB\n`)
-const direct = await measure('spawned by this process (nodeExec)', nodeExec)
+// Node's spawn (libuv forks), for contrast: how every process was started before nodeExec used posix_spawn.
+const forked: Exec = (file, argv) => new Promise((resolve, reject) => {
+  spawn(file, argv, { stdio: 'ignore' }).on('error', reject).on('close', (code) => resolve({ code, stdout: '', stderr: '' }))
+})
+const fork = await measure("spawned by this process with Node's spawn (fork)", forked)
+const direct = await measure('spawned by this process (nodeExec: posix_spawn)', nodeExec)
 const spawner = createSpawner()
 const helper = await measure('through the spawner', spawner.exec)
 await spawner.close()
 const row = (p: Part) => `| ${p.name} | ${p.maxDelayMs.toFixed(1)} | ${p.delayPerRunMs.toFixed(2)} | ${p.msPerRun.toFixed(2)} |`
 console.log(`RSS ${rss} MiB, ${runs} runs of \`true\` one after another\n`)
 console.log('| how | main loop: longest delay (ms) | main loop: delay per run (ms) | time per run (ms) |\n| --- | --- | --- | --- |')
-console.log([row(direct), row(helper)].join('\n'))
-console.log(`\nratios, spawner / nodeExec: longest delay ${(helper.maxDelayMs / direct.maxDelayMs).toFixed(3)}, time per run ${(helper.msPerRun / direct.msPerRun).toFixed(2)}`)
-console.log(JSON.stringify({ bench: 'spawn-stall', rssMiB: rss, runs, direct, spawner: helper }))
+console.log([row(fork), row(direct), row(helper)].join('\n'))
+console.log(`\nratios against Node's spawn: nodeExec longest delay ${(direct.maxDelayMs / fork.maxDelayMs).toFixed(3)}, time per run ${(direct.msPerRun / fork.msPerRun).toFixed(2)}; spawner longest delay ${(helper.maxDelayMs / fork.maxDelayMs).toFixed(3)}, time per run ${(helper.msPerRun / fork.msPerRun).toFixed(2)}`)
+console.log(JSON.stringify({ bench: 'spawn-stall', rssMiB: rss, runs, fork, direct, spawner: helper }))
 void ballast.length

@@ -17,6 +17,8 @@ void ipvs_init(napi_env env, napi_value exports);
 void feed_init(napi_env env, napi_value exports);
 // Adds mallocTrim to the module's exports (memory.c).
 void memory_init(napi_env env, napi_value exports);
+// Adds spawn to the module's exports (spawn.c).
+void spawn_init(napi_env env, napi_value exports);
 
 // A table of slots whose ids JavaScript holds: an id is slot + generation (20 bits above 32 of slot, so it stays an
 // exact integer in a double), and a slot's generation moves on when it is freed, so a stale id finds nothing.

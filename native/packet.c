@@ -273,6 +273,7 @@ static napi_value init(napi_env env, napi_value exports) {
   feed_init(env, exports);
   ipvs_init(env, exports);
   memory_init(env, exports);
+  spawn_init(env, exports);
   return exports;
 }
 

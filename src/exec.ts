@@ -1,8 +1,9 @@
 // The one way the project runs a child process: an argv array (never a shell), stdin text, a deadline or an abort
 // that kills the process and everything it started, and output collected up to a cap.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync } from 'node:fs'
 import { lvsPacket, type NativeFeeder } from './native.js'
+import { PosixChild } from './posix-spawn.js'
 
 /** What a finished process left behind; `timedOut` means it was killed at its deadline or abort. */
 export interface ExecResult {
@@ -77,8 +78,8 @@ export function inputText(input: string | Iterable<string> | undefined): string 
  * a 50,000-line restore, working out the table it will leave); through Node's stream pipe, what the pipe does not
  * hold would wait for this thread's next loop turn. Undefined without the native module.
  */
-function fedStdin(input: string | Iterable<string>): { fd: number; feeder: NativeFeeder; done: Promise<void> } | undefined {
-  if (typeof input === 'string' && input.length <= PIPE_CAPACITY) return undefined
+function fedStdin(input: string | Iterable<string>, always: boolean): { fd: number; feeder: NativeFeeder; done: Promise<void> } | undefined {
+  if (!always && typeof input === 'string' && input.length <= PIPE_CAPACITY) return undefined
   try {
     let opened: [number, NativeFeeder] | undefined
     const done = new Promise<void>((resolve) => { opened = lvsPacket().feedOpen(resolve) })
@@ -88,17 +89,34 @@ function fedStdin(input: string | Iterable<string>): { fd: number; feeder: Nativ
   }
 }
 
-/** The real Exec: node's spawn with `shell: false`. */
+/** Whether this process starts its children with posix_spawn (the native module built), checked once. */
+let posixSpawning: boolean | undefined
+function canPosixSpawn(): boolean {
+  if (posixSpawning === undefined) {
+    try {
+      posixSpawning = typeof lvsPacket().spawn === 'function'
+    } catch {
+      posixSpawning = false
+    }
+  }
+  return posixSpawning
+}
+
+/**
+ * The real Exec: never through a shell; the process started with posix_spawn (src/posix-spawn.ts: no fork of this
+ * process) and its stdin fed by native/feed.c, or, without the native module, with Node's spawn.
+ */
 export const nodeExec: Exec = (file, argv, options) =>
   new Promise((resolve, reject) => {
     const group = options.processGroup ?? true
     const input = options.input ?? ''
-    const fed = fedStdin(input)
-    let child
+    const posix = canPosixSpawn()
+    const fed = fedStdin(input, posix)
+    let child: ChildProcess | PosixChild
     try {
-      child = spawn(file, [...argv], {
-        shell: false, stdio: [fed?.fd ?? 'pipe', 'pipe', 'pipe'], detached: group, cwd: options.cwd, env: options.env,
-      })
+      child = posix && fed
+        ? new PosixChild(file, argv, { stdinFd: fed.fd, detached: group, cwd: options.cwd, env: options.env })
+        : spawn(file, [...argv], { shell: false, stdio: [fed?.fd ?? 'pipe', 'pipe', 'pipe'], detached: group, cwd: options.cwd, env: options.env })
     } finally {
       if (fed) closeSync(fed.fd) // the child has its own copy
     }
@@ -159,7 +177,8 @@ export const nodeExec: Exec = (file, argv, options) =>
     // A leftover child can keep the output open after the process exits: report the exit a little later anyway.
     child.once('exit', (code, signal) => setTimeout(() => finish(code, signal), EXIT_LINGER_MS).unref())
     // A program that exits before reading all of stdin makes the write fail with EPIPE: its exit says why.
-    child.stdin?.on('error', () => {})
+    const stdin = child instanceof PosixChild ? undefined : child.stdin
+    stdin?.on('error', () => {})
     if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) deadline = setTimeout(kill, options.timeoutMs)
-    child.stdin?.end(inputText(input)) // (a fed stdin is written already)
+    stdin?.end(inputText(input)) // (a fed stdin is written already)
   })

@@ -1,7 +1,8 @@
-// The project's native module, native/packet.c, connect.c, ipvs.c, feed.c and memory.c (build/Release/lvs_packet.node, built
+// The project's native module, native/packet.c, connect.c, ipvs.c, feed.c, memory.c and spawn.c (build/Release/lvs_packet.node, built
 // by `npm ci` with node-gyp as raw-socket is): the takeover's host changes done in-process (gratuitous ARP, VIP
 // addresses over rtnetlink), the engine of plain TCP connect checks, the IPVS table read over generic netlink, and
-// a child's stdin written by a thread of its own, and the C allocator's free memory handed back.
+// a child's stdin written by a thread of its own, the C allocator's free memory handed back, and children started
+// without a fork.
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -50,6 +51,13 @@ export interface LvsPacket {
   ipvsRead(): NativeIpvsService[]
   /** glibc's malloc_trim(0) (native/memory.c): the allocator's free pages back to the system; true when some went. */
   mallocTrim(): boolean
+  /**
+   * A child started with posix_spawn (native/spawn.c: no copy of this process's page tables, as Node's fork makes):
+   * [pid, stdoutFd, stderrFd], the read ends of new pipes. `env` null: this process's; `cwd` null: this one's.
+   * `onExit(code, signal)` once, on the loop, after the child was waited for (code -1 when killed; signal 0 when it
+   * exited). Throws (code ENOENT, EACCES...) when the program cannot start.
+   */
+  spawn(file: string, argv: string[], env: string[] | null, cwd: string | null, stdinFd: number, newSession: boolean, onExit: (code: number, signal: number) => void): [number, number, number]
 }
 
 /** A virtual service as the kernel sends it over netlink: its numbers (include/uapi/linux/ip_vs.h), unmapped. */

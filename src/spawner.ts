@@ -1,7 +1,9 @@
 // The director's commands (ipvsadm, ip, external checks) run by a small helper process, so the director's
-// own main loop never forks. A fork copies the page tables of the whole process and the parent waits for the child's
-// exec: milliseconds natively for a large table, about a second on an emulated machine, and all that time no API
-// request, lease renew or heartbeat bookkeeping runs. The helper is a second Node process that only spawns; it
+// own main loop never starts a process. A fork copies the page tables of the whole process and the parent waits for
+// the child's exec: milliseconds natively for a large table, about a second on an emulated machine, and all that time
+// no API request, lease renew or heartbeat bookkeeping runs. (nodeExec now starts processes with posix_spawn, which
+// copies nothing; the helper still keeps even the exec's wait, and the pipes' and the children's bookkeeping, off
+// the director's loop.) The helper is a second Node process that only spawns; it
 // ignores the signals a terminal or systemd sends the group (the director's stop still needs it to remove the VIPs)
 // and exits when the director is gone (its IPC channel closes, kill -9 included).
 import { fork, type ChildProcess } from 'node:child_process'

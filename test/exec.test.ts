@@ -110,3 +110,19 @@ t.test('an input the feed pipe holds is written at once, without a thread; a lon
   t.equal(threads(), before + 1, 'a thread for what the full pipe did not take')
   t.match(await long, { code: 0, stdout: /^3000000\n$/ })
 })
+
+t.test('the process starts as from a shell: default signal handling, a session of its own, cwd and env as given', async (t) => {
+  // Node ignores SIGPIPE; a child that kept that would see EPIPE errors where a shell's child dies quietly.
+  const pipe = await nodeExec('sh', ['-c', 'yes | head -n 1'], { timeoutMs: 10_000 })
+  t.same([pipe.code, pipe.stdout, pipe.stderr], [0, 'y\n', ''], 'yes ends on SIGPIPE, no "Broken pipe" error')
+  const status = await nodeExec('grep', ['-E', '^Sig(Blk|Ign):', '/proc/self/status'], { timeoutMs: 5000 })
+  const mask = (name: string) => BigInt(`0x${new RegExp(`${name}:\\s*([0-9a-f]+)`).exec(status.stdout)![1]}`)
+  t.equal(mask('SigBlk'), 0n, 'no signal blocked')
+  t.equal(mask('SigIgn') & ((1n << 31n) - 1n), 0n, 'no standard signal ignored')
+  const session = await nodeExec('sh', ['-c', 'echo $$; cut -d " " -f 6 /proc/$$/stat'], { timeoutMs: 5000 })
+  const [pid, sid] = session.stdout.trim().split(/\s+/)
+  t.equal(sid, pid, 'its own session (so a kill reaches its whole group)')
+  const dir = t.testdir({})
+  const where = await nodeExec('sh', ['-c', 'pwd; echo "$GREETING"'], { cwd: dir, env: { PATH: process.env.PATH, GREETING: 'a b;$(x)' }, timeoutMs: 5000 })
+  t.equal(where.stdout, `${dir}\na b;$(x)\n`)
+})
