@@ -12,6 +12,7 @@
 //                it exited)
 //   stdout and stderr: the read ends of new pipes (close-on-exec), for the caller to read and close.
 //   The child gets every signal's default action and an empty signal mask (Node ignores SIGPIPE; an exec keeps that).
+//   (glibc's two reserved real-time signals, 32 and 33, which sigfillset leaves out, keep this process's handling.)
 //   Throws an Error whose code is the errno's name (ENOENT, EACCES...) when the program cannot start.
 // Until onExit the watch holds the loop open, as a Node child process does.
 #define _GNU_SOURCE

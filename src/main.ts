@@ -19,9 +19,8 @@ import { loadLdirectord } from './config/ldirectord.js'
 import { lockDir } from './fs-atomic.js'
 import { keepSysctls } from './sysctl-keeper.js'
 import { ERR_INVALID_VALUE, ERR_STORE_UNAVAILABLE, ERR_VIP_FAILED } from './errors.js'
-import type { Exec } from './exec.js'
+import { nodeExec, type Exec } from './exec.js'
 import { lvsPacket } from './native.js'
-import { createSpawner } from './spawner.js'
 import { mergeListings } from './ipvs/format.js'
 import { Ipvsadm } from './ipvs/ipvsadm.js'
 import { OwnedStore } from './ipvs/owned.js'
@@ -59,7 +58,7 @@ export interface DaemonOptions {
   stateDir?: string
   /** Where logs go. @default stdout */
   logStream?: NodeJS.WritableStream
-  /** How commands (ipvsadm, ip, external checks) run. @default a spawner (src/spawner.ts) */
+  /** How commands (ipvsadm, ip, external checks) run. @default nodeExec (posix_spawn: no fork of the director) */
   exec?: Exec
   /** Builds the HTTP API (src/api); absent: no API. */
   buildApi?: (o: { control: DirectorControl; tokens: Token[]; logger: Logger; https?: { cert: Buffer; key: Buffer }; version: string }) => FastifyInstance
@@ -109,15 +108,15 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const s = config.director
   const log = pino({ level: s.logLevel, redact: ['*.token', 'token', 'headers.authorization'] }, o.logStream ?? process.stdout)
   for (const w of warnings) log.warn({ file: o.ldirectord, line: w.line, directive: w.directive }, w.message)
-  // Commands run from a helper process: a fork of this one would stop its main loop (src/spawner.ts).
-  const spawner = o.exec ? undefined : createSpawner({ onExit: (code, signal) => log.error({ code, signal }, 'spawner process exited: the next command starts a new one') })
-  const exec = o.exec ?? spawner!.exec
+  // Commands start with posix_spawn (src/exec.ts): a fork of this process would stop its main loop while the kernel
+  // copied its page tables (up to seconds under emulation for a large table).
+  const exec = o.exec ?? nodeExec
   // Whole-table reads go over netlink in-process when the module is built (not with an injected Exec: its table is a stand-in's).
   const netlink = o.exec ? undefined : netlinkReader()
   const ipvs = (exists?: (p: string) => boolean) => new Ipvsadm({ exec, path: s.ipvsadm.path, timeoutMs: s.ipvsadm.timeout * 1000, exists, netlink })
   const writer = ipvs(existsSync)
   const reader = ipvs()
-  const closers: Array<() => Promise<unknown>> = spawner ? [() => spawner.close()] : []
+  const closers: Array<() => Promise<unknown>> = []
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err) => log.error({ err }, 'close failed'))
   }

@@ -16,6 +16,7 @@ export interface PosixSpawnOptions {
   /** setsid in the child: a process group of its own (Node's `detached`). */
   detached: boolean
   cwd?: string
+  /** The child's whole environment (a program named without a path is looked up in this process's PATH). */
   env?: NodeJS.ProcessEnv
 }
 

@@ -56,8 +56,11 @@ t.test('a director pair in namespaces: the standby takes the VIP when the active
 
   // The old active comes back: it removes the VIP its crash left and stays standby (no preemption).
   await ip('-n', ns.a, 'link', 'set', 'eth0', 'up')
+  const returned = b.lines.length
   a = await director('a', 150)
   await role(a, 'standby')
+  // As an operator checks the status first: the active hears its new standby (it hands over only to a peer it hears).
+  await b.waitFor((l) => l.msg === 'peer up' && l.peer === 'a', returned)
   t.notOk(await holdsVip('a'), 'the returning director gave up the VIP its crash left')
   t.ok(await holdsVip('b'), 'b keeps it')
 

@@ -77,6 +77,7 @@ export class Pair {
   async start(): Promise<void> {
     if (this.#started || this.#closed) return
     this.#started = true
+    this.#m.begin(this.#o.clock.now()) // the heartbeats run from here: the start-up listen too
     const ready = this.#o.lease?.ready?.()
     if (ready) {
       const clock = this.#o.clock

@@ -49,7 +49,7 @@ export class RoleMachine {
   #role: Role = 'init'
   #reason = 'started'
   #since: number
-  readonly #startedAt: number
+  #startedAt: number
   #held = 0
   #known = 0
   #handover = false
@@ -88,6 +88,15 @@ export class RoleMachine {
     this.#c = resolveRoleConfig(config)
     this.#lease = new LeaseWatch(this.#c.node, this.#c.leaseTtlMs)
     this.#since = this.#startedAt = now
+  }
+
+  /**
+   * The heartbeats run from `now`: the start-up listen counts from here, not from construction (a director builds its
+   * machine, then programs its kernel and starts the transport; a listen spent before that would end without a
+   * chance to hear the peer). Only in init, before the first tick.
+   */
+  begin(now: number): void {
+    if (this.#role === 'init') this.#since = this.#startedAt = now
   }
 
   /** The state now (a fresh object). */

@@ -319,6 +319,21 @@ t.test('a paused holder (no heartbeats, no renews) is replaced; back, its renew 
   }
 })
 
+t.test('start-up: the listen counts from begin() (the heartbeats running), not from the machine being built', async (t) => {
+  // Built at 0; the director programs its kernel and starts its heartbeats, then the role begins at 1000. Without
+  // begin, the listen would be over at the first tick, before a heartbeat could come: a standby that never heard
+  // the active (a partition alert with Redis), or, with no lease, a second active.
+  const m = new RoleMachine({ node: 'a', priority: 200, lease: false }, 0)
+  m.begin(1000)
+  const acts: RoleAction[] = [...m.tick(1000), ...m.tick(1000 + DEAD - 10)]
+  t.equal(m.state.role, 'init', 'still listening a dead interval after begin')
+  acts.push(...m.heartbeat(1000 + DEAD - 5, 'p1', { node: 'b', role: 'active', epoch: 4, priority: 100, handover: false }), ...m.tick(1000 + DEAD))
+  t.equal(m.state.role, 'standby', 'the active peer heard within the listen')
+  t.same(acts.filter((a) => a.type === 'takeover'), [], 'no takeover: the peer is active')
+  const late = new RoleMachine({ node: 'a', priority: 200, lease: false }, 0)
+  t.match(late.tick(1000).filter((a) => a.type === 'takeover'), [{ epoch: 1 }], 'without begin: active at the first tick, unheard peer or not')
+})
+
 t.test('a higher epoch seen: the active releases and never re-adds the VIPs at its old epoch', async (t) => {
   const m = new RoleMachine({ node: 'a', priority: 200, lease: false }, 0)
   const acts: RoleAction[] = []
