@@ -64,22 +64,18 @@ function collector(max: number) {
   }
 }
 
-/** A Linux pipe's capacity: an input up to this size is all in the pipe the moment it is written. */
-const PIPE_CAPACITY = 65536
-
 /** The whole text of an input (an iterable's chunks joined). */
 export function inputText(input: string | Iterable<string> | undefined): string {
   return typeof input === 'string' ? input : [...(input ?? [])].join('')
 }
 
 /**
- * For an input of chunks, or longer than a pipe holds: the read end of a pipe whose write end a thread of its own
- * writes (native/feed.c), so the process reads its whole input while this thread goes on (formatting the rest of
- * a 50,000-line restore, working out the table it will leave); through Node's stream pipe, what the pipe does not
+ * The child's stdin: the read end of a pipe whose write end native/feed.c writes (what the pipe takes at once, the
+ * rest by a thread of its own), so the process reads its whole input while this thread goes on (formatting the rest
+ * of a 50,000-line restore, working out the table it will leave); through Node's stream pipe, what the pipe does not
  * hold would wait for this thread's next loop turn. Undefined without the native module.
  */
-function fedStdin(input: string | Iterable<string>, always: boolean): { fd: number; feeder: NativeFeeder; done: Promise<void> } | undefined {
-  if (!always && typeof input === 'string' && input.length <= PIPE_CAPACITY) return undefined
+function fedStdin(): { fd: number; feeder: NativeFeeder; done: Promise<void> } | undefined {
   try {
     let opened: [number, NativeFeeder] | undefined
     const done = new Promise<void>((resolve) => { opened = lvsPacket().feedOpen(resolve) })
@@ -89,34 +85,20 @@ function fedStdin(input: string | Iterable<string>, always: boolean): { fd: numb
   }
 }
 
-/** Whether this process starts its children with posix_spawn (the native module built), checked once. */
-let posixSpawning: boolean | undefined
-function canPosixSpawn(): boolean {
-  if (posixSpawning === undefined) {
-    try {
-      posixSpawning = typeof lvsPacket().spawn === 'function'
-    } catch {
-      posixSpawning = false
-    }
-  }
-  return posixSpawning
-}
-
 /**
  * The real Exec: never through a shell; the process started with posix_spawn (src/posix-spawn.ts: no fork of this
- * process) and its stdin fed by native/feed.c, or, without the native module, with Node's spawn.
+ * process) and its stdin fed by native/feed.c, or, without the native module, with Node's spawn and stream pipe.
  */
 export const nodeExec: Exec = (file, argv, options) =>
   new Promise((resolve, reject) => {
     const group = options.processGroup ?? true
     const input = options.input ?? ''
-    const posix = canPosixSpawn()
-    const fed = fedStdin(input, posix)
+    const fed = fedStdin()
     let child: ChildProcess | PosixChild
     try {
-      child = posix && fed
+      child = fed
         ? new PosixChild(file, argv, { stdinFd: fed.fd, detached: group, cwd: options.cwd, env: options.env })
-        : spawn(file, [...argv], { shell: false, stdio: [fed?.fd ?? 'pipe', 'pipe', 'pipe'], detached: group, cwd: options.cwd, env: options.env })
+        : spawn(file, [...argv], { shell: false, stdio: 'pipe', detached: group, cwd: options.cwd, env: options.env })
     } finally {
       if (fed) closeSync(fed.fd) // the child has its own copy
     }
