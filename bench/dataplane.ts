@@ -1,8 +1,10 @@
 // The data plane, in the lab guest (real IPVS): HTTP load from the client namespace with wrk through the VIP with
-// direct routing, against the same load straight to one real server and to all three at once, and through HAProxy
+// direct routing (the services kept by lvs-director running in dir-a, its health checks on), against the same load straight to one real server and to all three at once, and through HAProxy
 // on the director (layer 4 and layer 7) to the same servers; and a UDP datagram rate through the VIP's SIP port
 // against the same datagrams sent straight to the servers. Every configuration runs once a round, in an order that
 // turns each round (so a slow spell of the emulated guest does not land on one of them), medians over the rounds.
+// Around every run, where the guest's CPU went (servers, client, HAProxy, director, the rest, idle): in one guest
+// they all share its 2 vCPUs, and that sharing is what decides the ratios between configurations.
 //
 //   npm run lab -- --script bench/suite-dataplane-full.sh --out DIR        (DIR/dataplane.json)
 //   in the guest: node dist/bench/dataplane.js [--seconds 10] [--rounds 3] [--connections 24] [--datagrams 20000]
@@ -10,8 +12,10 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { DirectorDaemon, scenarioDir, weights, writeConfig } from '../test/lab/guest/director.js'
 import { Lab } from '../test/lab/guest/lab.js'
 import { host, vip } from '../test/lab/topology.js'
+import { cpuShares, cpuSnapshot, type CpuShares } from './cpu-shares.js'
 import { median } from './ipvs-measure.js'
 import { parseWrk, type WrkResult } from './wrk.js'
 
@@ -35,12 +39,19 @@ const udpRateJs = fileURLToPath(new URL('./udp-rate.js', import.meta.url))
 const t0 = Date.now()
 const progress = (line: string) => process.stderr.write(`dataplane +${((Date.now() - t0) / 1000).toFixed(0)} s: ${line}\n`)
 
+/** Who takes the guest's CPU during a run: processes by command line; the client is wrk (this process's child). */
+const CPU_GROUPS = { servers: /echo-server\.js/, haproxy: /^haproxy /, director: /lvs-director\.js run / }
+
 const lab = new Lab()
 
-async function wrk(urls: string[]): Promise<WrkResult> {
+type Run = WrkResult & { cpu: CpuShares }
+
+async function wrk(urls: string[]): Promise<Run> {
   // Several targets at once (straight to every server): one wrk each, the connections shared out, rates summed.
   const each = Math.max(1, Math.floor(CONNECTIONS / urls.length))
+  const before = cpuSnapshot(CPU_GROUPS, { children: 'client' })
   const runs = await Promise.all(urls.map((url) => lab.run('client', ['wrk', '-t', '1', '-c', String(each), '-d', `${SECONDS}s`, '--latency', url], { timeoutMs: (SECONDS + 60) * 1000 })))
+  const cpu = cpuShares(before, cpuSnapshot(CPU_GROUPS, { children: 'client' }))
   const r = runs.map(parseWrk)
   return {
     rps: r.reduce((s, x) => s + x.rps, 0),
@@ -48,7 +59,30 @@ async function wrk(urls: string[]): Promise<WrkResult> {
     p99Ms: Math.max(...r.map((x) => x.p99Ms)),
     errors: r.reduce((s, x) => s + x.errors, 0),
     non2xx: r.reduce((s, x) => s + x.non2xx, 0),
+    cpu,
   }
+}
+
+/** lvs-director in dir-a keeping the DR services (HTTP on 80 checked with GET /, UDP on 5060), once all are in. */
+async function director(): Promise<DirectorDaemon> {
+  const dir = scenarioDir('dataplane')
+  const destinations = REALS.map((r) => ({ address: r.ip4 }))
+  const cfg = writeConfig(dir, {
+    services: [
+      { name: 'web', profile: 'web', address: vip.ip4, check: { kind: 'http', path: '/', interval: 2, timeout: 2 }, destinations },
+      // The servers' port 5060 is the lab's UDP echo, not SIP: kept in by an 'on' check.
+      { name: 'udp', protocol: 'udp', address: vip.ip4, port: SIP_PORT, scheduler: 'rr', check: { kind: 'on' }, destinations },
+    ],
+  })
+  const d = await DirectorDaemon.start(lab, DIRECTOR.ns, [cfg])
+  const all = Object.fromEntries(REALS.map((r) => [r.ip4, 1]))
+  for (const key of [`tcp/${vip.ip4}:80`, `udp/${vip.ip4}:${SIP_PORT}`]) {
+    for (let i = 0; JSON.stringify(await weights(lab, DIRECTOR.ns, key)) !== JSON.stringify(all); i++) {
+      if (i >= 120) throw new Error(`lvs-director did not put ${REALS.map((r) => r.ns).join(', ')} in ${key}: ${d.proc.output().slice(-2000)}`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+  return d
 }
 
 function haproxyConfig(): string {
@@ -68,12 +102,10 @@ async function udpRate(targets: string[]): Promise<{ sent: number; received: num
 }
 
 async function main(): Promise<void> {
-  progress('echo servers (HTTP on 80, UDP on 5060) on rs1-rs3, the DR services on dir-a, HAProxy on dir-a')
+  progress('echo servers (HTTP on 80, UDP on 5060) on rs1-rs3, lvs-director with the DR services on dir-a, HAProxy on dir-a')
   await Promise.all([lab.echoServers(REALS.map((r) => r.ns), { port: 80 }), lab.echoServers(REALS.map((r) => r.ns), { port: SIP_PORT })])
-  const rules = [`-A -t ${vip.ip4}:80 -s rr`, `-A -u ${vip.ip4}:${SIP_PORT} -s rr`]
-  for (const r of REALS) rules.push(`-a -t ${vip.ip4}:80 -r ${r.ip4}:80 -g -w 1`, `-a -u ${vip.ip4}:${SIP_PORT} -r ${r.ip4}:${SIP_PORT} -g -w 1`)
   await lab.ipvsadm(DIRECTOR.ns, ['-C'])
-  await lab.ipvsadm(DIRECTOR.ns, ['-R'], { input: `${rules.join('\n')}\n` })
+  const lvs = await director()
   const cfg = '/tmp/lvs-bench-haproxy.cfg'
   writeFileSync(cfg, haproxyConfig())
   const haproxy = lab.spawn(DIRECTOR.ns, ['haproxy', '-db', '-f', cfg])
@@ -95,13 +127,14 @@ async function main(): Promise<void> {
       'HAProxy layer 7 (mode http)': [`http://${DIRECTOR.ip4}:${HAPROXY.l7}/`],
     }
     const names = Object.keys(configs)
-    const http: Record<string, WrkResult[]> = Object.fromEntries(names.map((n) => [n, []]))
+    const http: Record<string, Run[]> = Object.fromEntries(names.map((n) => [n, []]))
     for (let round = 0; round < ROUNDS; round++) {
       const order = names.map((_n, i) => names[(i + round) % names.length]!)
       for (const name of order) {
         const r = await wrk(configs[name]!)
         http[name]!.push(r)
-        progress(`round ${round + 1}/${ROUNDS}, ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `, ${r.errors} socket errors, ${r.non2xx} non-2xx` : ''}`)
+        const cpu = Object.entries(r.cpu).filter(([, x]) => x >= 0.005).map(([k, x]) => `${k} ${Math.round(x * 100)}%`).join(', ')
+        progress(`round ${round + 1}/${ROUNDS}, ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `, ${r.errors} socket errors, ${r.non2xx} non-2xx` : ''}; CPU: ${cpu}`)
       }
     }
     progress(`UDP: ${DATAGRAMS} datagrams through the VIP's port ${SIP_PORT}, then straight to the servers`)
@@ -111,12 +144,14 @@ async function main(): Promise<void> {
       p50Ms: median(http[n]!.map((r) => r.p50Ms)),
       p99Ms: median(http[n]!.map((r) => r.p99Ms)),
       errors: http[n]!.reduce((s, r) => s + r.errors + r.non2xx, 0),
+      cpu: Object.fromEntries(Object.keys(http[n]![0]!.cpu).map((k) => [k, median(http[n]!.map((r) => r.cpu[k]!))])),
     }]))
     const report = { bench: 'dataplane', seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, realServers: REALS.length, http: summary, runs: http, udp, elapsedS: Math.round((Date.now() - t0) / 1000) }
     if (process.env.LAB_OUT) writeFileSync(join(process.env.LAB_OUT, 'dataplane.json'), `${JSON.stringify(report)}\n`)
     process.stdout.write(`${JSON.stringify(report)}\n`)
   } finally {
     await haproxy.stop()
+    await lvs.stop()
     await lab.close()
   }
 }

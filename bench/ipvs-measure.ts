@@ -1,9 +1,10 @@
 // Timing tools of the IPVS programming benchmark: a raw process runner (the baseline: a plain start, no wrapper
 // code), an Exec that records how long each wrapper process took, and medians.
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { performance } from 'node:perf_hooks'
 import { nodeExec, type Exec } from '../src/exec.js'
+import { statFields } from './cpu-shares.js'
 
 /** Milliseconds since an arbitrary origin (monotonic). */
 export const now = (): number => performance.now()
@@ -26,12 +27,6 @@ export async function runRaw(file: string, argv: string[], input?: string): Prom
   const start = now()
   const r = await nodeExec(file, argv, { input: input ?? '', processGroup: false })
   return { ms: now() - start, code: r.code, stdout: r.stdout, stderr: r.stderr }
-}
-
-/** The fields of a /proc stat file after the command name (the state is [0]; utime [11], cutime [13]). */
-function statFields(path: string): string[] {
-  const text = readFileSync(path, 'utf8')
-  return text.slice(text.lastIndexOf(') ') + 2).split(' ')
 }
 
 /**

@@ -251,7 +251,7 @@ const checks: Part = {
 
 // --- the data plane (lab guest, real IPVS): bench/dataplane.ts
 
-interface Http { rps: number; p50Ms: number; p99Ms: number; errors: number }
+interface Http { rps: number; p50Ms: number; p99Ms: number; errors: number; cpu?: Record<string, number> }
 interface Dataplane { realServers: number; http: Record<string, Http>; udp: { vip: { perSec: number; sent: number; received: number }; direct: { perSec: number } } }
 
 const dataplane: Part = {
@@ -276,11 +276,15 @@ const dataplane: Part = {
       compare('UDP datagrams/s through the SIP port (5060)', r.udp.vip.perSec, 'datagrams/s', { name: 'straight to the three servers', value: r.udp.direct.perSec }, 'higher'),
     ]
     const errors = Object.entries(r.http).filter(([, x]) => x.errors > 0).map(([k, x]) => `${k}: ${x.errors} socket errors or non-2xx answers`)
+    const pct = (x: number) => `${Math.round(x * 100)}%`
+    const cpu = Object.entries(r.http).flatMap(([k, x]) => (x.cpu ? [`${k}: ${Object.entries(x.cpu).filter(([, v]) => v >= 0.005).map(([g, v]) => `${g} ${pct(v)}`).join(', ')}`] : []))
     return {
       figures,
       series: { http: Object.entries(r.http).map(([config, x]) => ({ config, rps: x.rps, p99Ms: x.p99Ms })) },
       notes: [
         'One emulated guest holds the client (wrk), the director, the three servers (node HTTP echo servers) and HAProxy: they share its 2 vCPUs, so the figures compare configurations, not machines.',
+        'DR: lvs-director (`lvs-director run`) in dir-a keeps the services (HTTP on port 80 with the web profile, checked with GET / every 2 s; UDP on 5060), and runs through every configuration.',
+        ...(cpu.length ? [`Where the guest's CPU went (medians over the rounds; client: wrk; rest: the kernel and everything else; the kernel's network work is mostly counted to the process it ran for): ${cpu.join('; ')}. HAProxy's CPU comes out of the servers' share, and the servers' share sets the rate.`] : []),
         `UDP: ${r.udp.vip.received} of ${r.udp.vip.sent} datagrams answered through the VIP (the lab's echo server on port 5060, one answer a datagram).`,
         ...errors,
       ],

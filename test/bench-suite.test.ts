@@ -140,6 +140,13 @@ t.test('data plane: DR per real server against the servers straight, and against
   t.match(fig(bad, /per real server/), { ratio: 0.833, target: { met: false } })
   t.match(bad.find((f) => f.reference?.name.includes('layer 4')), { ratio: 1.667, target: { met: false } })
   t.match(fig(good, /UDP/), { value: 9000, reference: { value: 10000 }, ratio: 0.9 })
+  t.notOk((part('dataplane').parse(report(2910)).notes ?? []).some((n) => n.startsWith("Where the guest's CPU went")), 'no CPU note without CPU figures')
+
+  const withCpu = JSON.parse(report(2910))
+  withCpu.http['IPVS DR through the VIP'].cpu = { servers: 0.752, haproxy: 0, director: 0.017, client: 0.2, rest: 0.004, idle: 0.027 }
+  withCpu.http['HAProxy layer 4 (mode tcp)'].cpu = { servers: 0.51, haproxy: 0.3, director: 0.016, client: 0.17, rest: 0.002, idle: 0.002 }
+  const note = (part('dataplane').parse(JSON.stringify(withCpu)).notes ?? []).find((n) => n.startsWith("Where the guest's CPU went"))
+  t.match(note, /IPVS DR through the VIP: servers 75%, director 2%, client 20%, idle 3%; HAProxy layer 4 \(mode tcp\): servers 51%, haproxy 30%, director 2%, client 17%\./, 'each configuration with the shares of 0.5% and more')
 })
 
 t.test('director: the quick run (parts 1-2) and the full one (with the burst) both give figures against raw ipvsadm', async (t) => {
