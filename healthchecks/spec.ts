@@ -81,7 +81,7 @@ function httpSchema<K extends 'http' | 'https'>(kind: K) {
     { additionalProperties: false },
   )
 }
-/** `http`: an HTTP request through undici; up on an accepted status and a matching body. */
+/** `http`: one HTTP request (the status line read over TCP, or the body through undici when `receive` is set); up on an accepted status and a matching body. */
 export const HttpCheckSchema = httpSchema('http')
 /** `https`: as `http`, over TLS. */
 export const HttpsCheckSchema = httpSchema('https')

@@ -2,10 +2,10 @@
 import t, { type Test } from 'tap'
 import http from 'node:http'
 import https from 'node:https'
-import type net from 'node:net'
+import net from 'node:net'
 import type tls from 'node:tls'
 import { Agent, buildConnector } from 'undici'
-import { createHttpChecker } from '../../healthchecks/http.js'
+import { createHttpChecker, finalStatus } from '../../healthchecks/http.js'
 import { parseCheckSpec, type HttpCheckSpec } from '../../healthchecks/spec.js'
 import { FAMILIES, closedTcpPort, listenTcp, probe, selfSignedTls, target } from './helpers.js'
 
@@ -27,6 +27,7 @@ function handler(seen: Seen) {
     if (req.url === '/fail') return (res.statusCode = 500), res.end('broken')
     if (req.url === '/moved') return res.writeHead(301, { location: '/ok' }).end()
     if (req.url === '/slow') return // never answers
+    if (req.url === '/early') return res.writeEarlyHints({ link: '</style.css>; rel=preload' }), res.end('ok') // 103, then 200
     if (req.url === '/huge') {
       // 1 MiB of padding, then the marker: past the 64 KiB the check reads
       res.write('start ')
@@ -52,17 +53,32 @@ async function serve(t: Test, server: http.Server | https.Server, host: string):
 
 const spec = (extra: object) => parseCheckSpec({ kind: 'http', ...extra }) as HttpCheckSpec
 
-/** One probe with a fresh checker of `kind` built from `extra`, closed afterwards; `ms` is the probe's deadline. */
+/**
+ * One probe with a fresh checker of `kind` built from `extra`, closed afterwards; `ms` is the probe's deadline, `at`
+ * another port than the server's.
+ */
 function runner(kind: 'http' | 'https', host: string, port: number) {
-  return async (extra: object, ms = 2000) => {
+  return async (extra: object, ms = 2000, at = port) => {
     const checker = createHttpChecker(parseCheckSpec({ kind, ...extra }) as HttpCheckSpec)
     try {
-      return await probe(checker, target(host, port), ms)
+      return await probe(checker, target(host, at), ms)
     } finally {
       await checker.close?.()
     }
   }
 }
+
+t.test('the final status is read from the status line, whatever the chunks, interim answers skipped', async (t) => {
+  const b = (s: string) => Buffer.from(s, 'latin1')
+  t.equal(finalStatus(b('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')), 200)
+  t.equal(finalStatus(b('HTTP/1.0 503\r\n')), 503, 'no reason phrase')
+  t.equal(finalStatus(b('HTTP/1.1 20')), undefined, 'a status line not all there yet')
+  t.equal(finalStatus(b('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\n')), 404)
+  t.equal(finalStatus(b('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n')), undefined, 'the final answer still to come')
+  t.equal(finalStatus(b('<html>\n')), null)
+  t.equal(finalStatus(b('HTTP/1.1 2000 OK\r\n')), null, 'four digits')
+  t.equal(finalStatus(Buffer.alloc(2000, 'a')), null, 'a first line over 1 KiB')
+})
 
 for (const host of FAMILIES) {
   const authority = (port: number) => (host === '::1' ? `[::1]:${port}` : `${host}:${port}`)
@@ -121,15 +137,28 @@ for (const host of FAMILIES) {
       const r = await probe(checker, target(host, await closedTcpPort(host)))
       t.equal(r.code, 'refused')
     })
-    t.test('a passed-in dispatcher is used and left open by close()', async (t) => {
+    t.test('an interim 103 is read past to the final status', async (t) => {
+      t.equal((await run({ path: '/early' })).message, 'HTTP 200')
+      t.equal((await run({ path: '/early', receive: '^ok$' })).message, 'HTTP 200, body matches', 'through undici too')
+    })
+    t.test('a reply that is not HTTP is down with bad-reply', async (t) => {
+      const other = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.2\r\n'))
+      t.teardown(() => other.close())
+      const r = await run({ path: '/ok' }, 2000, await listenTcp(other, host))
+      t.equal(r.code, 'bad-reply')
+      t.equal(r.ok, false)
+    })
+    t.test('a passed-in dispatcher carries a body-reading check and is left open by close()', async (t) => {
       let connects = 0
       const connector = buildConnector({})
       const agent = new Agent({ connect: (opts, cb) => (connects++, connector(opts, cb)) })
       t.teardown(() => agent.close())
-      const checker = createHttpChecker(spec({ path: '/ok' }), { dispatcher: agent })
+      const checker = createHttpChecker(spec({ path: '/ok', receive: 'well' }), { dispatcher: agent })
       t.equal((await probe(checker, target(host, port))).ok, true)
+      const statusOnly = createHttpChecker(spec({ path: '/ok' }), { dispatcher: agent })
+      t.equal((await probe(statusOnly, target(host, port))).ok, true)
       await checker.close?.()
-      t.equal(connects, 1)
+      t.equal(connects, 1, 'the status-only check read its status line over a connection of its own')
       t.equal(agent.closed, false)
     })
   })
