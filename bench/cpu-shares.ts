@@ -54,3 +54,8 @@ export function statFields(path: string): string[] {
   const text = readFileSync(path, 'utf8')
   return text.slice(text.lastIndexOf(') ') + 2).split(' ')
 }
+
+/** The shares of 0.5% and more, as `servers 73%, client 24%, idle 1%`. */
+export function formatShares(shares: Readonly<Record<string, number>>): string {
+  return Object.entries(shares).filter(([, x]) => x >= 0.005).map(([k, x]) => `${k} ${Math.round(x * 100)}%`).join(', ')
+}

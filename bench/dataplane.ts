@@ -1,6 +1,7 @@
 // The data plane, in the lab guest (real IPVS): HTTP load from the client namespace with wrk through the VIP with
-// direct routing (the services kept by lvs-director running in dir-a, its health checks on), against the same load straight to one real server and to all three at once, and through HAProxy
-// on the director (layer 4 and layer 7) to the same servers; and a UDP datagram rate through the VIP's SIP port
+// direct routing (the services kept by lvs-director running in dir-a, its health checks on), against the same
+// load straight to one real server and to all three at once, and through HAProxy on the director (layer 4 and
+// layer 7) to the same servers; and a UDP datagram rate through the VIP's SIP port
 // against the same datagrams sent straight to the servers. Every configuration runs once a round, in an order that
 // turns each round (so a slow spell of the emulated guest does not land on one of them), medians over the rounds.
 // Around every run, where the guest's CPU went (servers, client, HAProxy, director, the rest, idle): in one guest
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { DirectorDaemon, scenarioDir, weights, writeConfig } from '../test/lab/guest/director.js'
 import { Lab } from '../test/lab/guest/lab.js'
 import { host, vip } from '../test/lab/topology.js'
-import { cpuShares, cpuSnapshot, type CpuShares } from './cpu-shares.js'
+import { cpuShares, cpuSnapshot, formatShares, type CpuShares } from './cpu-shares.js'
 import { median } from './ipvs-measure.js'
 import { parseWrk, type WrkResult } from './wrk.js'
 
@@ -133,8 +134,7 @@ async function main(): Promise<void> {
       for (const name of order) {
         const r = await wrk(configs[name]!)
         http[name]!.push(r)
-        const cpu = Object.entries(r.cpu).filter(([, x]) => x >= 0.005).map(([k, x]) => `${k} ${Math.round(x * 100)}%`).join(', ')
-        progress(`round ${round + 1}/${ROUNDS}, ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `, ${r.errors} socket errors, ${r.non2xx} non-2xx` : ''}; CPU: ${cpu}`)
+        progress(`round ${round + 1}/${ROUNDS}, ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `, ${r.errors} socket errors, ${r.non2xx} non-2xx` : ''}; CPU: ${formatShares(r.cpu)}`)
       }
     }
     progress(`UDP: ${DATAGRAMS} datagrams through the VIP's port ${SIP_PORT}, then straight to the servers`)

@@ -3,6 +3,7 @@
 // boot), given as both absolute numbers and their ratio, with the target the issue sets where it sets one.
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { formatShares } from './cpu-shares.js'
 import type { Report as IpvsReport } from './ipvs-report.js'
 import { median, percentile } from './ipvs-measure.js'
 
@@ -276,8 +277,7 @@ const dataplane: Part = {
       compare('UDP datagrams/s through the SIP port (5060)', r.udp.vip.perSec, 'datagrams/s', { name: 'straight to the three servers', value: r.udp.direct.perSec }, 'higher'),
     ]
     const errors = Object.entries(r.http).filter(([, x]) => x.errors > 0).map(([k, x]) => `${k}: ${x.errors} socket errors or non-2xx answers`)
-    const pct = (x: number) => `${Math.round(x * 100)}%`
-    const cpu = Object.entries(r.http).flatMap(([k, x]) => (x.cpu ? [`${k}: ${Object.entries(x.cpu).filter(([, v]) => v >= 0.005).map(([g, v]) => `${g} ${pct(v)}`).join(', ')}`] : []))
+    const cpu = Object.entries(r.http).flatMap(([k, x]) => (x.cpu ? [`${k}: ${formatShares(x.cpu)}`] : []))
     return {
       figures,
       series: { http: Object.entries(r.http).map(([config, x]) => ({ config, rps: x.rps, p99Ms: x.p99Ms })) },

@@ -14,6 +14,8 @@ import { tcpExchange } from './tcp-exchange.js'
 /** Bytes of body read at most; the rest is discarded, so a huge body costs nothing. */
 export const MAX_BODY_BYTES = 64 * 1024
 
+const USER_AGENT = 'lvs-director health check'
+
 /** What the http check needs from outside. */
 export interface HttpCheckerDeps {
   /**
@@ -69,7 +71,8 @@ export function createHttpChecker(spec: HttpCheckSpec | HttpsCheckSpec, deps: Ht
   const timeoutMs = Math.ceil(spec.timeout * 1000)
   const accepted = statusMatcher(spec.status)
   const receive = spec.receive === undefined ? undefined : new RegExp(spec.receive)
-  const statusOnly = spec.kind === 'http' && (!receive || spec.method === 'HEAD')
+  const readsBody = receive !== undefined && spec.method !== 'HEAD'
+  const statusOnly = spec.kind === 'http' && !readsBody
   const owned = deps.dispatcher || statusOnly
     ? undefined
     : new Agent({
@@ -83,7 +86,7 @@ export function createHttpChecker(spec: HttpCheckSpec | HttpsCheckSpec, deps: Ht
 
   // One TCP exchange: the request sent, the reply read up to its status line.
   function statusLine(target: CheckTarget, hostHeader: string, signal: AbortSignal): Promise<Outcome> {
-    const request = `${spec.method} ${spec.path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: lvs-director health check\r\nConnection: close\r\n\r\n`
+    const request = `${spec.method} ${spec.path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: ${USER_AGENT}\r\nConnection: close\r\n\r\n`
     const onData = (received: Buffer): Outcome | undefined => {
       const code = finalStatus(received)
       return code === null ? down('bad-reply', 'not an HTTP response') : code === undefined ? undefined : byStatus(code)
@@ -103,7 +106,7 @@ export function createHttpChecker(spec: HttpCheckSpec | HttpsCheckSpec, deps: Ht
         origin: `${spec.kind}://${host}:${target.port}`,
         path: spec.path,
         method: spec.method,
-        headers: { host: hostHeader, 'user-agent': 'lvs-director health check' },
+        headers: { host: hostHeader, 'user-agent': USER_AGENT },
         signal,
         reset: true, // a fresh connection per probe, so accepting new connections is what gets tested
       })
@@ -112,14 +115,14 @@ export function createHttpChecker(spec: HttpCheckSpec | HttpsCheckSpec, deps: Ht
     // Destroying an unread body makes undici emit an abort error; the verdict is already known, so drop it.
     res.body.on('error', () => {})
     const verdict = byStatus(res.statusCode)
-    if (!verdict.ok || !receive || spec.method === 'HEAD') {
+    if (!verdict.ok || !readsBody) {
       res.body.destroy()
       return verdict
     }
     const text = await readBounded(res.body).catch((err: unknown) => err as Error)
     if (text instanceof Error) return fromHttpError(text)
     const status = `HTTP ${res.statusCode}`
-    return receive.test(text) ? up(`${status}, body matches`) : down('bad-body', `${status}, body does not match /${spec.receive}/`)
+    return receive!.test(text) ? up(`${status}, body matches`) : down('bad-body', `${status}, body does not match /${spec.receive}/`)
   }
 
   const checker: Checker = { kind: spec.kind, check: (target, signal) => runProbe((s) => probe(target, s), signal, deps.clock) }
